@@ -1,0 +1,280 @@
+"""One typed, immutable Settings object read from environment, secrets and defaults.
+
+Order of precedence: environment variables, then the secrets mapping (``st.secrets`` under Streamlit,
+``.streamlit/secrets.toml`` otherwise), then defaults. A bad value never raises here: it falls back to the
+default and is reported in ``Settings.issues`` with the key, the value and what is allowed.
+Must not import Streamlit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SECRETS_PATH = PROJECT_ROOT / ".streamlit" / "secrets.toml"
+DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'data' / 'freshdash.db'}"
+DEFAULT_DEMO_SOURCE_PATH = str(PROJECT_ROOT / "data" / "demo_source.db")
+SECRET_KEYS = frozenset({"ADMIN_PASSWORD", "DATABASE_URL", "SOURCE_URL"})
+LANGUAGES = ("en", "pt-BR")
+SOURCE_KINDS = ("demo", "sql")
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    key: str
+    value: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    sync_interval_minutes: float = 15.0
+    scheduler_timezone: str = "America/Sao_Paulo"
+    autorefresh_interval_minutes: float = 30.0
+    enable_autorefresh_fallback: bool = True
+    database_url: str = DEFAULT_DATABASE_URL
+    scheduler_enabled: bool = True
+    scheduler_idle_minutes: float = 30.0
+    scheduler_poll_seconds: float = 5.0
+    run_timeout_minutes: float = 10.0
+    run_max_retries: int = 2
+    retry_backoff_seconds: float = 30.0
+    lease_seconds: float = 60.0
+    manual_sync_cooldown_seconds: float = 60.0
+    history_retention_days: int = 30
+    sync_source: str = "demo"
+    sync_batch_size: int = 5000
+    demo_source_path: str = DEFAULT_DEMO_SOURCE_PATH
+    demo_orders_per_minute: int = 20
+    source_url: str = ""
+    source_table: str = "orders"
+    source_key: str = "id"
+    source_cursor_field: str = "updated_at"
+    admin_password: str = dataclasses.field(default="", repr=False)
+    admin_users: tuple[str, ...] = ()
+    language: str = "en"
+    issues: tuple[ConfigIssue, ...] = field(default=(), compare=False)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.scheduler_timezone)
+
+    @property
+    def interval_seconds(self) -> float:
+        return self.sync_interval_minutes * 60.0
+
+    def redacted(self) -> dict[str, str]:
+        """Every setting as the user would type it, secrets masked (safe for the UI and logs)."""
+        shown: dict[str, str] = {}
+        for f in dataclasses.fields(self):
+            if f.name == "issues":
+                continue
+            key = f.name.upper()
+            shown[key] = mask(key, getattr(self, f.name))
+        return shown
+
+
+def mask(key: str, value: object) -> str:
+    """Display form of one setting: passwords in URLs and secret values never appear."""
+    if key in {"DATABASE_URL", "SOURCE_URL"} and value:
+        return redact_url(str(value))
+    if key in SECRET_KEYS and value:
+        return "••••••"
+    if isinstance(value, tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def redact_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "<unparsable URL hidden>"
+
+
+# -- parsers: each returns the typed value or raises ValueError with what is allowed --------------------
+
+
+def _number(low: float, high: float) -> Callable[[Any], float]:
+    def parse(raw: Any) -> float:
+        if isinstance(raw, bool):
+            raise ValueError(f"must be a number between {low:g} and {high:g}")
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"must be a number between {low:g} and {high:g}") from None
+        if not (low <= value <= high) or value != value:
+            raise ValueError(f"must be a number between {low:g} and {high:g}")
+        return value
+
+    return parse
+
+
+def _integer(low: int, high: int) -> Callable[[Any], int]:
+    def parse(raw: Any) -> int:
+        text = str(raw).strip()
+        if isinstance(raw, bool) or not text.lstrip("-").isdigit():
+            raise ValueError(f"must be a whole number between {low} and {high}")
+        value = int(text)
+        if not low <= value <= high:
+            raise ValueError(f"must be a whole number between {low} and {high}")
+        return value
+
+    return parse
+
+
+def _boolean(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("must be true or false")
+
+
+def _timezone(raw: Any) -> str:
+    text = str(raw).strip()
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone such as America/Sao_Paulo or UTC") from None
+    return text
+
+
+def _database_url(raw: Any) -> str:
+    text = str(raw).strip()
+    try:
+        url = make_url(text)
+    except (ArgumentError, ValueError):
+        raise ValueError(
+            "must be a SQLAlchemy URL such as sqlite:///data/freshdash.db or "
+            "postgresql+psycopg://user:password@host:5432/db"
+        ) from None
+    if url.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise ValueError("must be a sqlite:// or postgresql:// URL")
+    return text
+
+
+def _optional_url(raw: Any) -> str:
+    text = str(raw).strip()
+    return _database_url_any(text) if text else ""
+
+
+def _database_url_any(text: str) -> str:
+    try:
+        make_url(text)
+    except (ArgumentError, ValueError):
+        raise ValueError("must be a SQLAlchemy URL such as postgresql+psycopg://user@host/db") from None
+    return text
+
+
+def _choice(*allowed: str) -> Callable[[Any], str]:
+    def parse(raw: Any) -> str:
+        text = str(raw).strip()
+        if text not in allowed:
+            raise ValueError("must be one of " + ", ".join(allowed))
+        return text
+
+    return parse
+
+
+def _identifier(raw: Any) -> str:
+    text = str(raw).strip()
+    if not text or not all(c.isalnum() or c == "_" for c in text) or text[0].isdigit():
+        raise ValueError("must be a plain SQL name (letters, digits and _, not starting with a digit)")
+    return text
+
+
+def _text(raw: Any) -> str:
+    return str(raw)
+
+
+def _names(raw: Any) -> tuple[str, ...]:
+    items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+PARSERS: dict[str, Callable[[Any], Any]] = {
+    "SYNC_INTERVAL_MINUTES": _number(0.01, 7 * 24 * 60),
+    "SCHEDULER_TIMEZONE": _timezone,
+    "AUTOREFRESH_INTERVAL_MINUTES": _number(0.1, 24 * 60),
+    "ENABLE_AUTOREFRESH_FALLBACK": _boolean,
+    "DATABASE_URL": _database_url,
+    "SCHEDULER_ENABLED": _boolean,
+    "SCHEDULER_IDLE_MINUTES": _number(0.01, 7 * 24 * 60),
+    "SCHEDULER_POLL_SECONDS": _number(0.05, 3600),
+    "RUN_TIMEOUT_MINUTES": _number(0.001, 24 * 60),
+    "RUN_MAX_RETRIES": _integer(0, 20),
+    "RETRY_BACKOFF_SECONDS": _number(0, 86400),
+    "LEASE_SECONDS": _number(0.5, 3600),
+    "MANUAL_SYNC_COOLDOWN_SECONDS": _number(0, 86400),
+    "HISTORY_RETENTION_DAYS": _integer(1, 3650),
+    "SYNC_SOURCE": _choice(*SOURCE_KINDS),
+    "SYNC_BATCH_SIZE": _integer(1, 1_000_000),
+    "DEMO_SOURCE_PATH": _text,
+    "DEMO_ORDERS_PER_MINUTE": _integer(0, 100_000),
+    "SOURCE_URL": _optional_url,
+    "SOURCE_TABLE": _identifier,
+    "SOURCE_KEY": _identifier,
+    "SOURCE_CURSOR_FIELD": _identifier,
+    "ADMIN_PASSWORD": _text,
+    "ADMIN_USERS": _names,
+    "LANGUAGE": _choice(*LANGUAGES),
+}
+
+
+def read_secrets_file(path: Path) -> tuple[dict[str, Any], ConfigIssue | None]:
+    """Parse a secrets.toml; a missing file is empty, a broken one is reported, never raised."""
+    if not path.exists():
+        return {}, None
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle), None
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+        return {}, ConfigIssue(str(path.name), "<file>", f"cannot be read as TOML ({exc}); using defaults")
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+    secrets_path: Path | None = None,
+) -> Settings:
+    """Build Settings; `secrets` (e.g. st.secrets as a dict) wins over reading `secrets_path`."""
+    env = os.environ if env is None else env
+    issues: list[ConfigIssue] = []
+    if secrets is None:
+        secrets, issue = read_secrets_file(secrets_path or DEFAULT_SECRETS_PATH)
+        if issue:
+            issues.append(issue)
+    values: dict[str, Any] = {}
+    for key, parse in PARSERS.items():
+        raw: Any = env.get(key) if key in env else secrets.get(key)
+        if raw is None:
+            continue
+        try:
+            values[key.lower()] = parse(raw)
+        except ValueError as exc:
+            shown = mask(key, raw) if key in SECRET_KEYS else repr(raw)
+            default = mask(key, getattr(Settings, key.lower()))
+            issues.append(ConfigIssue(key, shown, f"{exc}; using the default {default}"))
+    return Settings(**values, issues=tuple(issues))

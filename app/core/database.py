@@ -1,0 +1,101 @@
+"""Engines for SQLite (WAL, busy timeout) and PostgreSQL, and the schema created on start.
+
+One engine per process and URL; errors name the database without its password.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.config import redact_url
+from app.core.models import Base
+from app.errors import StoreError
+
+logger = logging.getLogger(__name__)
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def create_database_engine(url: str) -> Engine:
+    """A new engine; SQLite files get WAL, a busy timeout and their folder created."""
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    kwargs["connect_args"] = {"connect_timeout": 10}
+    kwargs["pool_size"] = 5
+    return create_engine(url, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see create_database_engine)
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # Writers take the write lock at BEGIN (execution option immediate=True), so a compare-and-set never
+    # fails halfway on a read-to-write upgrade; readers stay deferred and never wait for a writer (WAL).
+    immediate = conn.get_execution_options().get("immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def get_engine(url: str) -> Engine:
+    """The one engine of this process for `url`, created on first use."""
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _engines[url] = create_database_engine(url)
+        return engine
+
+
+def dispose_engines() -> None:
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def create_schema(engine: Engine) -> None:
+    """Create missing tables; raise StoreError naming the database (password hidden) when unreachable."""
+    try:
+        Base.metadata.create_all(engine)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        where = redact_url(engine.url.render_as_string(hide_password=False))
+        reason = type(exc.orig).__name__ if getattr(exc, "orig", None) else type(exc).__name__
+        raise StoreError(
+            f"cannot use the database {where} ({reason}: {scrub(_first_line(exc), engine.url.password)}); "
+            "check DATABASE_URL and that the server is running"
+        ) from None
+
+
+def scrub(message: str, secret: str | None) -> str:
+    """Remove a secret from a message that is about to be shown or logged."""
+    return message.replace(secret, "***") if secret else message
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    message = str(orig).strip().splitlines()
+    return message[0][:300] if message else type(orig).__name__

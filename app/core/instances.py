@@ -1,0 +1,38 @@
+"""Scheduler instance heartbeats: each process writes one row, so a silent scheduler is visible."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+
+from app.core.models import Instance
+
+instances = Instance.__table__
+
+
+class InstanceStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def beat(self, instance_id: str, now: datetime, state: str, sessions: int) -> None:
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(immediate=True)
+            with conn.begin():
+                changed = conn.execute(
+                    update(instances)
+                    .where(instances.c.id == instance_id)
+                    .values(heartbeat_at=now, state=state, sessions=sessions)
+                ).rowcount
+                if not changed:
+                    conn.execute(
+                        insert(instances).values(
+                            id=instance_id, started_at=now, heartbeat_at=now, state=state, sessions=sessions
+                        )
+                    )
+
+    def recent(self, limit: int = 20) -> list[dict[str, Any]]:
+        query = select(instances).order_by(instances.c.heartbeat_at.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]

@@ -1,0 +1,435 @@
+"""SyncScheduler: APScheduler as the in-process timer, the database claim as the guarantee of one run per slot.
+
+Also the process singleton (`get_scheduler`) and the seed's module-level functions that delegate to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine
+
+from app.clock import Clock, SystemClock
+from app.config import Settings, load_settings
+from app.core import process_registry
+from app.core.database import create_schema, get_engine
+from app.core.instances import InstanceStore
+from app.core.models import RunStatus
+from app.core.presence import Presence, should_hibernate
+from app.core.runner import JobFunc, Outcome, Runner
+from app.core.status import StatusReader
+from app.core.store import JobSpec, JobStore, RunRequest
+from app.errors import AppError, SchedulerError, UnknownJobError
+
+logger = logging.getLogger(__name__)
+DEFAULT_JOB = "incremental_sync"
+HOUSEKEEPING_ID = "__housekeeping__"
+
+
+@dataclass(frozen=True)
+class JobDefinition:
+    spec: JobSpec
+    func: JobFunc
+
+
+class RunHandle:
+    """What `run_now()` returns: poll it (or wait on it) for the run that serves the request."""
+
+    def __init__(self, scheduler: SyncScheduler, request: RunRequest) -> None:
+        self._scheduler = scheduler
+        self.request = request
+        self.job_name = request.job_name
+        self.joined = request.joined
+
+    @property
+    def run_id(self) -> int | None:
+        return self._scheduler.store.resolve_request(self.request)
+
+    def poll(self) -> dict[str, Any] | None:
+        """The serving run's record (status, rows, progress), or None while it waits to be claimed."""
+        run_id = self.run_id
+        return None if run_id is None else self._scheduler.status_reader.run(run_id)
+
+    def done(self) -> bool:
+        run = self.poll()
+        return run is not None and run["status"] != RunStatus.RUNNING.value
+
+    def wait(self, timeout: float, poll_every: float = 0.1) -> dict[str, Any] | None:
+        """Block up to `timeout` seconds (real time) for the run to end; returns its record."""
+        stop = threading.Event()
+        deadline = timeout
+        while deadline > 0:
+            if self.done():
+                return self.poll()
+            stop.wait(poll_every)
+            deadline -= poll_every
+        return self.poll()
+
+
+class SyncScheduler:
+    """One per process. `start()`/`stop()`/`restart()`/`run_now()` as the seed named them."""
+
+    def __init__(
+        self,
+        interval_minutes: float | None = None,
+        *,
+        settings: Settings | None = None,
+        engine: Engine | None = None,
+        clock: Clock | None = None,
+        jobs: Iterable[JobDefinition] | None = None,
+        instance_id: str | None = None,
+        presence: Presence | None = None,
+    ) -> None:
+        self.settings = settings or load_settings()
+        if interval_minutes is not None:
+            if interval_minutes <= 0:
+                raise SchedulerError(f"interval_minutes must be positive, got {interval_minutes!r}")
+            self.settings = _replace(self.settings, sync_interval_minutes=float(interval_minutes))
+        self.database_url = self.settings.database_url
+        self.engine = engine or get_engine(self.database_url)
+        self.clock = clock or SystemClock()
+        self.instance_id = instance_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.store = JobStore(self.engine, self.instance_id, self.settings.lease_seconds)
+        self.instances = InstanceStore(self.engine)
+        self.status_reader = StatusReader(self.engine, self.settings)
+        self.presence = presence or Presence()
+        self.runner = Runner(self.store, self.clock, _secret_values(self.settings))
+        self.definitions = {d.spec.name: d for d in (jobs if jobs is not None else default_jobs(self.settings))}
+        self._aps: BackgroundScheduler | None = None
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._hibernating = False
+        self._schema_ready = False
+        self.last_outcomes: dict[str, Outcome] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Create the schema and the job rows (idempotent); raises StoreError when the DB is unusable."""
+        if self._schema_ready:
+            return
+        create_schema(self.engine)
+        now = self.clock.now()
+        for definition in self.definitions.values():
+            self.store.ensure_job(definition.spec, now)
+        self._schema_ready = True
+
+    def start(self, resume_jobs: bool = True) -> None:
+        """Start the timer; with `resume_jobs` (the Start button) also resume jobs paused by `stop()`."""
+        self.prepare()
+        now = self.clock.now()
+        if resume_jobs:
+            for name in self.definitions:
+                self.store.set_paused(name, False, now)
+        with self._lock:
+            self._stopping.clear()
+            if self._aps is None:
+                self._aps = self._build_timer()
+                self._aps.start()
+            elif self._hibernating:
+                self._wake(now)
+        self.instances.beat(self.instance_id, now, "running", self.presence.active(now, self._idle))
+        self._catch_up(now)
+        logger.info("scheduler %s started (%d jobs)", self.instance_id, len(self.definitions))
+
+    def stop(self) -> None:
+        """Pause every job in the database (all replicas obey); "Sync now" still works."""
+        self.prepare()
+        self.store.set_paused(None, True, self.clock.now())
+        logger.info("scheduler stopped by request: all jobs paused")
+
+    def restart(self) -> None:
+        self.shutdown(wait=False)
+        self.start(resume_jobs=True)
+
+    def shutdown(self, wait: bool = False) -> None:
+        """Stop this process's timer (not persisted: other replicas go on). Never blocks when wait=False."""
+        with self._lock:
+            self._stopping.set()
+            aps, self._aps = self._aps, None
+            self._hibernating = False
+        if aps is not None:
+            try:
+                aps.shutdown(wait=wait)
+            except Exception:  # noqa: BLE001 - already shut down
+                logger.debug("timer already shut down", exc_info=True)
+            try:
+                self.instances.beat(self.instance_id, self.clock.now(), "stopped", 0)
+            except AppError:
+                logger.warning("could not record the scheduler stop", exc_info=True)
+            except Exception:  # noqa: BLE001 - the database may be gone at interpreter exit
+                logger.debug("could not record the scheduler stop", exc_info=True)
+        process_registry.unregister(self)
+
+    @property
+    def timer_running(self) -> bool:
+        with self._lock:
+            return self._aps is not None and self._aps.running
+
+    @property
+    def hibernating(self) -> bool:
+        return self._hibernating
+
+    # -- runs ----------------------------------------------------------------------------------------
+
+    def run_now(self, job: str = DEFAULT_JOB, requested_by: str | None = None) -> RunHandle:
+        """Ask for a run now; joins a run in progress or already requested (by anyone, any replica)."""
+        self.prepare()
+        if job not in self.definitions:
+            self.store.get_job(job)
+            raise UnknownJobError(f"job {job!r} is not registered in this process")
+        request = self.store.request_run(job, self.clock.now(), requested_by)
+        self._wake_job(job)
+        return RunHandle(self, request)
+
+    def tick(self) -> list[Outcome]:
+        """One iteration without the timer: heartbeat, reap, then claim and run every due job here."""
+        self.prepare()
+        now = self.clock.now()
+        self._housekeeping_once(now)
+        outcomes: list[Outcome] = []
+        for name in self.store.due_job_names(now):
+            if name in self.definitions:
+                outcomes.extend(self._run_due(name))
+        return outcomes
+
+    def _run_due(self, name: str) -> list[Outcome]:
+        """Claim and execute the job's due slot, again while one is due (retries, requests meanwhile)."""
+        outcomes: list[Outcome] = []
+        for _ in range(100):  # bounded: each claim moves the job's slot past now
+            if self._stopping.is_set():
+                break
+            claim = self.store.claim(name, self.clock.now())
+            if claim is None:
+                break
+            outcome = self.runner.execute(claim, self.definitions[name].func, self._stopping)
+            self.last_outcomes[name] = outcome
+            outcomes.append(outcome)
+        return outcomes
+
+    # -- presence and hibernation --------------------------------------------------------------------
+
+    @property
+    def _idle(self) -> timedelta:
+        return timedelta(minutes=self.settings.scheduler_idle_minutes)
+
+    def touch(self, session_id: str) -> None:
+        """Presence from a page run or live fragment; wakes a hibernating scheduler (with catch-up)."""
+        now = self.clock.now()
+        self.presence.touch(session_id, now)
+        if self._hibernating:
+            with self._lock:
+                if self._hibernating:
+                    self._wake(now)
+
+    def check_idle(self) -> bool:
+        """Hibernate when no session was seen for SCHEDULER_IDLE_MINUTES; True when now asleep."""
+        now = self.clock.now()
+        with self._lock:
+            if not self._hibernating and should_hibernate(self.presence.last_seen_at(now), now, self._idle):
+                self._hibernate(now)
+        return self._hibernating
+
+    def _hibernate(self, now: datetime) -> None:
+        self._hibernating = True
+        if self._aps is not None:
+            self._aps.pause()
+        self.instances.beat(self.instance_id, now, "hibernating", 0)
+        logger.info("no session for %s: scheduler hibernating", self._idle)
+
+    def _wake(self, now: datetime) -> None:
+        self._hibernating = False
+        if self._aps is not None:
+            self._aps.resume()
+        self.instances.beat(self.instance_id, now, "running", self.presence.active(now, self._idle))
+        logger.info("session seen: scheduler awake")
+        self._catch_up(now)
+
+    def _catch_up(self, now: datetime) -> None:
+        for name in self.definitions:
+            if self.store.make_due_if_stale(name, now):
+                self._wake_job(name)
+
+    # -- timer ---------------------------------------------------------------------------------------
+
+    def _build_timer(self) -> BackgroundScheduler:
+        aps = BackgroundScheduler(
+            timezone=self.settings.tz,
+            # misfire_grace_time=None: a late fire still runs (coalesced) instead of being dropped after 1 s.
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            executors={"default": {"type": "threadpool", "max_workers": max(4, len(self.definitions) + 2)}},
+        )
+        aps.add_job(
+            self._housekeeping,
+            IntervalTrigger(seconds=self.settings.scheduler_poll_seconds, timezone=self.settings.tz),
+            id=HOUSEKEEPING_ID,
+            name="heartbeat, leases, presence",
+        )
+        for name in self.definitions:
+            job = self.store.get_job(name)
+            aps.add_job(
+                self._fire,
+                IntervalTrigger(seconds=job["interval_seconds"], timezone=self.settings.tz),
+                args=[name],
+                id=name,
+                name=name,
+                next_run_time=self._due_time(job) or self.clock.now(),
+            )
+        return aps
+
+    def _fire(self, name: str) -> None:
+        try:
+            self._run_due(name)
+        finally:
+            self._reschedule(name)
+
+    def _reschedule(self, name: str) -> None:
+        """Point the timer at the job's next slot as the database has it (another replica may have moved it)."""
+        with self._lock:
+            aps = self._aps
+            if aps is None or self._stopping.is_set():
+                return
+            job = self.store.get_job(name)
+            due = self._due_time(job)
+            timer_job = aps.get_job(name)
+            if due is None or timer_job is None:
+                return
+            if timer_job.trigger.interval.total_seconds() != job["interval_seconds"]:
+                aps.reschedule_job(name, trigger=IntervalTrigger(seconds=job["interval_seconds"]))
+            aps.modify_job(name, next_run_time=max(due, self.clock.now()))
+
+    def _wake_job(self, name: str) -> None:
+        with self._lock:
+            if self._aps is not None and not self._hibernating and self._aps.get_job(name) is not None:
+                self._aps.modify_job(name, next_run_time=self.clock.now())
+
+    @staticmethod
+    def _due_time(job: dict[str, Any]) -> datetime | None:
+        times = [job["requested_at"]] + ([] if job["paused"] else [job["next_run_at"]])
+        present = [t for t in times if t is not None]
+        return min(present) if present else None
+
+    def _housekeeping(self) -> None:
+        try:
+            now = self.clock.now()
+            if self.check_idle():
+                return
+            self._housekeeping_once(now)
+            for name in self.store.due_job_names(now):
+                if name in self.definitions:
+                    self._wake_job(name)
+            for name in self.definitions:
+                self._reschedule(name)
+        except Exception:  # noqa: BLE001 - the timer must survive a database blip
+            logger.exception("scheduler housekeeping failed; retrying at the next tick")
+
+    def _housekeeping_once(self, now: datetime) -> None:
+        self.instances.beat(self.instance_id, now, self.state_name, self.presence.active(now, self._idle))
+        reaped = self.store.reap_expired(now)
+        if reaped:
+            logger.warning("%d run(s) abandoned after their lease expired", reaped)
+
+    @property
+    def state_name(self) -> str:
+        if self._hibernating:
+            return "hibernating"
+        return "running" if self.timer_running else "stopped"
+
+    # -- status --------------------------------------------------------------------------------------
+
+    def get_status(self, job: str = DEFAULT_JOB) -> dict[str, Any]:
+        self.prepare()
+        return self.status_reader.job_status(job, self.clock.now(), self.state_name)
+
+
+def _replace(settings: Settings, **changes: Any) -> Settings:
+    import dataclasses
+
+    return dataclasses.replace(settings, **changes)
+
+
+def _secret_values(settings: Settings) -> list[str]:
+    from sqlalchemy.engine import make_url
+
+    values = [settings.admin_password]
+    for url in (settings.database_url, settings.source_url):
+        try:
+            password = make_url(url).password if url else None
+        except Exception:  # noqa: BLE001 - an unparsable URL has no password to hide
+            password = None
+        if password:
+            values.append(str(password))
+    return [v for v in values if v]
+
+
+def default_jobs(settings: Settings) -> list[JobDefinition]:
+    """The built-in job catalogue: the incremental sync of the configured source."""
+    from app.sync.job import make_sync_job
+
+    spec = JobSpec(
+        name=DEFAULT_JOB,
+        description=f"Incremental sync from the {settings.sync_source} source",
+        interval_seconds=settings.interval_seconds,
+        timeout_seconds=settings.run_timeout_minutes * 60.0,
+        max_retries=settings.run_max_retries,
+        retry_backoff_seconds=settings.retry_backoff_seconds,
+        priority=10,
+    )
+    return [JobDefinition(spec, make_sync_job(settings))]
+
+
+# -- the process singleton and the seed's module-level API ----------------------------------------------
+
+_singleton_lock = threading.Lock()
+
+
+def get_scheduler(settings: Settings | None = None) -> SyncScheduler:
+    """The one scheduler of this process, created on first use (not started)."""
+    with _singleton_lock:
+        current = process_registry.current()
+        if current is not None and not current._stopping.is_set():
+            if settings is None or current.settings == settings:
+                return current  # type: ignore[no-any-return]
+        scheduler = SyncScheduler(settings=settings)
+        process_registry.register(scheduler)
+        return scheduler
+
+
+def initialize_scheduler(settings: Settings | None = None) -> SyncScheduler | None:
+    """Create and start the process scheduler; None (with the reason logged) when it cannot run."""
+    try:
+        scheduler = get_scheduler(settings)
+        if not scheduler.settings.scheduler_enabled:
+            logger.info("scheduler disabled by SCHEDULER_ENABLED=false")
+            scheduler.prepare()
+            return None
+        if not scheduler.timer_running:
+            scheduler.start(resume_jobs=False)
+        return scheduler
+    except AppError as exc:
+        logger.error("scheduler not started: %s", exc)
+        return None
+
+
+def get_scheduler_status(job: str = DEFAULT_JOB) -> dict[str, Any]:
+    """The seed's status dict: running, interval_minutes, last_run, last_result, next_run (+ more)."""
+    return get_scheduler().get_status(job)
+
+
+def shutdown_scheduler(_: Any = None) -> None:
+    """Stop the process scheduler's timer without waiting (Streamlit's cache on_release hook)."""
+    for scheduler in process_registry.live():
+        scheduler.shutdown(wait=False)
+
+
+JobFactory = Callable[[Settings], JobFunc]

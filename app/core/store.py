@@ -1,0 +1,459 @@
+"""Job state in the database: definitions, claims (compare-and-set), leases with fencing, run records.
+
+Every method is one short transaction; nothing here waits on a job or knows about threads.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.core.models import Job, Run, RunLog, RunStatus, RunTrigger
+from app.core.slots import next_slot, retry_delay
+from app.errors import LeaseLostError, UnknownJobError
+
+logger = logging.getLogger(__name__)
+jobs = Job.__table__
+runs = Run.__table__
+run_logs = RunLog.__table__
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """How a job is defined in code; the database keeps its live state."""
+
+    name: str
+    interval_seconds: float
+    timeout_seconds: float
+    description: str = ""
+    max_retries: int = 0
+    retry_backoff_seconds: float = 30.0
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A run this process won: the fence proves it still holds the lease."""
+
+    run_id: int
+    job_name: str
+    scheduled_for: datetime
+    trigger: str
+    attempt: int
+    fence: int
+    owner: str
+    timeout_seconds: float
+    max_retries: int
+    retry_backoff_seconds: float
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What `request_run` answered: the run it joined, or the pending manual slot."""
+
+    job_name: str
+    run_id: int | None
+    requested_at: datetime | None
+    joined: bool
+
+
+class JobStore:
+    def __init__(self, engine: Engine, owner: str, lease_seconds: float = 60.0) -> None:
+        self.engine = engine
+        self.owner = owner
+        self.lease = timedelta(seconds=lease_seconds)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction (BEGIN IMMEDIATE on SQLite, so compare-and-set never half-fails)."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(immediate=True)
+            with conn.begin():
+                yield conn
+
+    # -- definitions ---------------------------------------------------------------------------------
+
+    def ensure_job(self, spec: JobSpec, now: datetime) -> None:
+        """Insert a new job due now (first run at once); an existing one keeps its live state."""
+        with self.write() as conn:
+            row = conn.execute(select(jobs.c.name).where(jobs.c.name == spec.name)).first()
+            fields = {
+                "description": spec.description,
+                "timeout_seconds": spec.timeout_seconds,
+                "max_retries": spec.max_retries,
+                "retry_backoff_seconds": spec.retry_backoff_seconds,
+                "priority": spec.priority,
+            }
+            if row is None:
+                conn.execute(
+                    insert(jobs).values(
+                        name=spec.name,
+                        interval_seconds=spec.interval_seconds,
+                        next_run_at=now,
+                        next_trigger=RunTrigger.SCHEDULE.value,
+                        next_attempt=1,
+                        paused=False,
+                        fence=0,
+                        updated_at=now,
+                        **fields,
+                    )
+                )
+            else:
+                conn.execute(update(jobs).where(jobs.c.name == spec.name).values(**fields))
+
+    def get_job(self, name: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(jobs).where(jobs.c.name == name)).mappings().first()
+        if row is None:
+            raise UnknownJobError(f"no job named {name!r}")
+        return dict(row)
+
+    def list_jobs(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(jobs).order_by(jobs.c.priority.desc(), jobs.c.name)).mappings()
+            return [dict(r) for r in rows]
+
+    def due_job_names(self, now: datetime) -> list[str]:
+        """Jobs with a due slot or a manual request and no live lease, highest priority first."""
+        lease_free = or_(jobs.c.lease_owner.is_(None), jobs.c.lease_expires_at <= now)
+        due = or_(jobs.c.requested_at.is_not(None), and_(~jobs.c.paused, jobs.c.next_run_at <= now))
+        query = (
+            select(jobs.c.name)
+            .where(due, lease_free)
+            .order_by(jobs.c.priority.desc(), jobs.c.next_run_at, jobs.c.name)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def earliest_due_at(self) -> datetime | None:
+        with self.engine.connect() as conn:
+            manual = conn.execute(select(func.min(jobs.c.requested_at))).scalar()
+            scheduled = conn.execute(select(func.min(jobs.c.next_run_at)).where(~jobs.c.paused)).scalar()
+        candidates = [t for t in (manual, scheduled) if t is not None]
+        return min(candidates) if candidates else None
+
+    # -- claims --------------------------------------------------------------------------------------
+
+    def claim(self, name: str, now: datetime) -> Claim | None:
+        """Win the job's due slot with a compare-and-set on (fence, slot); None when nothing is ours."""
+        with self.write() as conn:
+            job = conn.execute(select(jobs).where(jobs.c.name == name)).mappings().first()
+            if job is None:
+                raise UnknownJobError(f"no job named {name!r}")
+            if job["lease_owner"] is not None and job["lease_expires_at"] > now:
+                return None
+            if job["lease_owner"] is not None:
+                self._abandon(conn, job, now)
+                job = conn.execute(select(jobs).where(jobs.c.name == name)).mappings().one()
+            slot = self._due_slot(job, now)
+            if slot is None:
+                return None
+            scheduled_for, trigger, attempt, slot_column = slot
+            interval = timedelta(seconds=job["interval_seconds"])
+            if trigger == RunTrigger.MANUAL:
+                following = max(job["next_run_at"] or now, now + interval)
+            else:
+                following = next_slot(scheduled_for, interval, now)
+            fence = job["fence"] + 1
+            won = conn.execute(
+                update(jobs)
+                .where(jobs.c.name == name, jobs.c.fence == job["fence"], slot_column == scheduled_for)
+                .values(
+                    next_run_at=following,
+                    next_trigger=RunTrigger.SCHEDULE.value,
+                    next_attempt=1,
+                    requested_at=None,
+                    requested_by=None,
+                    lease_owner=self.owner,
+                    lease_expires_at=now + self.lease,
+                    fence=fence,
+                    updated_at=now,
+                )
+            ).rowcount
+            if won != 1:
+                return None
+            try:
+                with conn.begin_nested():
+                    run_id = conn.execute(
+                        insert(runs).values(
+                            job_name=name,
+                            scheduled_for=scheduled_for,
+                            trigger=trigger.value,
+                            attempt=attempt,
+                            status=RunStatus.RUNNING.value,
+                            owner=self.owner,
+                            fence=fence,
+                            requested_by=job["requested_by"] if trigger == RunTrigger.MANUAL else None,
+                            started_at=now,
+                            heartbeat_at=now,
+                            lease_expires_at=now + self.lease,
+                            rows=0,
+                        )
+                    ).inserted_primary_key[0]
+            except IntegrityError:
+                # Someone already ran this slot (the unique key held): skip it, keep the job moving.
+                logger.warning("slot %s of job %s already has a run; skipping it", scheduled_for, name)
+                conn.execute(
+                    update(jobs)
+                    .where(jobs.c.name == name, jobs.c.fence == fence)
+                    .values(lease_owner=None, lease_expires_at=None)
+                )
+                return None
+            conn.execute(update(jobs).where(jobs.c.name == name).values(current_run_id=run_id))
+        return Claim(
+            run_id=int(run_id),
+            job_name=name,
+            scheduled_for=scheduled_for,
+            trigger=trigger.value,
+            attempt=attempt,
+            fence=fence,
+            owner=self.owner,
+            timeout_seconds=job["timeout_seconds"],
+            max_retries=job["max_retries"],
+            retry_backoff_seconds=job["retry_backoff_seconds"],
+        )
+
+    @staticmethod
+    def _due_slot(job: Any, now: datetime) -> tuple[datetime, RunTrigger, int, Any] | None:
+        if job["requested_at"] is not None:
+            return job["requested_at"], RunTrigger.MANUAL, 1, jobs.c.requested_at
+        due = job["next_run_at"]
+        if job["paused"] or due is None or due > now:
+            return None
+        trigger = RunTrigger(job["next_trigger"])
+        late = now - due >= timedelta(seconds=max(job["interval_seconds"], 1.0))
+        if trigger == RunTrigger.SCHEDULE and late:
+            trigger = RunTrigger.CATCH_UP
+        return due, trigger, job["next_attempt"], jobs.c.next_run_at
+
+    # -- leases --------------------------------------------------------------------------------------
+
+    def renew(self, claim: Claim, now: datetime, rows: int | None = None, progress: str | None = None) -> bool:
+        """Extend the lease; False when it was taken over (the run must stop and not commit)."""
+        with self.write() as conn:
+            held = conn.execute(
+                update(jobs)
+                .where(jobs.c.name == claim.job_name, jobs.c.fence == claim.fence)
+                .values(lease_expires_at=now + self.lease)
+            ).rowcount
+            if not held:
+                return False
+            values: dict[str, Any] = {"heartbeat_at": now, "lease_expires_at": now + self.lease}
+            if rows is not None:
+                values["rows"] = rows
+            if progress is not None:
+                values["progress"] = progress
+            conn.execute(update(runs).where(runs.c.id == claim.run_id).values(**values))
+        return True
+
+    def guard(self, conn: Connection, claim: Claim) -> None:
+        """Inside a job's own transaction: raise LeaseLostError unless the claim still holds the lease.
+
+        The UPDATE also locks the job row until that transaction ends, so no takeover can slip in between
+        this check and the commit (on SQLite the write lock does the same).
+        """
+        held = conn.execute(
+            update(jobs)
+            .where(jobs.c.name == claim.job_name, jobs.c.fence == claim.fence)
+            .values(lease_owner=jobs.c.lease_owner)
+        ).rowcount
+        if not held:
+            raise LeaseLostError(f"run {claim.run_id} of job {claim.job_name} lost its lease")
+
+    def finish(
+        self,
+        claim: Claim,
+        now: datetime,
+        status: RunStatus,
+        rows: int = 0,
+        result: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """Record the outcome and free the lease, unless the lease was taken over (then nothing changes).
+
+        A failure with attempts left schedules a retry slot; a timeout also moves the fence on, so the
+        still-running thread of that run can no longer commit.
+        """
+        failed = status != RunStatus.SUCCESS
+        values: dict[str, Any] = {
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "current_run_id": None,
+            "last_run_id": claim.run_id,
+            "updated_at": now,
+        }
+        if status == RunStatus.TIMEOUT:
+            values["fence"] = jobs.c.fence + 1
+        if not failed:
+            values["last_success_at"] = now
+        with self.write() as conn:
+            job = conn.execute(select(jobs).where(jobs.c.name == claim.job_name)).mappings().first()
+            if job is None or job["fence"] != claim.fence:
+                logger.warning("run %s of job %s lost its lease; outcome discarded", claim.run_id, claim.job_name)
+                return False
+            if failed and claim.attempt <= claim.max_retries:
+                retry_at = now + retry_delay(claim.retry_backoff_seconds, claim.attempt)
+                if job["next_run_at"] is None or retry_at < job["next_run_at"]:
+                    values.update(next_run_at=retry_at, next_trigger=RunTrigger.RETRY.value)
+                    values["next_attempt"] = claim.attempt + 1
+            conn.execute(update(jobs).where(jobs.c.name == claim.job_name).values(**values))
+            started = conn.execute(select(runs.c.started_at).where(runs.c.id == claim.run_id)).scalar_one()
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == claim.run_id)
+                .values(
+                    status=status.value,
+                    finished_at=now,
+                    heartbeat_at=now,
+                    duration_seconds=(now - started).total_seconds(),
+                    rows=rows,
+                    result=result,
+                    error=error,
+                )
+            )
+        return True
+
+    def reap_expired(self, now: datetime) -> int:
+        """Mark runs whose lease expired as abandoned and make their jobs runnable again."""
+        reaped = 0
+        with self.write() as conn:
+            expired = conn.execute(
+                select(jobs).where(jobs.c.lease_owner.is_not(None), jobs.c.lease_expires_at <= now)
+            ).mappings()
+            for job in list(expired):
+                reaped += self._abandon(conn, job, now)
+            orphans = conn.execute(
+                update(runs)
+                .where(runs.c.status == RunStatus.RUNNING.value, runs.c.lease_expires_at <= now)
+                .values(status=RunStatus.ABANDONED.value, finished_at=now, error="lease expired")
+            ).rowcount
+        return reaped + orphans
+
+    def _abandon(self, conn: Connection, job: Any, now: datetime) -> int:
+        """Take over an expired lease: fence on, run abandoned, a retry (or catch-up) due now."""
+        run = None
+        if job["current_run_id"] is not None:
+            run = conn.execute(select(runs).where(runs.c.id == job["current_run_id"])).mappings().first()
+        values: dict[str, Any] = {
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "current_run_id": None,
+            "fence": job["fence"] + 1,
+            "updated_at": now,
+        }
+        attempt = run["attempt"] if run is not None else 1
+        if attempt <= job["max_retries"] or run is not None and run["trigger"] == RunTrigger.MANUAL:
+            values.update(next_run_at=now, next_trigger=RunTrigger.RETRY.value, next_attempt=attempt + 1)
+        changed = conn.execute(
+            update(jobs).where(jobs.c.name == job["name"], jobs.c.fence == job["fence"]).values(**values)
+        ).rowcount
+        if not changed or run is None or run["status"] != RunStatus.RUNNING.value:
+            return 0
+        message = (
+            f"abandoned: lease held by {job['lease_owner']} expired at "
+            f"{job['lease_expires_at']:%Y-%m-%d %H:%M:%S} UTC (process died or hung)"
+        )
+        conn.execute(
+            update(runs)
+            .where(runs.c.id == run["id"], runs.c.status == RunStatus.RUNNING.value)
+            .values(
+                status=RunStatus.ABANDONED.value,
+                finished_at=now,
+                duration_seconds=(now - run["started_at"]).total_seconds(),
+                error=message,
+            )
+        )
+        logger.warning("run %s of job %s %s", run["id"], job["name"], message)
+        return 1
+
+    # -- operator actions ----------------------------------------------------------------------------
+
+    def request_run(self, name: str, now: datetime, requested_by: str | None = None) -> RunRequest:
+        """Ask for a run now, joining the run in progress or a request already pending."""
+        with self.write() as conn:
+            job = conn.execute(select(jobs).where(jobs.c.name == name)).mappings().first()
+            if job is None:
+                raise UnknownJobError(f"no job named {name!r}")
+            if job["lease_owner"] is not None and job["lease_expires_at"] > now:
+                return RunRequest(name, job["current_run_id"], None, joined=True)
+            if job["requested_at"] is not None:
+                return RunRequest(name, None, job["requested_at"], joined=True)
+            conn.execute(
+                update(jobs).where(jobs.c.name == name).values(requested_at=now, requested_by=requested_by)
+            )
+        return RunRequest(name, None, now, joined=False)
+
+    def resolve_request(self, request: RunRequest) -> int | None:
+        """The run id that serves a request (None while it waits to be claimed)."""
+        if request.run_id is not None:
+            return request.run_id
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(runs.c.id).where(
+                    runs.c.job_name == request.job_name, runs.c.scheduled_for == request.requested_at
+                )
+            ).scalar()
+        return None if found is None else int(found)
+
+    def set_paused(self, name: str | None, paused: bool, now: datetime) -> int:
+        """Pause or resume one job (or all when `name` is None); persisted, so every replica obeys."""
+        query = update(jobs).values(paused=paused, updated_at=now)
+        if name is not None:
+            self.get_job(name)
+            query = query.where(jobs.c.name == name)
+        with self.write() as conn:
+            return conn.execute(query).rowcount
+
+    def set_interval(self, name: str, interval_seconds: float, now: datetime) -> None:
+        if interval_seconds <= 0:
+            raise ValueError(f"interval must be positive, got {interval_seconds}")
+        job = self.get_job(name)
+        base = job["last_success_at"] or now
+        with self.write() as conn:
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.name == name)
+                .values(
+                    interval_seconds=interval_seconds,
+                    next_run_at=max(now, base + timedelta(seconds=interval_seconds)),
+                    updated_at=now,
+                )
+            )
+
+    def make_due_if_stale(self, name: str, now: datetime) -> bool:
+        """Catch up by data age: a stale, unpaused job whose next slot lies ahead becomes due now."""
+        job = self.get_job(name)
+        age_limit = timedelta(seconds=job["interval_seconds"])
+        last = job["last_success_at"]
+        if job["paused"] or (last is not None and now - last < age_limit):
+            return False
+        if job["next_run_at"] is not None and job["next_run_at"] <= now:
+            return True
+        with self.write() as conn:
+            changed = conn.execute(
+                update(jobs)
+                .where(jobs.c.name == name, jobs.c.fence == job["fence"])
+                .values(next_run_at=now, next_trigger=RunTrigger.CATCH_UP.value, next_attempt=1)
+            ).rowcount
+        return bool(changed)
+
+    def reset_stuck(self, name: str, now: datetime) -> bool:
+        """Operator override: abandon the current run now even if its lease has not expired."""
+        with self.write() as conn:
+            job = conn.execute(select(jobs).where(jobs.c.name == name)).mappings().first()
+            if job is None:
+                raise UnknownJobError(f"no job named {name!r}")
+            if job["lease_owner"] is None:
+                return False
+            return bool(self._abandon(conn, job, now)) or True
+
+    def log(self, run_id: int, level: str, message: str, now: datetime) -> None:
+        with self.write() as conn:
+            conn.execute(insert(run_logs).values(run_id=run_id, at=now, level=level, message=message[:4000]))
