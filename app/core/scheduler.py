@@ -110,6 +110,7 @@ class SyncScheduler:
         self._stopping = threading.Event()
         self._hibernating = False
         self._schema_ready = False
+        self._driver: threading.Thread | None = None
         self.last_outcomes: dict[str, Outcome] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -191,6 +192,29 @@ class SyncScheduler:
         request = self.store.request_run(job, self.clock.now(), requested_by)
         self._wake_job(job)
         return RunHandle(self, request)
+
+    def request_if_stale(self, job: str = DEFAULT_JOB, requested_by: str | None = None) -> RunHandle | None:
+        """A run when the data is older than the interval (auto-refresh fallback); None when fresh.
+
+        Every tab may call this: the request coalesces in the database, so N tabs give one run.
+        """
+        self.prepare()
+        status = self.get_status(job)
+        if not status["stale"] or status["paused"]:
+            return None
+        handle = self.run_now(job, requested_by=requested_by)
+        self.drive_in_background(job)
+        return handle
+
+    def drive_in_background(self, job: str = DEFAULT_JOB) -> None:
+        """Without a timer in this process (SCHEDULER_ENABLED=false), run a due request in a daemon thread."""
+        if self.timer_running:
+            return
+        with self._lock:
+            if self._driver is not None and self._driver.is_alive():
+                return
+            self._driver = threading.Thread(target=self._run_due, args=(job,), name="freshdash-driver", daemon=True)
+            self._driver.start()
 
     def tick(self) -> list[Outcome]:
         """One iteration without the timer: heartbeat, reap, then claim and run every due job here."""

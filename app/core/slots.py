@@ -27,3 +27,10 @@ def is_stale(last_success_at: datetime | None, now: datetime, max_age: timedelta
 def retry_delay(backoff_seconds: float, attempt: int) -> timedelta:
     """Exponential backoff after failed attempt number `attempt` (1-based): b, 2b, 4b ... capped at 1 hour."""
     return timedelta(seconds=min(backoff_seconds * (2 ** max(attempt - 1, 0)), 3600.0))
+
+
+def cooldown_left(last_finished_at: datetime | None, now: datetime, cooldown: timedelta) -> timedelta:
+    """How long a non-admin must wait before another manual sync (zero when allowed now)."""
+    if last_finished_at is None:
+        return timedelta(0)
+    return max(last_finished_at + cooldown - now, timedelta(0))

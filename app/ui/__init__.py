@@ -1,0 +1,1 @@
+"""The Streamlit view: components and the one composition root (resources.py). Renders, never decides."""

@@ -1,0 +1,1 @@
+"""Streamlit widgets over app.core: status panel, sidebar badge, smart refresh, charts."""

@@ -1,0 +1,42 @@
+"""Smart refresh: when the scheduler is not running here, pages rerun themselves with st_autorefresh.
+
+Each refresh re-reads data; a sync starts only through the database claim and only when data is stale,
+so N open tabs never cause N syncs.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit_autorefresh import st_autorefresh
+
+from app.errors import AppError
+from app.ui import resources
+from app.ui.text import t
+
+HIGH_TRAFFIC_FACTOR = 2
+
+
+def refresh_minutes(base_minutes: float, high_traffic: bool, interval_minutes: float | None) -> float:
+    """The page's refresh period: explicit, else the configured one, doubled on high-traffic pages."""
+    minutes = interval_minutes if interval_minutes is not None else base_minutes
+    return minutes * HIGH_TRAFFIC_FACTOR if high_traffic and interval_minutes is None else minutes
+
+
+def render_smart_refresh(page_name: str, high_traffic: bool = False, interval_minutes: float | None = None) -> bool:
+    """Turn the fallback on when needed; returns True when this page is auto-refreshing."""
+    settings = resources.get_settings()
+    if not settings.enable_autorefresh_fallback:
+        return False
+    try:
+        scheduler = resources.get_scheduler()
+        status = scheduler.get_status()
+    except AppError:
+        return False  # the page's own status area explains the database problem
+    if status["state"] == "running":
+        return False
+    minutes = refresh_minutes(settings.autorefresh_interval_minutes, high_traffic, interval_minutes)
+    count = st_autorefresh(interval=int(minutes * 60_000), key=f"fd_autorefresh_{page_name}")
+    if count:
+        scheduler.request_if_stale(requested_by=f"auto-refresh {page_name}")
+    st.caption(t(settings.language, "fallback", minutes=f"{minutes:g}"))
+    return True

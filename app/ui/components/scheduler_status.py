@@ -1,0 +1,233 @@
+"""Scheduler status panel with guarded controls, and the live sidebar badge (the session's heartbeat)."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import streamlit as st
+
+from app.config import Settings
+from app.core.scheduler import DEFAULT_JOB, SyncScheduler
+from app.core.slots import cooldown_left
+from app.errors import AppError
+from app.ui import resources
+from app.ui.text import human_age, local_time, number, t
+
+BADGE_REFRESH_SECONDS = 10
+PROGRESS_REFRESH_SECONDS = 1.0
+HANDLE_KEY = "fd_sync_request"
+ADMIN_KEY = "fd_admin_ok"
+FINISHED_KEY = "fd_sync_finished"
+VERSION_KEY = "fd_shown_data_version"
+
+
+# -- badge ------------------------------------------------------------------------------------------------
+
+
+def badge_state(status: dict[str, Any], language: str) -> tuple[str, str]:
+    """(text, kind) for a status; kind is success/warning/error/info (the badge's colour)."""
+    age_seconds = status.get("data_age_seconds")
+    age = human_age(age_seconds)
+    interval = status["interval_minutes"] * 60.0
+    state = status["state"]
+    current = status.get("current_run")
+    if current:
+        return t(language, "badge.syncing", rows=number(current.get("rows") or 0, language)), "info"
+    if state == "hibernating":
+        return t(language, "badge.asleep"), "info"
+    if state == "silent":
+        return t(language, "badge.silent", since=local_time(status["silent_since"], status["timezone"])), "error"
+    if state == "paused":
+        return t(language, "badge.paused", age=age), "warning"
+    if state == "stopped":
+        return t(language, "badge.stopped", age=age), "warning"
+    if status.get("last_result") in {"failed", "timeout", "abandoned"}:
+        return t(language, "badge.failed", age=age), "error"
+    if age_seconds is None:
+        return t(language, "badge.nodata"), "info"
+    kind = "success" if age_seconds < interval * 1.5 else "warning" if age_seconds < interval * 3 else "error"
+    return t(language, "badge.on", age=age), kind
+
+
+def render_scheduler_badge() -> None:
+    """Compact, live sidebar badge; each of its runs is this session's presence heartbeat."""
+    with st.sidebar:
+        _badge()
+
+
+@st.fragment(run_every=BADGE_REFRESH_SECONDS)
+def _badge() -> None:
+    settings = resources.get_settings()
+    try:
+        status = resources.get_scheduler().get_status()
+    except AppError as exc:
+        st.error(t(settings.language, "badge.error", error=str(exc)[:120]), icon=":material/error:")
+        return
+    shown = st.session_state.get(VERSION_KEY)
+    if shown is not None and shown != status["data_version"] and not status.get("current_run"):
+        st.rerun()  # a sync committed new data since this page rendered: show it without a manual reload
+    text, kind = badge_state(status, settings.language)
+    icons = {"success": ":material/check_circle:", "warning": ":material/schedule:",
+             "error": ":material/error:", "info": ":material/sync:"}
+    getattr(st, kind)(text, icon=icons[kind])
+
+
+def render_data_as_of(status: dict[str, Any], language: str) -> None:
+    """'Data as of 10:42 (3 min ago)' for the top of a page; remembers the version the page shows."""
+    st.session_state[VERSION_KEY] = status["data_version"]
+    if status.get("last_success_at") is None:
+        st.caption(t(language, "asof.none"))
+        return
+    at = local_time(status["last_success_at"], status["timezone"], with_date=True)
+    st.caption(t(language, "asof", at=at, age=human_age(status["data_age_seconds"])))
+
+
+# -- panel ------------------------------------------------------------------------------------------------
+
+
+def render_scheduler_status(show_controls: bool = True) -> None:
+    """Full panel: state, last and next run, success rate, current progress, and the controls."""
+    settings = resources.get_settings()
+    lang = settings.language
+    try:
+        scheduler = resources.get_scheduler()
+        status = scheduler.get_status()
+        rate = scheduler.status_reader.success_rate(DEFAULT_JOB, scheduler.clock.now())
+    except AppError as exc:
+        st.error(t(lang, "db_error", error=str(exc)), icon=":material/database:")
+        return
+    _finished_notice(lang)
+    st.subheader(f"{t(lang, 'panel.title')}: {t(lang, 'state.' + status['state'])}")
+    cols = st.columns(4)
+    last = f"{local_time(status['last_run'], status['timezone'])} · {status['last_result'] or '—'}"
+    cols[0].metric(t(lang, "last_run"), last, help=_last_help(status))
+    cols[1].metric(t(lang, "next_run"), local_time(status["next_run"], status["timezone"]))
+    cols[2].metric(t(lang, "interval"), f"{status['interval_minutes']:g} min")
+    shown_rate = "—" if rate["rate"] is None else f"{rate['rate']:.0%} of {rate['runs']}"
+    cols[3].metric(t(lang, "success_24h"), shown_rate)
+    if status["last_result"] in {"failed", "timeout", "abandoned"} and status["last_error"]:
+        st.error(t(lang, "failed", error=status["last_error"]), icon=":material/error:")
+    if show_controls:
+        _controls(scheduler, settings, status)
+    _progress_area(scheduler, lang, status)
+
+
+def _last_help(status: dict[str, Any]) -> str:
+    duration = status.get("last_duration_seconds")
+    rows = status.get("last_rows")
+    return f"duration {duration or 0:.1f} s, {rows or 0} rows" if status.get("last_run") else "no run yet"
+
+
+def is_admin(settings: Settings) -> bool:
+    """Open when no guard is configured; otherwise an allowed st.user or the admin password."""
+    if not settings.admin_password and not settings.admin_users:
+        return True
+    if settings.admin_users and _user_email() in settings.admin_users:
+        return True
+    return bool(st.session_state.get(ADMIN_KEY))
+
+
+def _user_email() -> str | None:
+    try:
+        user = st.user
+        return str(user.get("email")) if user.get("is_logged_in") else None
+    except Exception:  # noqa: BLE001 - st.user needs auth configured; no identity otherwise
+        return None
+
+
+def _controls(scheduler: SyncScheduler, settings: Settings, status: dict[str, Any]) -> None:
+    lang = settings.language
+    admin = is_admin(settings)
+    cols = st.columns(5)
+    if cols[0].button(t(lang, "sync_now"), type="primary", icon=":material/sync:", key="fd_sync_now"):
+        _sync_now(scheduler, settings, admin)
+    actions = [("start", ":material/play_arrow:"), ("stop", ":material/pause:"),
+               ("restart", ":material/restart_alt:"), ("reset", ":material/healing:")]
+    for col, (action, icon) in zip(cols[1:], actions):
+        if col.button(t(lang, action), icon=icon, disabled=not admin, key=f"fd_{action}"):
+            _admin_action(scheduler, action)
+    if not settings.admin_password and not settings.admin_users:
+        st.caption(t(lang, "admin.open"))
+    elif not admin:
+        st.caption(t(lang, "admin.locked"))
+        if settings.admin_users:
+            st.caption(t(lang, "admin.users", users=", ".join(settings.admin_users)))
+        if settings.admin_password:
+            typed = st.text_input(t(lang, "admin.password"), type="password", key="fd_admin_password")
+            if typed:
+                if hmac.compare_digest(typed.encode(), settings.admin_password.encode()):
+                    st.session_state[ADMIN_KEY] = True
+                    st.rerun()
+                st.error(t(lang, "admin.wrong"))
+
+
+def _admin_action(scheduler: SyncScheduler, action: str) -> None:
+    if action == "start":
+        scheduler.start(resume_jobs=True)
+    elif action == "stop":
+        scheduler.stop()
+    elif action == "restart":
+        scheduler.restart()
+    elif action == "reset":
+        scheduler.store.reset_stuck(DEFAULT_JOB, scheduler.clock.now())
+    st.rerun()
+
+
+def _sync_now(scheduler: SyncScheduler, settings: Settings, admin: bool) -> None:
+    lang = settings.language
+    status = scheduler.get_status()
+    if not admin and not status.get("current_run"):
+        finished = status.get("last_finished_at")
+        last = datetime.fromisoformat(finished).astimezone(timezone.utc) if finished else None
+        now = scheduler.clock.now()
+        wait = cooldown_left(last, now, timedelta(seconds=settings.manual_sync_cooldown_seconds))
+        if wait > timedelta(0):
+            age = human_age((now - last).total_seconds()) if last else "—"
+            st.info(t(lang, "cooldown", age=age, wait=human_age(wait.total_seconds())))
+            return
+    handle = scheduler.run_now(DEFAULT_JOB, requested_by=_user_email() or f"session {resources.session_id()[:8]}")
+    scheduler.drive_in_background(DEFAULT_JOB)
+    st.session_state[HANDLE_KEY] = handle
+    st.toast(t(lang, "joined" if handle.joined else "requested"))
+
+
+def _progress_area(scheduler: SyncScheduler, lang: str, status: dict[str, Any]) -> None:
+    """While this session's request or any run is active, a fragment polls it every second."""
+    if st.session_state.get(HANDLE_KEY) is None and not status.get("current_run"):
+        return
+    st.fragment(_progress_body, run_every=PROGRESS_REFRESH_SECONDS)(lang)
+
+
+def _progress_body(lang: str) -> None:
+    scheduler = resources.get_scheduler()
+    handle = st.session_state.get(HANDLE_KEY)
+    run = handle.poll() if handle is not None else None
+    if run is None:
+        current = scheduler.get_status().get("current_run")
+        run = scheduler.status_reader.run(current["id"]) if current else None
+    if run is None:
+        if handle is None:
+            st.rerun()  # the run ended between two polls: refresh the page's data
+        st.status(t(lang, "requested"), state="running")
+        return
+    rows = number(run.get("rows") or 0, lang)
+    if run["status"] == "running":
+        with st.status(t(lang, "progress", rows=rows), state="running"):
+            st.write(run.get("progress") or "")
+        return
+    st.session_state[HANDLE_KEY] = None
+    st.session_state[FINISHED_KEY] = run
+    st.rerun()  # finished: rerun the whole page so cached data keyed on the data version refreshes
+
+
+def _finished_notice(lang: str) -> None:
+    """The outcome of this session's last sync, shown once after the page refreshed."""
+    run = st.session_state.pop(FINISHED_KEY, None)
+    if run is None:
+        return
+    if run["status"] == "success":
+        st.toast(t(lang, "done", rows=number(run.get("rows") or 0, lang)), icon=":material/check_circle:")
+    else:
+        st.toast(t(lang, "failed", error=run.get("error") or run["status"]), icon=":material/error:")

@@ -1,0 +1,127 @@
+"""UI strings in English and Brazilian Portuguese (LANGUAGE), and human formats for times and ages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+STRINGS: dict[str, dict[str, str]] = {
+    "en": {
+        "badge.on": "Auto-sync on · data {age} old",
+        "badge.nodata": "Auto-sync on · no data yet",
+        "badge.syncing": "Syncing… {rows} rows",
+        "badge.paused": "Auto-sync paused · data {age} old",
+        "badge.asleep": "Asleep · wakes on the next visit",
+        "badge.stopped": "Scheduler off · data {age} old",
+        "badge.silent": "Scheduler silent since {since}",
+        "badge.error": "Error: {error}",
+        "badge.failed": "Last sync failed · data {age} old",
+        "asof": "Data as of {at} ({age} ago)",
+        "asof.none": "No data synced yet",
+        "panel.title": "Scheduler",
+        "state.running": "Running",
+        "state.paused": "Paused",
+        "state.hibernating": "Asleep (no visitors)",
+        "state.stopped": "Off in this process",
+        "state.silent": "Silent",
+        "last_run": "Last run",
+        "next_run": "Next run",
+        "interval": "Interval",
+        "success_24h": "Success (24 h)",
+        "sync_now": "Sync now",
+        "start": "Start",
+        "stop": "Stop",
+        "restart": "Restart",
+        "reset": "Reset stuck run",
+        "admin.locked": "Start, Stop, Restart and Reset need the admin password.",
+        "admin.password": "Admin password",
+        "admin.open": "Controls are open to every viewer. Set ADMIN_PASSWORD (or ADMIN_USERS) to guard them.",
+        "admin.users": "Only {users} may change the scheduler.",
+        "admin.wrong": "Wrong admin password.",
+        "cooldown": "Data was synced {age} ago; Sync now is available again in {wait}.",
+        "joined": "A sync is already running or requested: following it.",
+        "requested": "Sync requested.",
+        "progress": "Syncing… {rows} rows",
+        "done": "Sync finished: {rows} rows.",
+        "failed": "Sync failed: {error}",
+        "fallback": "The scheduler is not running here: this page refreshes itself every {minutes} min.",
+        "db_error": "The database is not usable: {error}",
+        "config_errors": "Some settings were ignored; see the Settings page.",
+    },
+    "pt-BR": {
+        "badge.on": "Auto-sync ativo · dados de {age} atrás",
+        "badge.nodata": "Auto-sync ativo · ainda sem dados",
+        "badge.syncing": "Sincronizando… {rows} linhas",
+        "badge.paused": "Auto-sync pausado · dados de {age} atrás",
+        "badge.asleep": "Hibernando · acorda na próxima visita",
+        "badge.stopped": "Agendador desligado · dados de {age} atrás",
+        "badge.silent": "Agendador sem sinal desde {since}",
+        "badge.error": "Erro: {error}",
+        "badge.failed": "Última sincronização falhou · dados de {age} atrás",
+        "asof": "Dados de {at} ({age} atrás)",
+        "asof.none": "Ainda não há dados sincronizados",
+        "panel.title": "Agendador",
+        "state.running": "Ativo",
+        "state.paused": "Pausado",
+        "state.hibernating": "Hibernando (sem visitantes)",
+        "state.stopped": "Desligado neste processo",
+        "state.silent": "Sem sinal",
+        "last_run": "Última execução",
+        "next_run": "Próxima execução",
+        "interval": "Intervalo",
+        "success_24h": "Sucesso (24 h)",
+        "sync_now": "Sincronizar agora",
+        "start": "Iniciar",
+        "stop": "Parar",
+        "restart": "Reiniciar",
+        "reset": "Destravar execução",
+        "admin.locked": "Iniciar, Parar, Reiniciar e Destravar exigem a senha de administrador.",
+        "admin.password": "Senha de administrador",
+        "admin.open": "Os controles estão abertos a todos. Defina ADMIN_PASSWORD (ou ADMIN_USERS) para protegê-los.",
+        "admin.users": "Somente {users} podem alterar o agendador.",
+        "admin.wrong": "Senha de administrador incorreta.",
+        "cooldown": "Os dados foram sincronizados há {age}; Sincronizar agora volta em {wait}.",
+        "joined": "Uma sincronização já está em andamento ou pedida: acompanhando-a.",
+        "requested": "Sincronização pedida.",
+        "progress": "Sincronizando… {rows} linhas",
+        "done": "Sincronização concluída: {rows} linhas.",
+        "failed": "Sincronização falhou: {error}",
+        "fallback": "O agendador não está ativo aqui: esta página se atualiza a cada {minutes} min.",
+        "db_error": "O banco de dados não pode ser usado: {error}",
+        "config_errors": "Algumas configurações foram ignoradas; veja a página Settings.",
+    },
+}
+
+
+def t(language: str, key: str, **values: object) -> str:
+    table = STRINGS.get(language, STRINGS["en"])
+    return table.get(key, STRINGS["en"][key]).format(**values)
+
+
+def human_age(seconds: float | None) -> str:
+    """'45 s', '3 min', '2 h 5 min', '3 d' — the age of data at a glance."""
+    if seconds is None:
+        return "—"
+    seconds = max(seconds, 0.0)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds // 60:.0f} min"
+    if seconds < 86400:
+        hours, minutes = divmod(int(seconds // 60), 60)
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{seconds / 86400:.0f} d"
+
+
+def local_time(iso: str | None, timezone: str, with_date: bool = False) -> str:
+    if not iso:
+        return "—"
+    value = datetime.fromisoformat(iso).astimezone(ZoneInfo(timezone))
+    return value.strftime("%Y-%m-%d %H:%M" if with_date else "%H:%M")
+
+
+def number(value: float | int | None, language: str) -> str:
+    if value is None:
+        return "—"
+    text = f"{value:,.0f}"
+    return text.replace(",", ".") if language == "pt-BR" else text

@@ -1,0 +1,18 @@
+"""Scheduler: status and controls, jobs, run history with errors, charts, recent log lines."""
+
+import streamlit as st
+
+from app.ui import resources
+from app.ui.components.autorefresh import render_smart_refresh
+from app.ui.components.history import render_history, render_jobs, render_logs
+from app.ui.components.scheduler_status import render_scheduler_badge, render_scheduler_status
+
+st.set_page_config(page_title="Scheduler · Freshdash", page_icon=":material/schedule:", layout="wide")
+st.title("Scheduler")
+render_scheduler_badge()
+render_scheduler_status(show_controls=True)
+render_smart_refresh("scheduler")
+scheduler = resources.get_scheduler()
+render_jobs(scheduler)
+render_history(scheduler)
+render_logs(scheduler)

@@ -1,0 +1,25 @@
+"""Dashboard: the synced orders, how fresh they are, and the sidebar badge."""
+
+import streamlit as st
+
+from app.errors import AppError
+from app.ui import resources
+from app.ui.components.autorefresh import render_smart_refresh
+from app.ui.components.dashboard import render_dashboard
+from app.ui.components.scheduler_status import render_data_as_of, render_scheduler_badge
+from app.ui.text import t
+
+st.set_page_config(page_title="Freshdash", page_icon=":material/monitoring:", layout="wide")
+settings = resources.get_settings()
+st.title("Orders dashboard")
+render_scheduler_badge()
+if settings.issues:
+    st.warning(t(settings.language, "config_errors"), icon=":material/settings:")
+try:
+    status = resources.get_scheduler().get_status()
+except AppError as exc:
+    st.error(t(settings.language, "db_error", error=exc), icon=":material/database:")
+    st.stop()
+render_data_as_of(status, settings.language)
+render_smart_refresh("dashboard", high_traffic=True)
+render_dashboard(settings.database_url, status["data_version"], settings.language)
