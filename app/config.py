@@ -81,6 +81,10 @@ class Settings:
     def interval_seconds(self) -> float:
         return self.sync_interval_minutes * 60.0
 
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{key.lower()}={value!r}" for key, value in self.redacted().items())
+        return f"Settings({shown}, issues={len(self.issues)})"
+
     def redacted(self) -> dict[str, str]:
         """Every setting as the user would type it, secrets masked (safe for the UI and logs)."""
         shown: dict[str, str] = {}

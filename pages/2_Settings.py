@@ -3,11 +3,12 @@
 import streamlit as st
 
 from app.ui import resources
-from app.ui.components.scheduler_status import render_scheduler_badge
+from app.ui.components.scheduler_status import render_freshness, render_scheduler_badge
 
 st.set_page_config(page_title="Settings · Freshdash", page_icon=":material/settings:", layout="wide")
 st.title("Settings")
 render_scheduler_badge()
+render_freshness()
 settings = resources.get_settings()
 if settings.issues:
     st.error(f"{len(settings.issues)} setting(s) could not be used; defaults apply instead:", icon=":material/error:")

@@ -231,3 +231,13 @@ def _finished_notice(lang: str) -> None:
         st.toast(t(lang, "done", rows=number(run.get("rows") or 0, lang)), icon=":material/check_circle:")
     else:
         st.toast(t(lang, "failed", error=run.get("error") or run["status"]), icon=":material/error:")
+
+
+def render_freshness() -> None:
+    """'Data as of …' for pages that have no status of their own at hand (errors stay quiet here)."""
+    settings = resources.get_settings()
+    try:
+        status = resources.get_scheduler().get_status()
+    except AppError:
+        return
+    render_data_as_of(status, settings.language)

@@ -1,0 +1,260 @@
+"""Invariants 1, 2, 4, 5, 6 of ARCHITECTURE.md on a real SQLite file and a real PostgreSQL, clock injected."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from app.clock import FrozenClock
+from app.core.models import Instance, Run, RunStatus
+from app.core.store import JobStore
+from app.errors import LeaseLostError
+from tests.support import ScriptedJob, job, scheduler
+
+runs = Run.__table__
+
+
+def all_runs(s: Any) -> list[dict[str, Any]]:
+    with s.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(runs).order_by(runs.c.id)).mappings()]
+
+
+def test_first_start_runs_at_once_then_every_interval(db_url: str, make_settings: Any) -> None:
+    clock, work = FrozenClock(), ScriptedJob()
+    s = scheduler(make_settings(db_url), clock, job("j", work, interval=60))
+    assert len(s.tick()) == 1
+    assert s.tick() == []
+    clock.advance(59)
+    assert s.tick() == []
+    clock.advance(1)
+    assert [o.status for o in s.tick()] == [RunStatus.SUCCESS]
+    assert [r["trigger"] for r in all_runs(s)] == ["schedule", "schedule"]
+
+
+def test_claim_is_won_by_exactly_one_of_many_concurrent_claimers(db_url: str, make_settings: Any) -> None:
+    clock = FrozenClock()
+    s = scheduler(make_settings(db_url), clock, job("j", ScriptedJob()))
+    s.prepare()
+    stores = [JobStore(s.engine, f"owner-{i}") for i in range(8)]
+    barrier = threading.Barrier(len(stores))
+    won: list[Any] = []
+
+    def attempt(store: JobStore) -> None:
+        barrier.wait(5)
+        claim = store.claim("j", clock.now())
+        if claim is not None:
+            won.append(claim)
+
+    threads = [threading.Thread(target=attempt, args=(st,)) for st in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(won) == 1
+    assert len(all_runs(s)) == 1
+
+
+def test_the_unique_slot_key_is_the_last_line_of_defence(db_url: str, make_settings: Any) -> None:
+    clock = FrozenClock()
+    s = scheduler(make_settings(db_url), clock, job("j", ScriptedJob()))
+    s.tick()
+    [first] = all_runs(s)
+    duplicate = {k: first[k] for k in ("job_name", "scheduled_for", "trigger", "status", "owner", "fence",
+                                       "started_at", "heartbeat_at", "lease_expires_at")}
+    with pytest.raises(IntegrityError), s.engine.begin() as conn:
+        conn.execute(insert(runs).values(**duplicate))
+
+
+def test_zombie_whose_lease_was_taken_over_cannot_commit(db_url: str, make_settings: Any) -> None:
+    clock = FrozenClock()
+    s = scheduler(make_settings(db_url, lease_seconds=30), clock, job("j", ScriptedJob(), retries=1))
+    s.prepare()
+    zombie = JobStore(s.engine, "zombie", lease_seconds=30)
+    claim = zombie.claim("j", clock.now())
+    assert claim is not None
+    clock.advance(31)  # the zombie stopped renewing
+    taker = JobStore(s.engine, "taker", lease_seconds=30)
+    taken = taker.claim("j", clock.now())  # reaps the zombie and claims the retry slot
+    assert taken is not None and taken.fence > claim.fence
+    with pytest.raises(LeaseLostError), s.engine.begin() as conn:
+        zombie.guard(conn, claim)
+    assert zombie.renew(claim, clock.now()) is False
+    assert zombie.finish(claim, clock.now(), RunStatus.SUCCESS, rows=99) is False
+    first, second = all_runs(s)
+    assert first["status"] == "abandoned" and "lease held by zombie expired" in first["error"]
+    assert second["status"] == "running" and second["trigger"] == "retry" and second["attempt"] == 2
+
+
+def test_nothing_stays_running_after_its_lease_expires(db_url: str, make_settings: Any) -> None:
+    clock = FrozenClock()
+    s = scheduler(make_settings(db_url, lease_seconds=20), clock, job("j", ScriptedJob(), interval=600))
+    s.prepare()
+    dead = JobStore(s.engine, "dead-process", lease_seconds=20).claim("j", clock.now())
+    assert dead is not None
+    clock.advance(19)
+    assert s.store.reap_expired(clock.now()) == 0
+    clock.advance(2)
+    assert s.store.reap_expired(clock.now()) == 1
+    [run] = all_runs(s)
+    assert run["status"] == "abandoned" and run["finished_at"] is not None
+    job_row = s.store.get_job("j")
+    assert job_row["lease_owner"] is None
+    assert s.get_status("j")["current_run"] is None
+
+
+def test_job_that_raises_is_recorded_and_the_scheduler_goes_on(db_url: str, make_settings: Any) -> None:
+    clock = FrozenClock()
+    bad, good = ScriptedJob(failures=99), ScriptedJob()
+    s = scheduler(make_settings(db_url), clock, job("bad", bad), job("good", good))
+    outcomes = s.tick()
+    assert sorted(o.status.value for o in outcomes) == ["failed", "success"]
+    failed = [r for r in all_runs(s) if r["job_name"] == "bad"][0]
+    assert failed["error"] == "RuntimeError: source exploded on call 1"
+    assert s.get_status("bad")["last_result"] == "failed"
+
+
+def test_fails_twice_then_succeeds_with_backoff(db_url: str, make_settings: Any) -> None:
+    clock = FrozenClock()
+    flaky = ScriptedJob(failures=2)
+    s = scheduler(make_settings(db_url), clock, job("j", flaky, interval=3600, retries=3, backoff=10))
+    s.tick()
+    assert s.tick() == []  # the retry waits for its backoff
+    clock.advance(10)
+    s.tick()
+    clock.advance(19)
+    assert s.tick() == []
+    clock.advance(1)  # second backoff is 20 s
+    s.tick()
+    history = [(r["status"], r["attempt"], r["trigger"]) for r in all_runs(s)]
+    assert history == [("failed", 1, "schedule"), ("failed", 2, "retry"), ("success", 3, "retry")]
+    assert s.get_status("j")["last_result"] == "success"
+
+
+def test_job_that_hangs_past_its_timeout_is_ended_and_fenced(db_url: str, make_settings: Any) -> None:
+    clock = FrozenClock()
+    hang = ScriptedJob(hang=True)
+    s = scheduler(make_settings(db_url), clock, job("hang", hang, timeout=0.3), job("ok", ScriptedJob()))
+    try:
+        outcomes = {o.status.value for o in s.tick()}
+        assert outcomes == {"timeout", "success"}
+        run = [r for r in all_runs(s) if r["job_name"] == "hang"][0]
+        assert run["status"] == "timeout" and "timed out after 0.3 s" in run["error"]
+        job_row = s.store.get_job("hang")
+        assert job_row["lease_owner"] is None and job_row["fence"] == run["fence"] + 1
+    finally:
+        hang.release.set()
+
+
+def test_downtime_of_five_intervals_gives_exactly_one_catch_up(db_url: str, make_settings: Any) -> None:
+    clock, work = FrozenClock(), ScriptedJob()
+    settings = make_settings(db_url)
+    scheduler(settings, clock, job("j", work, interval=60)).tick()
+    clock.advance(5 * 60 + 30)  # the process was down (or hibernating) for five slots
+    restarted = scheduler(settings, clock, job("j", work, interval=60))
+    outcomes = restarted.tick()
+    assert len(outcomes) == 1
+    assert restarted.tick() == []
+    assert [r["trigger"] for r in all_runs(restarted)] == ["schedule", "catch-up"]
+    status = restarted.get_status("j")
+    assert status["next_run"] is not None
+    clock.advance(30)
+    assert len(restarted.tick()) == 1  # back on the original cadence
+
+
+def test_stale_data_is_caught_up_on_start_even_when_the_next_slot_is_ahead(db_url: str, make_settings: Any) -> None:
+    clock = FrozenClock()
+    settings = make_settings(db_url)
+    s = scheduler(settings, clock, job("j", ScriptedJob(failures=1), interval=600))
+    s.tick()  # fails: no fresh data, next slot 10 min ahead
+    clock.advance(1)
+    assert s.store.make_due_if_stale("j", clock.now()) is True
+    assert [o.status.value for o in s.tick()] == ["success"]
+    assert s.store.make_due_if_stale("j", clock.now()) is False
+
+
+def test_a_restart_loses_nothing(db_url: str, make_settings: Any) -> None:
+    clock = FrozenClock()
+    settings = make_settings(db_url)
+    s = scheduler(settings, clock, job("j", ScriptedJob(), interval=60))
+    s.tick()
+    s.store.set_interval("j", 300, clock.now())
+    s.store.set_paused("j", True, clock.now())
+    again = scheduler(settings, clock, job("j", ScriptedJob(), interval=60))
+    again.prepare()
+    row = again.store.get_job("j")
+    assert row["interval_seconds"] == 300 and row["paused"] is True
+    assert len(all_runs(again)) == 1
+    clock.advance(3600)
+    assert again.tick() == []  # paused survives the restart
+    assert again.get_status("j")["state"] == "paused"
+
+
+def test_run_now_coalesces_requests_and_joins_a_run_in_progress(db_url: str, make_settings: Any) -> None:
+    clock = FrozenClock()
+    hang = ScriptedJob(hang=True)
+    s = scheduler(make_settings(db_url), clock, job("j", hang, interval=3600))
+    s.prepare()
+    s.store.set_paused("j", True, clock.now())
+    first = s.run_now("j", requested_by="alice")
+    second = s.run_now("j", requested_by="bob")
+    assert not first.joined and second.joined and second.request.requested_at == first.request.requested_at
+    worker = threading.Thread(target=s.tick)
+    worker.start()
+    try:
+        assert hang.started.wait(10)
+        third = s.run_now("j")
+        assert third.joined and third.run_id == first.run_id
+    finally:
+        hang.release.set()
+        worker.join(10)
+    assert first.done() and first.poll()["status"] == "success"
+    assert len(hang.calls) == 1
+    assert all_runs(s)[0]["requested_by"] == "alice"
+
+
+def test_hibernates_without_sessions_and_wakes_with_a_catch_up(db_url: str, make_settings: Any) -> None:
+    clock, work = FrozenClock(), ScriptedJob()
+    s = scheduler(make_settings(db_url, scheduler_idle_minutes=30), clock, job("j", work, interval=600))
+    s.tick()
+    assert s.check_idle() is False  # no session was ever seen: a CLI process never hibernates
+    s.touch("session-a")
+    clock.advance(timedelta(minutes=29))
+    assert s.check_idle() is False
+    clock.advance(timedelta(minutes=1))
+    assert s.check_idle() is True
+    with s.engine.connect() as conn:
+        assert conn.execute(select(Instance.__table__.c.state)).scalar_one() == "hibernating"
+    clock.advance(timedelta(hours=3))
+    s.touch("session-b")  # the next page view wakes it
+    assert s.hibernating is False
+    assert [r["trigger"] for r in all_runs(s)] == ["schedule"]
+    assert [o.status.value for o in s.tick()] == ["success"]
+    assert [r["trigger"] for r in all_runs(s)] == ["schedule", "catch-up"]
+
+
+def test_a_silent_scheduler_is_visible_in_the_status(sqlite_url: str, make_settings: Any) -> None:
+    clock = FrozenClock()
+    s = scheduler(make_settings(sqlite_url, scheduler_poll_seconds=5), clock, job("j", ScriptedJob()))
+    s.tick()
+    s._aps = type("Timer", (), {"running": True})()  # a timer that claims to run but stopped ticking
+    clock.advance(29)
+    assert s.get_status("j")["state"] == "running"
+    clock.advance(2)
+    status = s.get_status("j")
+    assert status["state"] == "silent" and status["running"] is False
+    assert status["silent_since"] is not None
+    s._aps = None
+
+
+def test_priority_orders_due_jobs(sqlite_url: str, make_settings: Any) -> None:
+    clock = FrozenClock()
+    order: list[str] = []
+    low = job("low", lambda ctx: order.append("low"), priority=1)
+    high = job("high", lambda ctx: order.append("high"), priority=9)
+    scheduler(make_settings(sqlite_url), clock, low, high).tick()
+    assert order == ["high", "low"]
