@@ -119,8 +119,11 @@ def run(obj: Context, job: str, wait: bool, timeout: float) -> None:
         verb = "joined the run in progress" if handle.joined else "requested a run"
         obj.emit({"job": job, "joined": handle.joined, "run_id": handle.run_id}, f"{verb} of {job}")
         return
-    obj.emit(record, f"run {record['id']} of {job}: {record['status']}, {record['rows']} rows"
-             + (f"\nerror: {record['error']}" if record["error"] else ""))
+    obj.emit(
+        record,
+        f"run {record['id']} of {job}: {record['status']}, {record['rows']} rows"
+        + (f"\nerror: {record['error']}" if record["error"] else ""),
+    )
     if record["status"] != "success":
         sys.exit(1)
 
@@ -180,7 +183,10 @@ def purge(obj: Context, older_than: str | None) -> None:
         deleted = obj.scheduler.status_reader.purge(cutoff)
     except AppError as exc:
         _fail(exc)
-    obj.emit({"deleted": deleted, "cutoff": cutoff}, f"deleted {deleted} run(s) started before {cutoff:%Y-%m-%d %H:%M} UTC")
+    obj.emit(
+        {"deleted": deleted, "cutoff": cutoff},
+        f"deleted {deleted} run(s) started before {cutoff:%Y-%m-%d %H:%M} UTC",
+    )
 
 
 @main.command()

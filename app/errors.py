@@ -1,12 +1,12 @@
 """The one exception tree of Freshdash; messages name the offending key and value.
 
-    AppError
-    ├── ConfigError      a setting has a value we cannot use
-    ├── StoreError       the database cannot be reached or used
-    ├── SourceError      a data source failed or sent bad data
-    ├── SchedulerError   a scheduler operation cannot be done now
-    │   └── UnknownJobError
-    └── LeaseLostError   a run's lease was taken over (a zombie must not commit)
+AppError
+├── ConfigError      a setting has a value we cannot use
+├── StoreError       the database cannot be reached or used
+├── SourceError      a data source failed or sent bad data
+├── SchedulerError   a scheduler operation cannot be done now
+│   └── UnknownJobError
+└── LeaseLostError   a run's lease was taken over (a zombie must not commit)
 """
 
 from __future__ import annotations

@@ -5,7 +5,11 @@ import streamlit as st
 from app.ui import resources
 from app.ui.components.autorefresh import render_smart_refresh
 from app.ui.components.history import render_history, render_jobs, render_logs
-from app.ui.components.scheduler_status import render_freshness, render_scheduler_badge, render_scheduler_status
+from app.ui.components.scheduler_status import (
+    render_freshness,
+    render_scheduler_badge,
+    render_scheduler_status,
+)
 
 st.set_page_config(page_title="Scheduler · Freshdash", page_icon=":material/schedule:", layout="wide")
 st.title("Scheduler")

@@ -11,7 +11,10 @@ render_scheduler_badge()
 render_freshness()
 settings = resources.get_settings()
 if settings.issues:
-    st.error(f"{len(settings.issues)} setting(s) could not be used; defaults apply instead:", icon=":material/error:")
+    st.error(
+        f"{len(settings.issues)} setting(s) could not be used; defaults apply instead:",
+        icon=":material/error:",
+    )
     for issue in settings.issues:
         st.markdown(f"- **{issue.key}** = `{issue.value}`: {issue.message}")
 else:

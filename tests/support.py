@@ -32,8 +32,15 @@ class ScriptedJob:
         return {"rows": 10 * len(self.calls)}
 
 
-def job(name: str, func: Any, interval: float = 60.0, timeout: float = 30.0, retries: int = 0,
-        backoff: float = 10.0, priority: int = 0) -> JobDefinition:
+def job(
+    name: str,
+    func: Any,
+    interval: float = 60.0,
+    timeout: float = 30.0,
+    retries: int = 0,
+    backoff: float = 10.0,
+    priority: int = 0,
+) -> JobDefinition:
     return JobDefinition(JobSpec(name, interval, timeout, "test job", retries, backoff, priority), func)
 
 

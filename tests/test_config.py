@@ -52,7 +52,11 @@ def test_defaults_from_the_seed() -> None:
 def test_environment_wins_over_secrets_and_secrets_over_defaults() -> None:
     settings = load_settings(
         env={"SYNC_INTERVAL_MINUTES": "5"},
-        secrets={"SYNC_INTERVAL_MINUTES": 10, "SCHEDULER_TIMEZONE": "UTC", "ENABLE_AUTOREFRESH_FALLBACK": False},
+        secrets={
+            "SYNC_INTERVAL_MINUTES": 10,
+            "SCHEDULER_TIMEZONE": "UTC",
+            "ENABLE_AUTOREFRESH_FALLBACK": False,
+        },
     )
     assert settings.sync_interval_minutes == 5
     assert settings.scheduler_timezone == "UTC"
@@ -101,7 +105,11 @@ def test_cli_still_starts_with_every_bad_value_at_once(tmp_path: Path) -> None:
     import os
 
     proc = subprocess.run(
-        [sys.executable, "-m", "app", "jobs"], env={**os.environ, **env}, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "app", "jobs"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
     assert "incremental_sync" in proc.stdout
@@ -112,8 +120,11 @@ def test_cli_still_starts_with_every_bad_value_at_once(tmp_path: Path) -> None:
 def test_unreachable_database_gives_a_clear_cli_error_without_the_password(tmp_path: Path) -> None:
     import os
 
-    env = {**os.environ, "DATABASE_URL": "postgresql+psycopg://app:hunter2@127.0.0.1:1/none",
-           "DEMO_SOURCE_PATH": str(tmp_path / "d.db")}
+    env = {
+        **os.environ,
+        "DATABASE_URL": "postgresql+psycopg://app:hunter2@127.0.0.1:1/none",
+        "DEMO_SOURCE_PATH": str(tmp_path / "d.db"),
+    }
     proc = subprocess.run([sys.executable, "-m", "app", "status"], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "cannot use the database postgresql+psycopg://app:***@127.0.0.1:1/none" in proc.stderr

@@ -83,7 +83,8 @@ def create_schema(engine: Engine) -> None:
             conn.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
         where = redact_url(engine.url.render_as_string(hide_password=False))
-        reason = type(exc.orig).__name__ if getattr(exc, "orig", None) else type(exc).__name__
+        orig = getattr(exc, "orig", None)
+        reason = type(orig).__name__ if orig is not None else type(exc).__name__
         raise StoreError(
             f"cannot use the database {where} ({reason}: {scrub(_first_line(exc), engine.url.password)}); "
             "check DATABASE_URL and that the server is running"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, Table, insert, select, update
 
 from app.core.models import Instance
 
-instances = Instance.__table__
+instances = cast(Table, Instance.__table__)
 
 
 class InstanceStore:

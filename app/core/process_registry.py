@@ -15,41 +15,45 @@ _KEY = "_freshdash_process_registry"
 
 
 class Stoppable(Protocol):
-    database_url: str
-
     def shutdown(self, wait: bool = False) -> None: ...
 
 
-def _state() -> types.ModuleType:
+class _Registry:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.live: list[Any] = []
+
+
+def _state() -> _Registry:
     module = sys.modules.get(_KEY)
     if module is None:
         module = types.ModuleType(_KEY)
-        module.lock = threading.RLock()  # type: ignore[attr-defined]
-        module.live = []  # type: ignore[attr-defined]
+        module.registry = _Registry()  # type: ignore[attr-defined]
         sys.modules[_KEY] = module
-    return module
+    registry: _Registry = module.registry
+    return registry
 
 
 def register(scheduler: Stoppable) -> None:
-    """Make `scheduler` the live one for its database: any older one in this process is shut down."""
+    """Make `scheduler` the live one of this process: any older one is shut down (not waited for)."""
     state = _state()
-    with state.lock:  # type: ignore[attr-defined]
-        older = [s for s in state.live if s is not scheduler]  # type: ignore[attr-defined]
-        state.live[:] = [scheduler]  # type: ignore[attr-defined]
+    with state.lock:
+        older = [s for s in state.live if s is not scheduler]
+        state.live[:] = [scheduler]
     for other in older:
         other.shutdown(wait=False)
 
 
 def unregister(scheduler: Any) -> None:
     state = _state()
-    with state.lock:  # type: ignore[attr-defined]
-        state.live[:] = [s for s in state.live if s is not scheduler]  # type: ignore[attr-defined]
+    with state.lock:
+        state.live[:] = [s for s in state.live if s is not scheduler]
 
 
 def live() -> list[Any]:
     state = _state()
-    with state.lock:  # type: ignore[attr-defined]
-        return list(state.live)  # type: ignore[attr-defined]
+    with state.lock:
+        return list(state.live)
 
 
 def current() -> Any | None:

@@ -112,7 +112,11 @@ class Runner:
             exc = box["error"]
             error = self._scrub(f"{type(exc).__name__}: {exc}")
             logger.error(
-                "run %s of job %s failed: %s", claim.run_id, claim.job_name, error, exc_info=self._exc_info(exc)
+                "run %s of job %s failed: %s",
+                claim.run_id,
+                claim.job_name,
+                error,
+                exc_info=self._exc_info(exc),
             )
         else:
             result = _as_result(box.get("result"))
@@ -124,7 +128,12 @@ class Runner:
             ctx.cancelled.set()
         logger.info(
             "run %s of job %s (%s, attempt %s) ended %s, %s rows",
-            claim.run_id, claim.job_name, claim.trigger, claim.attempt, status.value, rows,
+            claim.run_id,
+            claim.job_name,
+            claim.trigger,
+            claim.attempt,
+            status.value,
+            rows,
         )
         return Outcome(status, rows, result, error, recorded)
 

@@ -6,20 +6,34 @@ Queries here run on every page view; each one is served by an index (see models.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, case, delete, func, select
+from sqlalchemy import Engine, Table, case, delete, func, select
 
 from app.config import Settings
 from app.core.models import Instance, Job, Run, RunLog, RunStatus, SyncCursor
 from app.errors import UnknownJobError
 
-jobs, runs, run_logs = Job.__table__, Run.__table__, RunLog.__table__
-instances, cursors = Instance.__table__, SyncCursor.__table__
+jobs, runs = cast(Table, Job.__table__), cast(Table, Run.__table__)
+run_logs, instances = cast(Table, RunLog.__table__), cast(Table, Instance.__table__)
+cursors = cast(Table, SyncCursor.__table__)
 RUN_FIELDS = (
-    runs.c.id, runs.c.job_name, runs.c.scheduled_for, runs.c.trigger, runs.c.attempt, runs.c.status,
-    runs.c.owner, runs.c.started_at, runs.c.finished_at, runs.c.duration_seconds, runs.c.rows,
-    runs.c.progress, runs.c.error, runs.c.result, runs.c.heartbeat_at, runs.c.requested_by,
+    runs.c.id,
+    runs.c.job_name,
+    runs.c.scheduled_for,
+    runs.c.trigger,
+    runs.c.attempt,
+    runs.c.status,
+    runs.c.owner,
+    runs.c.started_at,
+    runs.c.finished_at,
+    runs.c.duration_seconds,
+    runs.c.rows,
+    runs.c.progress,
+    runs.c.error,
+    runs.c.result,
+    runs.c.heartbeat_at,
+    runs.c.requested_by,
 )
 
 
@@ -51,13 +65,9 @@ class StatusReader:
             if job["last_run_id"] is not None:
                 last = conn.execute(select(*RUN_FIELDS).where(runs.c.id == job["last_run_id"])).mappings().first()
             if job["current_run_id"] is not None:
-                current = conn.execute(
-                    select(*RUN_FIELDS).where(runs.c.id == job["current_run_id"])
-                ).mappings().first()
+                current = conn.execute(select(*RUN_FIELDS).where(runs.c.id == job["current_run_id"])).mappings().first()
             beat = conn.execute(
-                select(instances.c.heartbeat_at, instances.c.state)
-                .order_by(instances.c.heartbeat_at.desc())
-                .limit(1)
+                select(instances.c.heartbeat_at, instances.c.state).order_by(instances.c.heartbeat_at.desc()).limit(1)
             ).first()
             version = conn.execute(select(cursors.c.version).where(cursors.c.name == name)).scalar()
         return self._compose(job, last, current, beat, version, now, local_state)
@@ -112,7 +122,9 @@ class StatusReader:
     def success_rate(self, job: str, now: datetime, window: timedelta = timedelta(hours=24)) -> dict[str, Any]:
         ok = func.sum(case((runs.c.status == RunStatus.SUCCESS.value, 1), else_=0))
         query = select(func.count(), ok, func.avg(runs.c.duration_seconds)).where(
-            runs.c.job_name == job, runs.c.started_at >= now - window, runs.c.status != RunStatus.RUNNING.value
+            runs.c.job_name == job,
+            runs.c.started_at >= now - window,
+            runs.c.status != RunStatus.RUNNING.value,
         )
         with self.engine.connect() as conn:
             total, succeeded, mean = conn.execute(query).one()

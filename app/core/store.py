@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Table, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.core.models import Job, Run, RunLog, RunStatus, RunTrigger
@@ -20,9 +20,9 @@ from app.core.slots import next_slot, retry_delay
 from app.errors import LeaseLostError, UnknownJobError
 
 logger = logging.getLogger(__name__)
-jobs = Job.__table__
-runs = Run.__table__
-run_logs = RunLog.__table__
+jobs = cast(Table, Job.__table__)
+runs = cast(Table, Run.__table__)
+run_logs = cast(Table, RunLog.__table__)
 
 
 @dataclass(frozen=True)
@@ -125,9 +125,7 @@ class JobStore:
         lease_free = or_(jobs.c.lease_owner.is_(None), jobs.c.lease_expires_at <= now)
         due = or_(jobs.c.requested_at.is_not(None), and_(~jobs.c.paused, jobs.c.next_run_at <= now))
         query = (
-            select(jobs.c.name)
-            .where(due, lease_free)
-            .order_by(jobs.c.priority.desc(), jobs.c.next_run_at, jobs.c.name)
+            select(jobs.c.name).where(due, lease_free).order_by(jobs.c.priority.desc(), jobs.c.next_run_at, jobs.c.name)
         )
         with self.engine.connect() as conn:
             return list(conn.execute(query).scalars())
@@ -181,7 +179,7 @@ class JobStore:
                 return None
             try:
                 with conn.begin_nested():
-                    run_id = conn.execute(
+                    inserted = conn.execute(
                         insert(runs).values(
                             job_name=name,
                             scheduled_for=scheduled_for,
@@ -196,7 +194,8 @@ class JobStore:
                             lease_expires_at=now + self.lease,
                             rows=0,
                         )
-                    ).inserted_primary_key[0]
+                    ).inserted_primary_key
+                    run_id = int(inserted[0]) if inserted is not None else 0
             except IntegrityError:
                 # Someone already ran this slot (the unique key held): skip it, keep the job moving.
                 logger.warning("slot %s of job %s already has a run; skipping it", scheduled_for, name)
@@ -385,9 +384,7 @@ class JobStore:
                 return RunRequest(name, job["current_run_id"], None, joined=True)
             if job["requested_at"] is not None:
                 return RunRequest(name, None, job["requested_at"], joined=True)
-            conn.execute(
-                update(jobs).where(jobs.c.name == name).values(requested_at=now, requested_by=requested_by)
-            )
+            conn.execute(update(jobs).where(jobs.c.name == name).values(requested_at=now, requested_by=requested_by))
         return RunRequest(name, None, now, joined=False)
 
     def resolve_request(self, request: RunRequest) -> int | None:

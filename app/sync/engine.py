@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Column, Connection, Engine, MetaData, Table, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -21,7 +21,7 @@ from app.errors import LeaseLostError, SourceError, StoreError
 from app.sync.source import Cursor, Row, Source
 
 logger = logging.getLogger(__name__)
-cursors = SyncCursor.__table__
+cursors = cast(Table, SyncCursor.__table__)
 Guard = Callable[[Connection], None]
 Progress = Callable[[int, str], None]
 
@@ -131,8 +131,10 @@ class SyncEngine:
         except (LeaseLostError, SourceError):
             raise
         except SQLAlchemyError as exc:
-            raise StoreError(f"writing a batch to {self.destination!r} failed: {type(exc).__name__}: "
-                             f"{str(getattr(exc, 'orig', exc)).splitlines()[0][:300]}") from None
+            raise StoreError(
+                f"writing a batch to {self.destination!r} failed: {type(exc).__name__}: "
+                f"{str(getattr(exc, 'orig', exc)).splitlines()[0][:300]}"
+            ) from None
 
     def _advance_cursor(self, conn: Connection, version: int, new_cursor: Cursor, now: Any) -> None:
         values = {"value": new_cursor.as_json(), "version": version + 1, "updated_at": now}

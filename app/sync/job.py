@@ -25,13 +25,20 @@ def build_source(settings: Settings, clock: Clock) -> Source:
     if not settings.source_url:
         raise SourceError("SYNC_SOURCE=sql needs SOURCE_URL (a SQLAlchemy URL of the source database)")
     return SqlTableSource(
-        get_engine(settings.source_url), settings.source_table, settings.source_key, settings.source_cursor_field
+        get_engine(settings.source_url),
+        settings.source_table,
+        settings.source_key,
+        settings.source_cursor_field,
     )
 
 
 def sync_engine(settings: Settings, clock: Clock, cursor_name: str) -> SyncEngine:
     return SyncEngine(
-        get_engine(settings.database_url), build_source(settings, clock), DESTINATION_TABLE, clock, cursor_name
+        get_engine(settings.database_url),
+        build_source(settings, clock),
+        DESTINATION_TABLE,
+        clock,
+        cursor_name,
     )
 
 

@@ -5,14 +5,22 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, inspect, select, table, column
+from sqlalchemy import Engine, column, func, inspect, select, table
 
 from app.sync.job import DESTINATION_TABLE
 
 orders = table(
     DESTINATION_TABLE,
-    column("id"), column("created_at"), column("updated_at"), column("customer"), column("region"),
-    column("channel"), column("product"), column("quantity"), column("amount"), column("status"),
+    column("id"),
+    column("created_at"),
+    column("updated_at"),
+    column("customer"),
+    column("region"),
+    column("channel"),
+    column("product"),
+    column("quantity"),
+    column("amount"),
+    column("status"),
     column("deleted"),
 )
 live = orders.c.deleted.is_(False) | orders.c.deleted.is_(None)

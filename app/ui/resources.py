@@ -39,6 +39,8 @@ def _release(scheduler: SyncScheduler | None) -> None:
 def _usable(scheduler: SyncScheduler | None) -> bool:
     # A failed start (database down) is retried on the next page run instead of being cached.
     return scheduler is not None and scheduler.timer_running
+
+
 @st.cache_resource(show_spinner=False, on_release=_release, validate=_usable)
 def _scheduler_for(settings: Settings) -> SyncScheduler | None:
     scheduler = core.get_scheduler(settings)

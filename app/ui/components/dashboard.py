@@ -39,7 +39,10 @@ def _choices(database_url: str, data_version: int) -> dict[str, list[str]]:
 
 def render_dashboard(database_url: str, data_version: int, language: str) -> None:
     if data_version == 0 or not orders.has_orders(get_engine(database_url)):
-        st.info("The first sync is on its way: the page fills in as soon as it commits.", icon=":material/hourglass:")
+        st.info(
+            "The first sync is on its way: the page fills in as soon as it commits.",
+            icon=":material/hourglass:",
+        )
         return
     k = _kpis(database_url, data_version)
     cols = st.columns(4)

@@ -36,8 +36,11 @@ def render_jobs(scheduler: SyncScheduler) -> None:
         name = st.selectbox("Job", [j["name"] for j in jobs], key="fd_job_pick")
         job = next(j for j in jobs if j["name"] == name)
         minutes = st.number_input(
-            "Interval (minutes)", min_value=0.05, max_value=10080.0,
-            value=float(job["interval_seconds"]) / 60.0, key="fd_job_interval",
+            "Interval (minutes)",
+            min_value=0.05,
+            max_value=10080.0,
+            value=float(job["interval_seconds"]) / 60.0,
+            key="fd_job_interval",
         )
         left, right = st.columns(2)
         if left.button("Save interval", key="fd_job_save"):
@@ -70,17 +73,35 @@ def render_history(scheduler: SyncScheduler) -> None:
         .encode(
             x=alt.X("started_at:T", title="Started"),
             y=alt.Y("duration_seconds:Q", title="Duration (s)"),
-            color=alt.Color("status:N", scale=alt.Scale(domain=STATUSES,
-                            range=["#2e7d32", "#c62828", "#ef6c00", "#6d4c41", "#1565c0"])),
+            color=alt.Color(
+                "status:N",
+                scale=alt.Scale(domain=STATUSES, range=["#2e7d32", "#c62828", "#ef6c00", "#6d4c41", "#1565c0"]),
+            ),
             tooltip=["id", "status", "trigger", "rows", "duration_seconds", "error"],
         )
         .properties(height=220, title="Duration and outcome of each run")
     )
     st.altair_chart(chart, width="stretch")
-    shown = frame[["id", "job_name", "status", "trigger", "attempt", "started_at", "duration_seconds",
-                   "rows", "owner", "error"]]
-    st.dataframe(shown, hide_index=True, width="stretch",
-                 column_config={"duration_seconds": st.column_config.NumberColumn("duration (s)", format="%.2f")})
+    shown = frame[
+        [
+            "id",
+            "job_name",
+            "status",
+            "trigger",
+            "attempt",
+            "started_at",
+            "duration_seconds",
+            "rows",
+            "owner",
+            "error",
+        ]
+    ]
+    st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        column_config={"duration_seconds": st.column_config.NumberColumn("duration (s)", format="%.2f")},
+    )
     failures = [r for r in runs if r["error"]]
     if failures:
         with st.expander(f"Errors ({len(failures)})"):

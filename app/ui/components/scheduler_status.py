@@ -69,8 +69,12 @@ def _badge() -> None:
     if shown is not None and shown != status["data_version"] and not status.get("current_run"):
         st.rerun()  # a sync committed new data since this page rendered: show it without a manual reload
     text, kind = badge_state(status, settings.language)
-    icons = {"success": ":material/check_circle:", "warning": ":material/schedule:",
-             "error": ":material/error:", "info": ":material/sync:"}
+    icons = {
+        "success": ":material/check_circle:",
+        "warning": ":material/schedule:",
+        "error": ":material/error:",
+        "info": ":material/sync:",
+    }
     getattr(st, kind)(text, icon=icons[kind])
 
 
@@ -143,9 +147,13 @@ def _controls(scheduler: SyncScheduler, settings: Settings, status: dict[str, An
     cols = st.columns(5)
     if cols[0].button(t(lang, "sync_now"), type="primary", icon=":material/sync:", key="fd_sync_now"):
         _sync_now(scheduler, settings, admin)
-    actions = [("start", ":material/play_arrow:"), ("stop", ":material/pause:"),
-               ("restart", ":material/restart_alt:"), ("reset", ":material/healing:")]
-    for col, (action, icon) in zip(cols[1:], actions):
+    actions = [
+        ("start", ":material/play_arrow:"),
+        ("stop", ":material/pause:"),
+        ("restart", ":material/restart_alt:"),
+        ("reset", ":material/healing:"),
+    ]
+    for col, (action, icon) in zip(cols[1:], actions, strict=True):
         if col.button(t(lang, action), icon=icon, disabled=not admin, key=f"fd_{action}"):
             _admin_action(scheduler, action)
     if not settings.admin_password and not settings.admin_users:
