@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.core.presence import should_hibernate
-from app.core.slots import cooldown_left, is_stale, next_slot, retry_delay
+from app.core.slots import cooldown_left, is_stale, needs_catch_up, next_slot, retry_delay
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=timezone.utc)
 
@@ -44,3 +44,12 @@ def test_a_process_never_visited_does_not_hibernate() -> None:
     assert not should_hibernate(None, T0, timedelta(minutes=5))
     assert not should_hibernate(T0 - timedelta(minutes=4), T0, timedelta(minutes=5))
     assert should_hibernate(T0 - timedelta(minutes=5), T0, timedelta(minutes=5))
+
+
+def test_catch_up_only_when_a_slot_was_missed() -> None:
+    interval = timedelta(minutes=15)
+    healthy_last = T0 - timedelta(minutes=14)
+    assert not needs_catch_up(healthy_last, T0 + timedelta(minutes=1), T0, interval)
+    assert needs_catch_up(T0 - timedelta(minutes=40), T0 + timedelta(minutes=1), T0, interval)
+    assert needs_catch_up(None, T0 + timedelta(minutes=1), T0, interval)
+    assert not needs_catch_up(None, T0 - timedelta(minutes=1), T0, interval)  # already due: the claim runs it

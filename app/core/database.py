@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -57,6 +59,16 @@ def _sqlite_begin(conn: Any) -> None:
     # fails halfway on a read-to-write upgrade; readers stay deferred and never wait for a writer (WAL).
     immediate = conn.get_execution_options().get("immediate", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that writes: BEGIN IMMEDIATE on SQLite, so it waits for the lock (busy timeout)
+    instead of failing with "database is locked" when it reads first and writes later."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(immediate=True)
+        with conn.begin():
+            yield conn
 
 
 def get_engine(url: str) -> Engine:

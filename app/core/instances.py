@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from sqlalchemy import Engine, Table, insert, select, update
 
+from app.core.database import write_transaction
 from app.core.models import Instance
 
 instances = cast(Table, Instance.__table__)
@@ -17,20 +18,18 @@ class InstanceStore:
         self.engine = engine
 
     def beat(self, instance_id: str, now: datetime, state: str, sessions: int) -> None:
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(immediate=True)
-            with conn.begin():
-                changed = conn.execute(
-                    update(instances)
-                    .where(instances.c.id == instance_id)
-                    .values(heartbeat_at=now, state=state, sessions=sessions)
-                ).rowcount
-                if not changed:
-                    conn.execute(
-                        insert(instances).values(
-                            id=instance_id, started_at=now, heartbeat_at=now, state=state, sessions=sessions
-                        )
+        with write_transaction(self.engine) as conn:
+            changed = conn.execute(
+                update(instances)
+                .where(instances.c.id == instance_id)
+                .values(heartbeat_at=now, state=state, sessions=sessions)
+            ).rowcount
+            if not changed:
+                conn.execute(
+                    insert(instances).values(
+                        id=instance_id, started_at=now, heartbeat_at=now, state=state, sessions=sessions
                     )
+                )
 
     def recent(self, limit: int = 20) -> list[dict[str, Any]]:
         query = select(instances).order_by(instances.c.heartbeat_at.desc()).limit(limit)

@@ -78,8 +78,10 @@ class Job(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    next_trigger: Mapped[str] = mapped_column(String(20), default=RunTrigger.SCHEDULE.value)
-    next_attempt: Mapped[int] = mapped_column(Integer, default=1)
+    # An extra slot beside the fixed-rate series (a retry or a catch-up): it never shifts the series.
+    extra_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    extra_trigger: Mapped[str] = mapped_column(String(20), default=RunTrigger.RETRY.value)
+    extra_attempt: Mapped[int] = mapped_column(Integer, default=1)
     requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     requested_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -339,7 +339,7 @@ class SyncScheduler:
 
     @staticmethod
     def _due_time(job: dict[str, Any]) -> datetime | None:
-        times = [job["requested_at"]] + ([] if job["paused"] else [job["next_run_at"]])
+        times = [job["requested_at"]] + ([] if job["paused"] else [job["next_run_at"], job["extra_at"]])
         present = [t for t in times if t is not None]
         return min(present) if present else None
 

@@ -34,3 +34,18 @@ def cooldown_left(last_finished_at: datetime | None, now: datetime, cooldown: ti
     if last_finished_at is None:
         return timedelta(0)
     return max(last_finished_at + cooldown - now, timedelta(0))
+
+
+def needs_catch_up(
+    last_success_at: datetime | None, next_run_at: datetime | None, now: datetime, interval: timedelta
+) -> bool:
+    """Run now instead of waiting for the next slot: the data will be too old by the time it comes.
+
+    In a healthy series the last success is about one interval before the next slot; more than 1.5 intervals
+    means a slot failed or was skipped (or there never was a success). A slot already due needs nothing.
+    """
+    if next_run_at is None:
+        return last_success_at is None or now - last_success_at >= interval
+    if next_run_at <= now:
+        return False
+    return last_success_at is None or next_run_at - last_success_at > 1.5 * interval

@@ -11,6 +11,7 @@ from typing import Any, cast
 from sqlalchemy import Engine, Table, case, delete, func, select
 
 from app.config import Settings
+from app.core.database import write_transaction
 from app.core.models import Instance, Job, Run, RunLog, RunStatus, SyncCursor
 from app.errors import UnknownJobError
 
@@ -85,7 +86,8 @@ class StatusReader:
             state = "silent"
         last_success = job["last_success_at"]
         age = None if last_success is None else (now - last_success).total_seconds()
-        next_run = job["requested_at"] or (None if job["paused"] else job["next_run_at"])
+        pending = [job["requested_at"]] + ([] if job["paused"] else [job["next_run_at"], job["extra_at"]])
+        next_run = min((t for t in pending if t is not None), default=None)
         return {
             "job": job["name"],
             "running": state == "running",
@@ -149,8 +151,6 @@ class StatusReader:
         old = select(runs.c.id).where(
             runs.c.started_at < older_than, runs.c.status != RunStatus.RUNNING.value, runs.c.id.not_in(keep)
         )
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(immediate=True)
-            with conn.begin():
-                conn.execute(delete(run_logs).where(run_logs.c.run_id.in_(old)))
-                return int(conn.execute(delete(runs).where(runs.c.id.in_(old))).rowcount)
+        with write_transaction(self.engine) as conn:
+            conn.execute(delete(run_logs).where(run_logs.c.run_id.in_(old)))
+            return int(conn.execute(delete(runs).where(runs.c.id.in_(old))).rowcount)

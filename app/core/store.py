@@ -6,8 +6,7 @@ Every method is one short transaction; nothing here waits on a job or knows abou
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -15,8 +14,9 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, Table, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.core.database import write_transaction
 from app.core.models import Job, Run, RunLog, RunStatus, RunTrigger
-from app.core.slots import next_slot, retry_delay
+from app.core.slots import needs_catch_up, next_slot, retry_delay
 from app.errors import LeaseLostError, UnknownJobError
 
 logger = logging.getLogger(__name__)
@@ -70,13 +70,8 @@ class JobStore:
         self.owner = owner
         self.lease = timedelta(seconds=lease_seconds)
 
-    @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A write transaction (BEGIN IMMEDIATE on SQLite, so compare-and-set never half-fails)."""
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(immediate=True)
-            with conn.begin():
-                yield conn
+    def write(self) -> AbstractContextManager[Connection]:
+        return write_transaction(self.engine)
 
     # -- definitions ---------------------------------------------------------------------------------
 
@@ -97,8 +92,6 @@ class JobStore:
                         name=spec.name,
                         interval_seconds=spec.interval_seconds,
                         next_run_at=now,
-                        next_trigger=RunTrigger.SCHEDULE.value,
-                        next_attempt=1,
                         paused=False,
                         fence=0,
                         updated_at=now,
@@ -123,7 +116,10 @@ class JobStore:
     def due_job_names(self, now: datetime) -> list[str]:
         """Jobs with a due slot or a manual request and no live lease, highest priority first."""
         lease_free = or_(jobs.c.lease_owner.is_(None), jobs.c.lease_expires_at <= now)
-        due = or_(jobs.c.requested_at.is_not(None), and_(~jobs.c.paused, jobs.c.next_run_at <= now))
+        due = or_(
+            jobs.c.requested_at.is_not(None),
+            and_(~jobs.c.paused, or_(jobs.c.next_run_at <= now, jobs.c.extra_at <= now)),
+        )
         query = (
             select(jobs.c.name).where(due, lease_free).order_by(jobs.c.priority.desc(), jobs.c.next_run_at, jobs.c.name)
         )
@@ -134,7 +130,8 @@ class JobStore:
         with self.engine.connect() as conn:
             manual = conn.execute(select(func.min(jobs.c.requested_at))).scalar()
             scheduled = conn.execute(select(func.min(jobs.c.next_run_at)).where(~jobs.c.paused)).scalar()
-        candidates = [t for t in (manual, scheduled) if t is not None]
+            extra = conn.execute(select(func.min(jobs.c.extra_at)).where(~jobs.c.paused)).scalar()
+        candidates = [t for t in (manual, scheduled, extra) if t is not None]
         return min(candidates) if candidates else None
 
     # -- claims --------------------------------------------------------------------------------------
@@ -154,26 +151,24 @@ class JobStore:
             if slot is None:
                 return None
             scheduled_for, trigger, attempt, slot_column = slot
-            interval = timedelta(seconds=job["interval_seconds"])
-            if trigger == RunTrigger.MANUAL:
-                following = max(job["next_run_at"] or now, now + interval)
-            else:
-                following = next_slot(scheduled_for, interval, now)
             fence = job["fence"] + 1
+            values: dict[str, Any] = {
+                "lease_owner": self.owner,
+                "lease_expires_at": now + self.lease,
+                "fence": fence,
+                "updated_at": now,
+                slot_column.name: None,
+            }
+            if slot_column is jobs.c.requested_at:
+                values["requested_by"] = None
+            regular = job["next_run_at"]
+            if regular is not None and regular <= now:
+                # This run covers the due slot of the series too (coalesced): move the series past now.
+                values["next_run_at"] = next_slot(regular, timedelta(seconds=job["interval_seconds"]), now)
             won = conn.execute(
                 update(jobs)
                 .where(jobs.c.name == name, jobs.c.fence == job["fence"], slot_column == scheduled_for)
-                .values(
-                    next_run_at=following,
-                    next_trigger=RunTrigger.SCHEDULE.value,
-                    next_attempt=1,
-                    requested_at=None,
-                    requested_by=None,
-                    lease_owner=self.owner,
-                    lease_expires_at=now + self.lease,
-                    fence=fence,
-                    updated_at=now,
-                )
+                .values(**values)
             ).rowcount
             if won != 1:
                 return None
@@ -221,16 +216,19 @@ class JobStore:
 
     @staticmethod
     def _due_slot(job: Any, now: datetime) -> tuple[datetime, RunTrigger, int, Any] | None:
+        """The slot a claim would take: a manual request, else a due retry/catch-up, else the series."""
         if job["requested_at"] is not None:
             return job["requested_at"], RunTrigger.MANUAL, 1, jobs.c.requested_at
-        due = job["next_run_at"]
-        if job["paused"] or due is None or due > now:
+        if job["paused"]:
             return None
-        trigger = RunTrigger(job["next_trigger"])
+        extra = job["extra_at"]
+        if extra is not None and extra <= now:
+            return extra, RunTrigger(job["extra_trigger"]), job["extra_attempt"], jobs.c.extra_at
+        due = job["next_run_at"]
+        if due is None or due > now:
+            return None
         late = now - due >= timedelta(seconds=max(job["interval_seconds"], 1.0))
-        if trigger == RunTrigger.SCHEDULE and late:
-            trigger = RunTrigger.CATCH_UP
-        return due, trigger, job["next_attempt"], jobs.c.next_run_at
+        return due, RunTrigger.CATCH_UP if late else RunTrigger.SCHEDULE, 1, jobs.c.next_run_at
 
     # -- leases --------------------------------------------------------------------------------------
 
@@ -299,9 +297,9 @@ class JobStore:
                 return False
             if failed and claim.attempt <= claim.max_retries:
                 retry_at = now + retry_delay(claim.retry_backoff_seconds, claim.attempt)
-                if job["next_run_at"] is None or retry_at < job["next_run_at"]:
-                    values.update(next_run_at=retry_at, next_trigger=RunTrigger.RETRY.value)
-                    values["next_attempt"] = claim.attempt + 1
+                if job["extra_at"] is None or retry_at < job["extra_at"]:
+                    values.update(extra_at=retry_at, extra_trigger=RunTrigger.RETRY.value)
+                    values["extra_attempt"] = claim.attempt + 1
             conn.execute(update(jobs).where(jobs.c.name == claim.job_name).values(**values))
             started = conn.execute(select(runs.c.started_at).where(runs.c.id == claim.run_id)).scalar_one()
             conn.execute(
@@ -349,7 +347,7 @@ class JobStore:
         }
         attempt = run["attempt"] if run is not None else 1
         if attempt <= job["max_retries"] or run is not None and run["trigger"] == RunTrigger.MANUAL:
-            values.update(next_run_at=now, next_trigger=RunTrigger.RETRY.value, next_attempt=attempt + 1)
+            values.update(extra_at=now, extra_trigger=RunTrigger.RETRY.value, extra_attempt=attempt + 1)
         changed = conn.execute(
             update(jobs).where(jobs.c.name == job["name"], jobs.c.fence == job["fence"]).values(**values)
         ).rowcount
@@ -425,19 +423,20 @@ class JobStore:
             )
 
     def make_due_if_stale(self, name: str, now: datetime) -> bool:
-        """Catch up by data age: a stale, unpaused job whose next slot lies ahead becomes due now."""
+        """Catch up by data age: an unpaused job whose data will be too old at its next slot is due now."""
         job = self.get_job(name)
-        age_limit = timedelta(seconds=job["interval_seconds"])
-        last = job["last_success_at"]
-        if job["paused"] or (last is not None and now - last < age_limit):
-            return False
-        if job["next_run_at"] is not None and job["next_run_at"] <= now:
+        interval = timedelta(seconds=job["interval_seconds"])
+        if job["paused"] or (job["lease_owner"] is not None and job["lease_expires_at"] > now):
+            return False  # a run in progress is about to freshen the data
+        if any(t is not None and t <= now for t in (job["next_run_at"], job["extra_at"])):
             return True
+        if not needs_catch_up(job["last_success_at"], job["next_run_at"], now, interval):
+            return False
         with self.write() as conn:
             changed = conn.execute(
                 update(jobs)
                 .where(jobs.c.name == name, jobs.c.fence == job["fence"])
-                .values(next_run_at=now, next_trigger=RunTrigger.CATCH_UP.value, next_attempt=1)
+                .values(extra_at=now, extra_trigger=RunTrigger.CATCH_UP.value, extra_attempt=1)
             ).rowcount
         return bool(changed)
 

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 
 from app.clock import Clock, utc
-from app.core.database import get_engine
+from app.core.database import get_engine, write_transaction
 
 REGIONS = ("North", "Northeast", "Center-West", "Southeast", "South")
 PRODUCTS = {
@@ -76,7 +76,7 @@ class DemoSource:
     def ensure(self) -> None:
         """Create and seed the database (30 days of history) on first use."""
         metadata.create_all(self.engine)
-        with self.engine.connect() as conn, conn.begin():
+        with write_transaction(self.engine) as conn:
             if conn.execute(select(demo_state.c.grown_at)).first() is not None:
                 return
             now = self.clock.now()
@@ -90,7 +90,7 @@ class DemoSource:
         """Add orders for the minutes elapsed since the last growth and move some along; returns new rows."""
         self.ensure()
         now = self.clock.now()
-        with self.engine.connect() as conn, conn.begin():
+        with write_transaction(self.engine) as conn:
             grown_at = utc(conn.execute(select(demo_state.c.grown_at)).scalar_one())
             minutes = (now - grown_at).total_seconds() / 60.0
             count = min(int(minutes * self.orders_per_minute), MAX_NEW_PER_GROWTH)

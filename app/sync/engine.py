@@ -16,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.clock import Clock
+from app.core.database import write_transaction
 from app.core.models import SyncCursor
 from app.errors import LeaseLostError, SourceError, StoreError
 from app.sync.source import Cursor, Row, Source
@@ -72,7 +73,7 @@ class SyncEngine:
 
     def reset(self) -> None:
         """Full resync: forget the cursor (rows stay; the next run re-reads and upserts everything)."""
-        with self.store.connect() as conn, conn.begin():
+        with write_transaction(self.store) as conn:
             conn.execute(
                 update(cursors)
                 .where(cursors.c.name == self.cursor_name)
@@ -119,14 +120,12 @@ class SyncEngine:
         keys = [row[self.source.key] for row in batch]
         now = self.clock.now()
         try:
-            with self.store.connect() as conn:
-                conn = conn.execution_options(immediate=True)
-                with conn.begin():
-                    if guard is not None:
-                        guard(conn)
-                    self._advance_cursor(conn, version, new_cursor, now)
-                    existing = set(conn.execute(select(key).where(key.in_(keys))).scalars())
-                    conn.execute(self._upsert(conn, table), batch)
+            with write_transaction(self.store) as conn:
+                if guard is not None:
+                    guard(conn)
+                self._advance_cursor(conn, version, new_cursor, now)
+                existing = set(conn.execute(select(key).where(key.in_(keys))).scalars())
+                conn.execute(self._upsert(conn, table), batch)
             return len(set(keys) - existing)
         except (LeaseLostError, SourceError):
             raise

@@ -7,15 +7,16 @@ from zoneinfo import ZoneInfo
 
 STRINGS: dict[str, dict[str, str]] = {
     "en": {
-        "badge.on": "Auto-sync on · data {age} old",
-        "badge.nodata": "Auto-sync on · no data yet",
+        "data.age": "data {age} old",
+        "data.none": "no data yet",
+        "badge.on": "Auto-sync on · {data}",
         "badge.syncing": "Syncing… {rows} rows",
-        "badge.paused": "Auto-sync paused · data {age} old",
+        "badge.paused": "Auto-sync paused · {data}",
         "badge.asleep": "Asleep · wakes on the next visit",
-        "badge.stopped": "Scheduler off · data {age} old",
+        "badge.stopped": "Scheduler off · {data}",
         "badge.silent": "Scheduler silent since {since}",
         "badge.error": "Error: {error}",
-        "badge.failed": "Last sync failed · data {age} old",
+        "badge.failed": "Last sync failed · {data}",
         "asof": "Data as of {at} ({age} ago)",
         "asof.none": "No data synced yet",
         "panel.title": "Scheduler",
@@ -47,17 +48,41 @@ STRINGS: dict[str, dict[str, str]] = {
         "fallback": "The scheduler is not running here: this page refreshes itself every {minutes} min.",
         "db_error": "The database is not usable: {error}",
         "config_errors": "Some settings were ignored; see the Settings page.",
+        "dash.title": "Orders dashboard",
+        "dash.empty": "No orders synced yet. The first sync starts by itself; press Sync now on the Scheduler page "
+        "to hurry it.",
+        "dash.orders": "Orders",
+        "dash.revenue": "Revenue (R$)",
+        "dash.average": "Average order (R$)",
+        "dash.orders_24h": "Orders, last 24 h",
+        "dash.in_24h": "+{value} in 24 h",
+        "dash.chart": "Daily revenue by region",
+        "dash.day": "Day",
+        "dash.region": "Region",
+        "dash.status": "Status",
+        "dash.latest": "Latest {count} updated orders",
+        "jobs": "Jobs",
+        "history": "Run history",
+        "history.none": "No runs yet.",
+        "logs": "Recent log lines",
+        "settings.title": "Settings",
+        "settings.issues": "{count} setting(s) could not be used; the defaults apply instead:",
+        "settings.ok": "Every setting is valid.",
+        "settings.where": "Set values in `.streamlit/secrets.toml` (or the Community Cloud secrets box) or as "
+        "environment variables, which win. Secrets are masked here. See `.streamlit/secrets.toml.example` for "
+        "every key.",
     },
     "pt-BR": {
-        "badge.on": "Auto-sync ativo · dados de {age} atrás",
-        "badge.nodata": "Auto-sync ativo · ainda sem dados",
+        "data.age": "dados de {age} atrás",
+        "data.none": "ainda sem dados",
+        "badge.on": "Auto-sync ativo · {data}",
         "badge.syncing": "Sincronizando… {rows} linhas",
-        "badge.paused": "Auto-sync pausado · dados de {age} atrás",
+        "badge.paused": "Auto-sync pausado · {data}",
         "badge.asleep": "Hibernando · acorda na próxima visita",
-        "badge.stopped": "Agendador desligado · dados de {age} atrás",
+        "badge.stopped": "Agendador desligado · {data}",
         "badge.silent": "Agendador sem sinal desde {since}",
         "badge.error": "Erro: {error}",
-        "badge.failed": "Última sincronização falhou · dados de {age} atrás",
+        "badge.failed": "Última sincronização falhou · {data}",
         "asof": "Dados de {at} ({age} atrás)",
         "asof.none": "Ainda não há dados sincronizados",
         "panel.title": "Agendador",
@@ -89,6 +114,29 @@ STRINGS: dict[str, dict[str, str]] = {
         "fallback": "O agendador não está ativo aqui: esta página se atualiza a cada {minutes} min.",
         "db_error": "O banco de dados não pode ser usado: {error}",
         "config_errors": "Algumas configurações foram ignoradas; veja a página Settings.",
+        "dash.title": "Painel de pedidos",
+        "dash.empty": "Ainda não há pedidos sincronizados. A primeira sincronização começa sozinha; use Sincronizar "
+        "agora na página Scheduler para adiantá-la.",
+        "dash.orders": "Pedidos",
+        "dash.revenue": "Receita (R$)",
+        "dash.average": "Ticket médio (R$)",
+        "dash.orders_24h": "Pedidos, últimas 24 h",
+        "dash.in_24h": "+{value} em 24 h",
+        "dash.chart": "Receita diária por região",
+        "dash.day": "Dia",
+        "dash.region": "Região",
+        "dash.status": "Situação",
+        "dash.latest": "Últimos {count} pedidos atualizados",
+        "jobs": "Jobs",
+        "history": "Histórico de execuções",
+        "history.none": "Nenhuma execução ainda.",
+        "logs": "Linhas de log recentes",
+        "settings.title": "Configurações",
+        "settings.issues": "{count} configuração(ões) não puderam ser usadas; valem os padrões:",
+        "settings.ok": "Todas as configurações são válidas.",
+        "settings.where": "Defina valores em `.streamlit/secrets.toml` (ou na caixa de secrets do Community Cloud) "
+        "ou como variáveis de ambiente, que têm prioridade. Segredos aparecem mascarados. Veja "
+        "`.streamlit/secrets.toml.example` para todas as chaves.",
     },
 }
 
@@ -120,8 +168,10 @@ def local_time(iso: str | None, timezone: str, with_date: bool = False) -> str:
     return value.strftime("%Y-%m-%d %H:%M" if with_date else "%H:%M")
 
 
-def number(value: float | int | None, language: str) -> str:
+def number(value: float | int | None, language: str, decimals: int = 0) -> str:
     if value is None:
         return "—"
-    text = f"{value:,.0f}"
-    return text.replace(",", ".") if language == "pt-BR" else text
+    text = f"{value:,.{decimals}f}"
+    if language == "pt-BR":  # 1.234,56
+        return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return text

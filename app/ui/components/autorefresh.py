@@ -14,6 +14,7 @@ from app.ui import resources
 from app.ui.text import t
 
 HIGH_TRAFFIC_FACTOR = 2
+ASKED_KEY = "fd_autorefresh_asked"
 
 
 def refresh_minutes(base_minutes: float, high_traffic: bool, interval_minutes: float | None) -> float:
@@ -36,7 +37,10 @@ def render_smart_refresh(page_name: str, high_traffic: bool = False, interval_mi
         return False
     minutes = refresh_minutes(settings.autorefresh_interval_minutes, high_traffic, interval_minutes)
     count = st_autorefresh(interval=int(minutes * 60_000), key=f"fd_autorefresh_{page_name}")
-    if count:
+    if count or not st.session_state.get(ASKED_KEY):
+        # A session's first view catches up at once instead of one refresh period later ("first sync is on
+        # its way" must be true); the request coalesces in the database, so many tabs still give one run.
+        st.session_state[ASKED_KEY] = True
         scheduler.request_if_stale(requested_by=f"auto-refresh {page_name}")
     st.caption(t(settings.language, "fallback", minutes=f"{minutes:g}"))
     return True

@@ -14,7 +14,7 @@ import streamlit as st
 
 from app.core.database import get_engine
 from app.sync import orders
-from app.ui.text import number
+from app.ui.text import number, t
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -38,38 +38,42 @@ def _choices(database_url: str, data_version: int) -> dict[str, list[str]]:
 
 
 def render_dashboard(database_url: str, data_version: int, language: str) -> None:
+    lang = language
     if data_version == 0 or not orders.has_orders(get_engine(database_url)):
-        st.info(
-            "The first sync is on its way: the page fills in as soon as it commits.",
-            icon=":material/hourglass:",
-        )
+        st.info(t(lang, "dash.empty"), icon=":material/hourglass:")
         return
     k = _kpis(database_url, data_version)
     cols = st.columns(4)
-    cols[0].metric("Orders", number(k["orders"], language), f"+{number(k['orders_24h'], language)} in 24 h")
-    cols[1].metric("Revenue (R$)", number(k["revenue"], language), f"+{number(k['revenue_24h'], language)} in 24 h")
-    cols[2].metric("Average order (R$)", f"{k['average']:,.2f}")
-    cols[3].metric("Orders, last 24 h", number(k["orders_24h"], language))
+    cols[0].metric(
+        t(lang, "dash.orders"), number(k["orders"], lang), t(lang, "dash.in_24h", value=number(k["orders_24h"], lang))
+    )
+    cols[1].metric(
+        t(lang, "dash.revenue"),
+        number(k["revenue"], lang),
+        t(lang, "dash.in_24h", value=number(k["revenue_24h"], lang)),
+    )
+    cols[2].metric(t(lang, "dash.average"), number(k["average"], lang, decimals=2))
+    cols[3].metric(t(lang, "dash.orders_24h"), number(k["orders_24h"], lang))
     daily = _daily(database_url, data_version)
     if not daily.empty:
         chart = (
             alt.Chart(daily)
             .mark_bar()
             .encode(
-                x=alt.X("day:T", title="Day"),
-                y=alt.Y("sum(revenue):Q", title="Revenue (R$)"),
-                color=alt.Color("region:N", title="Region"),
+                x=alt.X("day:T", title=t(lang, "dash.day")),
+                y=alt.Y("sum(revenue):Q", title=t(lang, "dash.revenue")),
+                color=alt.Color("region:N", title=t(lang, "dash.region")),
                 tooltip=["day:T", "region:N", alt.Tooltip("revenue:Q", format=",.2f")],
             )
-            .properties(height=280, title="Daily revenue by region")
+            .properties(height=280, title=t(lang, "dash.chart"))
         )
         st.altair_chart(chart, width="stretch")
     options = _choices(database_url, data_version)
     left, right = st.columns(2)
-    regions = left.multiselect("Region", options["regions"], key="fd_dash_regions")
-    statuses = right.multiselect("Status", options["statuses"], key="fd_dash_statuses")
+    regions = left.multiselect(t(lang, "dash.region"), options["regions"], key="fd_dash_regions")
+    statuses = right.multiselect(t(lang, "dash.status"), options["statuses"], key="fd_dash_statuses")
     table = _recent(database_url, data_version, tuple(regions), tuple(statuses))
-    st.caption(f"Latest {len(table):,} updated orders")
+    st.caption(t(lang, "dash.latest", count=number(len(table), lang)))
     st.dataframe(
         table.drop(columns=["deleted"], errors="ignore"),
         hide_index=True,

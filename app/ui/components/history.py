@@ -8,12 +8,13 @@ import streamlit as st
 
 from app.core.scheduler import SyncScheduler
 from app.ui.components.scheduler_status import is_admin
+from app.ui.text import t
 
 STATUSES = ["success", "failed", "timeout", "abandoned", "running"]
 
 
 def render_jobs(scheduler: SyncScheduler) -> None:
-    st.subheader("Jobs")
+    st.subheader(t(scheduler.settings.language, "jobs"))
     jobs = scheduler.store.list_jobs()
     tz = scheduler.settings.tz
     rows = [
@@ -53,7 +54,8 @@ def render_jobs(scheduler: SyncScheduler) -> None:
 
 
 def render_history(scheduler: SyncScheduler) -> None:
-    st.subheader("Run history")
+    lang = scheduler.settings.language
+    st.subheader(t(lang, "history"))
     left, right = st.columns([2, 1])
     statuses = left.multiselect("Status", STATUSES, key="fd_hist_status")
     limit = right.selectbox("Show", [50, 200, 1000], key="fd_hist_limit")
@@ -61,27 +63,15 @@ def render_history(scheduler: SyncScheduler) -> None:
     if statuses:
         runs = [r for r in runs if r["status"] in statuses]
     if not runs:
-        st.info("No runs yet.")
+        st.info(t(lang, "history.none"))
         return
     frame = pd.DataFrame(runs)
     tz = scheduler.settings.tz
     for column in ("started_at", "finished_at", "scheduled_for"):
         frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_convert(tz)
-    chart = (
-        alt.Chart(frame.dropna(subset=["duration_seconds"]))
-        .mark_circle(size=60)
-        .encode(
-            x=alt.X("started_at:T", title="Started"),
-            y=alt.Y("duration_seconds:Q", title="Duration (s)"),
-            color=alt.Color(
-                "status:N",
-                scale=alt.Scale(domain=STATUSES, range=["#2e7d32", "#c62828", "#ef6c00", "#6d4c41", "#1565c0"]),
-            ),
-            tooltip=["id", "status", "trigger", "rows", "duration_seconds", "error"],
-        )
-        .properties(height=220, title="Duration and outcome of each run")
-    )
-    st.altair_chart(chart, width="stretch")
+    finished = frame.dropna(subset=["duration_seconds"])
+    if not finished.empty:  # a first run still in progress has no duration to plot yet
+        _duration_chart(finished)
     shown = frame[
         [
             "id",
@@ -110,8 +100,26 @@ def render_history(scheduler: SyncScheduler) -> None:
                 st.code(run["error"], language=None)
 
 
+def _duration_chart(finished: pd.DataFrame) -> None:
+    chart = (
+        alt.Chart(finished)
+        .mark_circle(size=60)
+        .encode(
+            x=alt.X("started_at:T", title="Started"),
+            y=alt.Y("duration_seconds:Q", title="Duration (s)"),
+            color=alt.Color(
+                "status:N",
+                scale=alt.Scale(domain=STATUSES, range=["#2e7d32", "#c62828", "#ef6c00", "#6d4c41", "#1565c0"]),
+            ),
+            tooltip=["id", "status", "trigger", "rows", "duration_seconds", "error"],
+        )
+        .properties(height=220, title="Duration and outcome of each run")
+    )
+    st.altair_chart(chart, width="stretch")
+
+
 def render_logs(scheduler: SyncScheduler) -> None:
     logs = scheduler.status_reader.logs(limit=50)
     if logs:
-        st.subheader("Recent log lines")
+        st.subheader(t(scheduler.settings.language, "logs"))
         st.dataframe(pd.DataFrame(logs), hide_index=True, width="stretch")

@@ -29,7 +29,8 @@ VERSION_KEY = "fd_shown_data_version"
 def badge_state(status: dict[str, Any], language: str) -> tuple[str, str]:
     """(text, kind) for a status; kind is success/warning/error/info (the badge's colour)."""
     age_seconds = status.get("data_age_seconds")
-    age = human_age(age_seconds)
+    # "no data yet" rather than "data — old" before the first successful sync
+    data = t(language, "data.none") if age_seconds is None else t(language, "data.age", age=human_age(age_seconds))
     interval = status["interval_minutes"] * 60.0
     state = status["state"]
     current = status.get("current_run")
@@ -40,15 +41,15 @@ def badge_state(status: dict[str, Any], language: str) -> tuple[str, str]:
     if state == "silent":
         return t(language, "badge.silent", since=local_time(status["silent_since"], status["timezone"])), "error"
     if state == "paused":
-        return t(language, "badge.paused", age=age), "warning"
+        return t(language, "badge.paused", data=data), "warning"
     if state == "stopped":
-        return t(language, "badge.stopped", age=age), "warning"
+        return t(language, "badge.stopped", data=data), "warning"
     if status.get("last_result") in {"failed", "timeout", "abandoned"}:
-        return t(language, "badge.failed", age=age), "error"
+        return t(language, "badge.failed", data=data), "error"
     if age_seconds is None:
-        return t(language, "badge.nodata"), "info"
+        return t(language, "badge.on", data=data), "info"
     kind = "success" if age_seconds < interval * 1.5 else "warning" if age_seconds < interval * 3 else "error"
-    return t(language, "badge.on", age=age), kind
+    return t(language, "badge.on", data=data), kind
 
 
 def render_scheduler_badge() -> None:
@@ -67,7 +68,10 @@ def _badge() -> None:
         return
     shown = st.session_state.get(VERSION_KEY)
     if shown is not None and shown != status["data_version"] and not status.get("current_run"):
-        st.rerun()  # a sync committed new data since this page rendered: show it without a manual reload
+        # A sync committed new data since this page rendered: show it without a manual reload. Remember the
+        # version first: pages draw the badge before their data, so a full run would otherwise rerun forever.
+        st.session_state[VERSION_KEY] = status["data_version"]
+        st.rerun()
     text, kind = badge_state(status, settings.language)
     icons = {
         "success": ":material/check_circle:",
@@ -91,8 +95,11 @@ def render_data_as_of(status: dict[str, Any], language: str) -> None:
 # -- panel ------------------------------------------------------------------------------------------------
 
 
-def render_scheduler_status(show_controls: bool = True) -> None:
-    """Full panel: state, last and next run, success rate, current progress, and the controls."""
+def render_scheduler_status(show_controls: bool = True) -> bool:
+    """Full panel: state, last and next run, success rate, current progress, and the controls.
+
+    Returns False (after showing what is wrong) when the database is not usable, so a page can stop there.
+    """
     settings = resources.get_settings()
     lang = settings.language
     try:
@@ -101,7 +108,7 @@ def render_scheduler_status(show_controls: bool = True) -> None:
         rate = scheduler.status_reader.success_rate(DEFAULT_JOB, scheduler.clock.now())
     except AppError as exc:
         st.error(t(lang, "db_error", error=str(exc)), icon=":material/database:")
-        return
+        return False
     _finished_notice(lang)
     st.subheader(f"{t(lang, 'panel.title')}: {t(lang, 'state.' + status['state'])}")
     cols = st.columns(4)
@@ -116,6 +123,7 @@ def render_scheduler_status(show_controls: bool = True) -> None:
     if show_controls:
         _controls(scheduler, settings, status)
     _progress_area(scheduler, lang, status)
+    return True
 
 
 def _last_help(status: dict[str, Any]) -> str:
@@ -241,11 +249,17 @@ def _finished_notice(lang: str) -> None:
         st.toast(t(lang, "failed", error=run.get("error") or run["status"]), icon=":material/error:")
 
 
-def render_freshness() -> None:
-    """'Data as of …' for pages that have no status of their own at hand (errors stay quiet here)."""
+def render_freshness(show_errors: bool = False) -> bool:
+    """'Data as of …' for pages that have no status of their own at hand; False when the database is unusable.
+
+    Errors stay quiet unless `show_errors` (pages that show them elsewhere would repeat them).
+    """
     settings = resources.get_settings()
     try:
         status = resources.get_scheduler().get_status()
-    except AppError:
-        return
+    except AppError as exc:
+        if show_errors:
+            st.error(t(settings.language, "db_error", error=str(exc)), icon=":material/database:")
+        return False
     render_data_as_of(status, settings.language)
+    return True

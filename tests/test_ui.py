@@ -1,0 +1,434 @@
+"""Every page and component under streamlit.testing.v1.AppTest, each test on its own SQLite file and demo source.
+
+AppTest has no real runtime: fragments run once per script run (no timers), there is no browser and no
+session count. tests/test_e2e_browser.py covers those with a real server and chromium.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import streamlit as st
+from sqlalchemy.engine import make_url
+from streamlit.testing.v1 import AppTest
+
+from app.config import PARSERS, load_settings
+from app.core import process_registry
+from app.core.scheduler import SyncScheduler
+from app.ui.components.autorefresh import refresh_minutes
+from app.ui.components.scheduler_status import badge_state
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = {
+    "dashboard": ROOT / "streamlit_app.py",
+    "scheduler": ROOT / "pages" / "1_Scheduler.py",
+    "settings": ROOT / "pages" / "2_Settings.py",
+}
+TIMEOUT = 30
+ADMIN_BUTTONS = ("fd_start", "fd_stop", "fd_restart", "fd_reset")
+Configure = Callable[..., None]
+
+
+@pytest.fixture
+def configure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Configure:
+    """Point the app at this test's own database and demo source; `configure(KEY=value)` sets more."""
+    for key in PARSERS:  # a developer's shell (e.g. GNU's LANGUAGE) must not leak into the app
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'fd.db'}")
+    monkeypatch.setenv("DEMO_SOURCE_PATH", str(tmp_path / "demo.db"))
+
+    def set_values(**values: object) -> None:
+        for key, value in values.items():
+            monkeypatch.setenv(key, str(value))
+
+    return set_values
+
+
+# -- helpers ----------------------------------------------------------------------------------------------
+
+
+def page(name: str) -> AppTest:
+    return AppTest.from_file(str(PAGES[name]), default_timeout=TIMEOUT)
+
+
+def render(name: str) -> AppTest:
+    at = page(name)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _nodes(node: Any) -> Iterator[Any]:
+    for child in getattr(node, "children", {}).values():
+        yield child
+        yield from _nodes(child)
+
+
+def rendered_bytes(at: AppTest) -> bytes:
+    """Every rendered element's protobuf, dataframes' Arrow data and toasts included.
+
+    AppTest has no public accessor for the whole tree (main, sidebar and event containers), hence `_tree`.
+    """
+    return b"\n".join(n.proto.SerializeToString() for n in _nodes(at._tree) if getattr(n, "proto", None))
+
+
+def rendered_text(at: AppTest) -> str:
+    return rendered_bytes(at).decode("utf-8", errors="ignore")
+
+
+def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def scheduler() -> SyncScheduler:
+    current = process_registry.current()
+    assert current is not None, "no scheduler was created by the page"
+    return current  # type: ignore[no-any-return]
+
+
+def wait_for_first_sync() -> dict[str, Any]:
+    def synced() -> dict[str, Any] | None:
+        status = scheduler().get_status()
+        return status if status["data_version"] > 0 and not status["current_run"] else None
+
+    return wait_for(synced, "the first sync to commit")  # type: ignore[no-any-return]
+
+
+def manual_runs() -> list[dict[str, Any]]:
+    return [r for r in scheduler().status_reader.history(limit=100) if r["trigger"] == "manual"]
+
+
+def toasts(at: AppTest) -> list[str]:
+    return [str(toast.value) for toast in at.toast]
+
+
+def aps_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "APScheduler" and t.is_alive()]
+
+
+# -- every page renders --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_every_page_renders_with_no_configuration(configure: Configure, name: str) -> None:
+    at = render(name)
+    assert at.title, "every page has a title"
+    badge = [e.value for e in (*at.sidebar.success, *at.sidebar.info, *at.sidebar.warning, *at.sidebar.error)]
+    assert any("Auto-sync" in str(text) or "Syncing" in str(text) for text in badge), badge
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_dashboard_shows_orders_after_the_first_sync(configure: Configure) -> None:
+    at = render("dashboard")
+    wait_for_first_sync()
+    at.run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["Orders"].replace(",", "")) >= 3000  # the demo source is seeded with 30 days of orders
+    assert float(metrics["Average order (R$)"].replace(",", "")) > 0
+    assert at.dataframe and len(at.dataframe[0].value) > 0
+    assert any(str(c.value).startswith("Data as of") for c in at.caption)
+    assert [b.value for b in at.sidebar.success] and "Auto-sync on · data" in at.sidebar.success[0].value
+
+
+# -- bad input, secrets ----------------------------------------------------------------------------------------
+
+BAD_VALUES = {
+    "SYNC_INTERVAL_MINUTES": "abc",
+    "SCHEDULER_TIMEZONE": "Mars/Base",
+    "LANGUAGE": "fr",
+    "ENABLE_AUTOREFRESH_FALLBACK": "maybe",
+    "RUN_MAX_RETRIES": "-1",
+    "SYNC_SOURCE": "ftp",
+}
+
+
+def test_settings_page_lists_every_config_error_and_every_page_still_renders(configure: Configure) -> None:
+    configure(**BAD_VALUES)
+    settings = render("settings")
+    assert settings.error[0].value.startswith(f"{len(BAD_VALUES)} setting(s) could not be used")
+    explained = "\n".join(str(m.value) for m in settings.markdown)
+    for key, value in BAD_VALUES.items():
+        assert f"**{key}** = `{value!r}`" in explained, key
+        assert "using the default" in explained
+    assert not settings.success
+    dashboard = render("dashboard")
+    assert "Some settings were ignored" in dashboard.warning[0].value
+    render("scheduler")
+
+
+def test_secrets_never_appear_on_any_page(configure: Configure) -> None:
+    configure(
+        ADMIN_PASSWORD="Adm1n-Pa55-word",
+        SOURCE_URL="postgresql+psycopg://reader:S0urce-Pa55@db.example.com/shop",
+        RUN_MAX_RETRIES="not-a-number",
+    )
+    for name in PAGES:
+        at = render(name)
+        shown = rendered_bytes(at)
+        assert b"Adm1n-Pa55-word" not in shown, name
+        assert b"S0urce-Pa55" not in shown, name
+    # the check reads dataframes too: the masked forms are visible in the Settings table
+    assert "••••••".encode() in shown
+    assert b"postgresql+psycopg://reader:***@db.example.com/shop" in shown
+
+
+def test_pages_work_on_postgresql_and_hide_its_password(configure: Configure, pg_url: str) -> None:
+    url = make_url(pg_url).set(password="Pg-Pa55-w0rd").render_as_string(hide_password=False)
+    configure(DATABASE_URL=url)  # the test server trusts local connections: any password works
+    render("dashboard")
+    wait_for_first_sync()
+    for name in PAGES:
+        at = render(name)
+        assert b"Pg-Pa55-w0rd" not in rendered_bytes(at), name
+    assert b"***@" in rendered_bytes(at)
+    assert scheduler().database_url == url
+
+
+def test_unreachable_database_gives_a_clear_error_without_the_password(configure: Configure) -> None:
+    configure(DATABASE_URL="postgresql+psycopg://u:Unreach4ble-pw@127.0.0.1:1/x")
+    for name in PAGES:
+        at = render(name)  # asserts no exception
+        text = rendered_text(at)
+        assert "Unreach4ble-pw" not in text, name
+        errors = [str(e.value) for e in at.main.error]
+        assert any("cannot use the database postgresql+psycopg://u:***@127.0.0.1:1/x" in e for e in errors), name
+        assert any("check DATABASE_URL" in e for e in errors), name
+
+
+# -- the badge and smart refresh, as pure functions ----------------------------------------------------------
+
+
+def status(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "state": "running",
+        "interval_minutes": 15.0,
+        "data_age_seconds": 120.0,
+        "current_run": None,
+        "last_result": "success",
+        "silent_since": None,
+        "timezone": "America/Sao_Paulo",
+    }
+    return {**base, **overrides}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "language", "text", "kind"),
+    [
+        ({"current_run": {"rows": 1234}}, "en", "Syncing… 1,234 rows", "info"),
+        ({"current_run": {"rows": 1234}}, "pt-BR", "Sincronizando… 1.234 linhas", "info"),
+        ({"state": "hibernating"}, "en", "Asleep · wakes on the next visit", "info"),
+        ({"state": "paused"}, "en", "Auto-sync paused · data 2 min old", "warning"),
+        ({"state": "stopped", "data_age_seconds": None}, "en", "Scheduler off · no data yet", "warning"),
+        (
+            {"state": "silent", "silent_since": "2026-01-05T10:42:00-03:00"},
+            "en",
+            "Scheduler silent since 10:42",
+            "error",
+        ),
+        ({"last_result": "failed"}, "en", "Last sync failed · data 2 min old", "error"),
+        ({"last_result": "timeout"}, "en", "Last sync failed · data 2 min old", "error"),
+        ({"data_age_seconds": None, "last_result": None}, "en", "Auto-sync on · no data yet", "info"),
+        ({"data_age_seconds": 10 * 60}, "en", "Auto-sync on · data 10 min old", "success"),
+        ({"data_age_seconds": 30 * 60}, "en", "Auto-sync on · data 30 min old", "warning"),
+        ({"data_age_seconds": 2 * 3600}, "en", "Auto-sync on · data 2 h old", "error"),
+        ({"data_age_seconds": 10 * 60}, "pt-BR", "Auto-sync ativo · dados de 10 min atrás", "success"),
+    ],
+)
+def test_badge_state(overrides: dict[str, Any], language: str, text: str, kind: str) -> None:
+    assert badge_state(status(**overrides), language) == (text, kind)
+
+
+def test_a_sync_in_progress_wins_over_every_other_badge_state() -> None:
+    shown = badge_state(status(state="silent", last_result="failed", current_run={"rows": 0}), "en")
+    assert shown == ("Syncing… 0 rows", "info")
+
+
+@pytest.mark.parametrize(
+    ("base", "high_traffic", "explicit", "expected"),
+    [(30.0, False, None, 30.0), (30.0, True, None, 60.0), (30.0, True, 5.0, 5.0), (30.0, False, 5.0, 5.0)],
+)
+def test_refresh_minutes(base: float, high_traffic: bool, explicit: float | None, expected: float) -> None:
+    assert refresh_minutes(base, high_traffic, explicit) == expected
+
+
+@pytest.mark.parametrize(
+    ("scheduler_enabled", "fallback_enabled", "expect_caption"),
+    [("false", "true", True), ("true", "true", False), ("false", "false", False)],
+)
+def test_autorefresh_fallback_only_when_the_scheduler_is_not_running(
+    configure: Configure, scheduler_enabled: str, fallback_enabled: str, expect_caption: bool
+) -> None:
+    configure(SCHEDULER_ENABLED=scheduler_enabled, ENABLE_AUTOREFRESH_FALLBACK=fallback_enabled)
+    for name, minutes in (("dashboard", 60), ("scheduler", 30)):  # the dashboard is a high-traffic page
+        captions = [str(c.value) for c in render(name).caption]
+        expected = f"this page refreshes itself every {minutes} min."
+        assert any(expected in c for c in captions) is expect_caption, (name, captions)
+    assert scheduler().timer_running is (scheduler_enabled == "true")
+
+
+def test_autorefresh_fallback_catches_up_on_the_first_view(configure: Configure) -> None:
+    configure(SCHEDULER_ENABLED="false")
+    at = render("dashboard")
+    assert not scheduler().timer_running
+    status = wait_for_first_sync()
+    assert status["last_result"] == "success"
+    runs = scheduler().status_reader.history()
+    assert [(r["trigger"], r["requested_by"]) for r in runs] == [("manual", "auto-refresh dashboard")]
+    at.run()
+    assert {m.label for m in at.metric} >= {"Orders", "Revenue (R$)"}
+
+
+# -- guarded controls and Sync now -------------------------------------------------------------------------
+
+
+def test_admin_controls_are_disabled_for_viewers_until_the_right_password(configure: Configure) -> None:
+    configure(ADMIN_PASSWORD="s3cret-admin")
+    at = render("scheduler")
+    assert all(at.button(key=key).disabled for key in ADMIN_BUTTONS)
+    assert not at.button(key="fd_sync_now").disabled
+    assert any("need the admin password" in str(c.value) for c in at.caption)
+
+    at.text_input(key="fd_admin_password").input("wrong").run()
+    assert [e.value for e in at.main.error] == ["Wrong admin password."]
+    assert all(at.button(key=key).disabled for key in ADMIN_BUTTONS)
+
+    at.text_input(key="fd_admin_password").input("s3cret-admin").run()
+    assert not at.exception
+    assert not any(at.button(key=key).disabled for key in ADMIN_BUTTONS)
+    assert not at.main.error
+    assert not [w for w in at.text_input if w.key == "fd_admin_password"], "the password box is gone"
+
+    at.button(key="fd_stop").click().run()
+    assert scheduler().get_status()["state"] == "paused", (
+        scheduler().get_status(),
+        toasts(at),
+        rendered_text(at)[-600:],
+    )
+    assert "Auto-sync paused" in rendered_text(at)
+    at.button(key="fd_start").click().run()
+    assert scheduler().get_status()["state"] == "running"
+
+
+def test_controls_are_open_when_no_admin_is_configured(configure: Configure) -> None:
+    at = render("scheduler")
+    assert not any(at.button(key=key).disabled for key in (*ADMIN_BUTTONS, "fd_sync_now"))
+    assert any("Controls are open to every viewer" in str(c.value) for c in at.caption)
+    assert not at.text_input
+
+
+def test_sync_now_is_rate_limited_for_viewers_but_not_for_the_admin(configure: Configure) -> None:
+    configure(ADMIN_PASSWORD="s3cret-admin", MANUAL_SYNC_COOLDOWN_SECONDS=3600)
+    at = render("scheduler")
+    wait_for_first_sync()
+    at.run()
+    at.button(key="fd_sync_now").click().run()
+    assert not at.exception
+    assert any("Sync now is available again in" in str(i.value) for i in at.info), [i.value for i in at.info]
+    assert not scheduler().get_status()["requested"] and not manual_runs()
+
+    at.text_input(key="fd_admin_password").input("s3cret-admin").run()
+    at.button(key="fd_sync_now").click().run()
+    assert toasts(at) == ["Sync requested."]
+    run = wait_for(lambda: [r for r in manual_runs() if r["status"] == "success"], "the admin's manual run")[0]
+    assert run["requested_by"].startswith("session ")
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"ADMIN_PASSWORD": "s3cret-admin", "MANUAL_SYNC_COOLDOWN_SECONDS": 0}, {"MANUAL_SYNC_COOLDOWN_SECONDS": 3600}],
+    ids=["viewer-after-cooldown", "no-admin-configured"],
+)
+def test_sync_now_works_for_everyone_and_reports_when_done(configure: Configure, extra: dict[str, Any]) -> None:
+    configure(DEMO_ORDERS_PER_MINUTE=6000, **extra)
+    at = render("scheduler")
+    before = wait_for_first_sync()
+    at.run()
+    at.button(key="fd_sync_now").click().run()
+    assert not at.exception
+    assert toasts(at) in (["Sync requested."], ["A sync is already running or requested: following it."])
+
+    def finished() -> bool:
+        at.run()  # the progress fragment polls once per run here (AppTest runs no timers)
+        assert not at.exception
+        return any(text.startswith("Sync finished:") for text in toasts(at))
+
+    wait_for(finished, "the finished-sync notice")
+    assert [r["status"] for r in manual_runs()] == ["success"]
+    assert scheduler().get_status()["data_version"] > before["data_version"]
+
+
+# -- language ------------------------------------------------------------------------------------------------
+
+
+def test_portuguese_pages(configure: Configure) -> None:
+    configure(LANGUAGE="pt-BR")
+    dashboard = render("dashboard")
+    assert dashboard.title[0].value == "Painel de pedidos"
+    assert "Auto-sync ativo" in rendered_text(dashboard)
+    wait_for_first_sync()
+    dashboard.run()
+    assert {m.label for m in dashboard.metric} >= {"Pedidos", "Receita (R$)", "Ticket médio (R$)"}
+    assert any(str(c.value).startswith("Dados de") for c in dashboard.caption)
+    scheduler_page = render("scheduler")
+    assert scheduler_page.button(key="fd_sync_now").label == "Sincronizar agora"
+    assert scheduler_page.subheader[0].value == "Agendador: Ativo"
+    assert "Histórico de execuções" in [s.value for s in scheduler_page.subheader]
+    settings = render("settings")
+    assert settings.success[0].value == "Todas as configurações são válidas."
+
+
+# -- one scheduler per process -------------------------------------------------------------------------------
+
+
+def test_cache_clear_shuts_the_scheduler_thread_down(configure: Configure) -> None:
+    at = render("dashboard")
+    first = scheduler()
+    assert first.timer_running
+    thread = first._aps._thread  # type: ignore[union-attr]  # APScheduler's timer thread
+    assert thread is not None and thread.is_alive()
+
+    st.cache_resource.clear()  # on_release shuts the cached scheduler down, without waiting
+    assert not first.timer_running
+    thread.join(timeout=10)
+    assert not thread.is_alive(), "an orphaned APScheduler thread survived the cache clear"
+    wait_for(lambda: not aps_threads(), "every APScheduler thread to end", timeout=10)
+
+    at.run()  # the next page run builds a new scheduler; still exactly one timer thread
+    assert not at.exception
+    second = scheduler()
+    assert second is not first and second.timer_running
+    assert len(aps_threads()) == 1
+    assert process_registry.live() == [second]
+
+
+def test_a_scheduler_made_after_a_module_reload_stops_the_older_one(configure: Configure) -> None:
+    import app.core.scheduler as core
+
+    settings = load_settings(secrets={})
+    first = core.get_scheduler(settings)
+    first.start()
+    reloaded = importlib.reload(core)  # what Streamlit's watcher does to an edited module
+    assert reloaded.get_scheduler(settings) is first, "the registry outlives the module: no second scheduler"
+
+    changed = dataclasses.replace(settings, sync_interval_minutes=5.0)  # e.g. secrets edited
+    second = reloaded.get_scheduler(changed)
+    second.start()
+    assert second is not first
+    assert not first.timer_running
+    assert process_registry.live() == [second]
+    wait_for(lambda: len(aps_threads()) == 1, "the older scheduler's thread to end", timeout=10)
+    assert second.settings.sync_interval_minutes == 5.0
