@@ -176,7 +176,22 @@ def _database_url(raw: Any) -> str:
         ) from None
     if url.get_backend_name() not in {"sqlite", "postgresql"}:
         raise ValueError("must be a sqlite:// or postgresql:// URL")
-    return text
+    return _anchor_sqlite(url, text)
+
+
+def _anchor_sqlite(url: Any, text: str) -> str:
+    """A relative SQLite path means relative to the project, whatever folder the app was started from."""
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return text
+    if Path(database).is_absolute():
+        return text
+    return str(url.set(database=str(PROJECT_ROOT / database)).render_as_string(hide_password=False))
+
+
+def _path(raw: Any) -> str:
+    path = Path(str(raw).strip()).expanduser()
+    return str(path if path.is_absolute() else PROJECT_ROOT / path)
 
 
 def _optional_url(raw: Any) -> str:
@@ -235,7 +250,7 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "HISTORY_RETENTION_DAYS": _integer(1, 3650),
     "SYNC_SOURCE": _choice(*SOURCE_KINDS),
     "SYNC_BATCH_SIZE": _integer(1, 1_000_000),
-    "DEMO_SOURCE_PATH": _text,
+    "DEMO_SOURCE_PATH": _path,
     "DEMO_ORDERS_PER_MINUTE": _integer(0, 100_000),
     "SOURCE_URL": _optional_url,
     "SOURCE_TABLE": _identifier,

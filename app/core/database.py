@@ -12,9 +12,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.schema import CreateColumn
 
 from app.config import redact_url
 from app.core.models import Base
@@ -91,8 +92,7 @@ def create_schema(engine: Engine) -> None:
     """Create missing tables; raise StoreError naming the database (password hidden) when unreachable."""
     try:
         Base.metadata.create_all(engine)
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        _add_missing_columns(engine)
     except SQLAlchemyError as exc:
         where = redact_url(engine.url.render_as_string(hide_password=False))
         orig = getattr(exc, "orig", None)
@@ -101,6 +101,19 @@ def create_schema(engine: Engine) -> None:
             f"cannot use the database {where} ({reason}: {scrub(_first_line(exc), engine.url.password)}); "
             "check DATABASE_URL and that the server is running"
         ) from None
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Additive migration: columns added to a model since the database was created are added in place."""
+    existing = inspect(engine)
+    with write_transaction(engine) as conn:
+        for table in Base.metadata.sorted_tables:
+            present = {c["name"] for c in existing.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present:
+                    ddl = CreateColumn(column).compile(dialect=engine.dialect)
+                    conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
+                    logger.info("database migrated: added %s.%s", table.name, column.name)
 
 
 def scrub(message: str, secret: str | None) -> str:

@@ -80,8 +80,8 @@ class Job(Base):
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # An extra slot beside the fixed-rate series (a retry or a catch-up): it never shifts the series.
     extra_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    extra_trigger: Mapped[str] = mapped_column(String(20), default=RunTrigger.RETRY.value)
-    extra_attempt: Mapped[int] = mapped_column(Integer, default=1)
+    extra_trigger: Mapped[str] = mapped_column(String(20), default="retry", server_default="retry")
+    extra_attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     requested_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -150,11 +150,16 @@ class SyncScheduler:
         logger.info("scheduler stopped by request: all jobs paused")
 
     def restart(self) -> None:
-        self.shutdown(wait=False)
+        """A fresh timer (e.g. after a setting changed) and every job resumed; stays the process scheduler."""
+        self._stop_timer(wait=False)
         self.start(resume_jobs=True)
 
     def shutdown(self, wait: bool = False) -> None:
-        """Stop this process's timer (not persisted: other replicas go on). Never blocks when wait=False."""
+        """Stop this process's timer for good (not persisted: other replicas go on). Never blocks when wait=False."""
+        self._stop_timer(wait)
+        process_registry.unregister(self)
+
+    def _stop_timer(self, wait: bool) -> None:
         with self._lock:
             self._stopping.set()
             aps, self._aps = self._aps, None
@@ -170,7 +175,6 @@ class SyncScheduler:
                 logger.warning("could not record the scheduler stop", exc_info=True)
             except Exception:  # noqa: BLE001 - the database may be gone at interpreter exit
                 logger.debug("could not record the scheduler stop", exc_info=True)
-        process_registry.unregister(self)
 
     @property
     def timer_running(self) -> bool:
