@@ -274,3 +274,26 @@ def test_priority_orders_due_jobs(sqlite_url: str, make_settings: Any) -> None:
     high = job("high", lambda ctx: order.append("high"), priority=9)
     scheduler(make_settings(sqlite_url), clock, low, high).tick()
     assert order == ["high", "low"]
+
+
+def test_each_run_leaves_a_structured_log_line(sqlite_url: str, make_settings: Any) -> None:
+    clock = FrozenClock()
+    s = scheduler(make_settings(sqlite_url), clock, job("bad", ScriptedJob(failures=9)), job("ok", ScriptedJob()))
+    s.tick()
+    lines = {(line["level"], line["message"]) for line in s.status_reader.logs()}
+    assert ("INFO", "schedule run, attempt 1: success, 10 rows") in lines
+    assert ("ERROR", "schedule run, attempt 1: failed, 0 rows (RuntimeError: source exploded on call 1)") in lines
+
+
+def test_secrets_are_scrubbed_from_run_errors(sqlite_url: str, make_settings: Any) -> None:
+    clock = FrozenClock()
+
+    def leaky(ctx: Any) -> None:
+        raise ConnectionError("login failed for postgresql://app:hunter2@db/x with token adm1n-pw")
+
+    settings = make_settings(sqlite_url, admin_password="adm1n-pw", source_url="postgresql://app:hunter2@db/x")
+    s = scheduler(settings, clock, job("j", leaky))
+    s.tick()
+    error = s.get_status("j")["last_error"]
+    assert "hunter2" not in error and "adm1n-pw" not in error and "***" in error
+    assert all("hunter2" not in line["message"] for line in s.status_reader.logs())

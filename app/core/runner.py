@@ -126,6 +126,7 @@ class Runner:
         )
         if status == RunStatus.ABANDONED:
             ctx.cancelled.set()
+        self._log_line(claim, status, rows, error)
         logger.info(
             "run %s of job %s (%s, attempt %s) ended %s, %s rows",
             claim.run_id,
@@ -150,6 +151,15 @@ class Runner:
                 ctx.cancelled.set()
                 return RunStatus.ABANDONED
         return RunStatus.SUCCESS
+
+    def _log_line(self, claim: Claim, status: RunStatus, rows: int, error: str | None) -> None:
+        """One structured line per run in run_logs (the Scheduler page shows them); never fails the run."""
+        level = "INFO" if status == RunStatus.SUCCESS else "ERROR"
+        text = f"{claim.trigger} run, attempt {claim.attempt}: {status.value}, {rows} rows"
+        try:
+            self.store.log(claim.run_id, level, text + (f" ({error})" if error else ""), self.clock.now())
+        except Exception:  # noqa: BLE001 - a log line is not worth a failed run
+            logger.warning("could not store the log line of run %s", claim.run_id, exc_info=True)
 
     def _scrub(self, message: str) -> str:
         for secret in self.secrets:
