@@ -321,20 +321,24 @@ class SyncScheduler:
         finally:
             self._reschedule(name)
 
-    def _reschedule(self, name: str) -> None:
+    def _reschedule(self, name: str, job: dict[str, Any] | None = None) -> None:
         """Point the timer at the job's next slot as the database has it (another replica may have moved it)."""
         with self._lock:
             aps = self._aps
             if aps is None or self._stopping.is_set():
                 return
-            job = self.store.get_job(name)
+            job = job or self.store.get_job(name)
             due = self._due_time(job)
             timer_job = aps.get_job(name)
             if due is None or timer_job is None:
                 return
             if timer_job.trigger.interval.total_seconds() != job["interval_seconds"]:
                 aps.reschedule_job(name, trigger=IntervalTrigger(seconds=job["interval_seconds"]))
-            aps.modify_job(name, next_run_time=max(due, self.clock.now()))
+                timer_job = aps.get_job(name)
+            wanted = max(due, self.clock.now())
+            current = timer_job.next_run_time if timer_job is not None else None
+            if current is None or abs((current - wanted).total_seconds()) > 0.001:
+                aps.modify_job(name, next_run_time=wanted)
 
     def _wake_job(self, name: str) -> None:
         with self._lock:
@@ -353,11 +357,10 @@ class SyncScheduler:
             if self.check_idle():
                 return
             self._housekeeping_once(now)
-            for name in self.store.due_job_names(now):
-                if name in self.definitions:
-                    self._wake_job(name)
-            for name in self.definitions:
-                self._reschedule(name)
+            # One read of every job row: due ones are woken, the others re-aimed at their next slot.
+            for job in self.store.list_jobs():
+                if job["name"] in self.definitions:
+                    self._reschedule(job["name"], job)
         except Exception:  # noqa: BLE001 - the timer must survive a database blip
             logger.exception("scheduler housekeeping failed; retrying at the next tick")
 
