@@ -297,3 +297,24 @@ def test_secrets_are_scrubbed_from_run_errors(sqlite_url: str, make_settings: An
     error = s.get_status("j")["last_error"]
     assert "hunter2" not in error and "adm1n-pw" not in error and "***" in error
     assert all("hunter2" not in line["message"] for line in s.status_reader.logs())
+
+
+def test_operator_reset_of_a_stuck_run_fences_it_and_frees_the_job(sqlite_url: str, make_settings: Any) -> None:
+    clock = FrozenClock()
+    hang = ScriptedJob(hang=True)
+    s = scheduler(make_settings(sqlite_url, lease_seconds=0.6), clock, job("j", hang))
+    outcomes: list[Any] = []
+    worker = threading.Thread(target=lambda: outcomes.extend(s.tick()))
+    worker.start()
+    try:
+        assert hang.started.wait(10)
+        assert s.store.reset_stuck("j", clock.now()) is True
+        worker.join(10)  # the runner's next renewal finds the fence moved and gives the run up
+        assert [o.status.value for o in outcomes] == ["abandoned"] and outcomes[0].recorded is False
+    finally:
+        hang.release.set()
+        worker.join(10)
+    [run] = all_runs(s)
+    assert run["status"] == "abandoned"
+    assert s.store.get_job("j")["lease_owner"] is None
+    assert s.store.reset_stuck("j", clock.now()) is False

@@ -448,7 +448,8 @@ class JobStore:
                 raise UnknownJobError(f"no job named {name!r}")
             if job["lease_owner"] is None:
                 return False
-            return bool(self._abandon(conn, job, now)) or True
+            self._abandon(conn, job, now)
+            return True
 
     def log(self, run_id: int, level: str, message: str, now: datetime) -> None:
         with self.write() as conn:
