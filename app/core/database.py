@@ -30,7 +30,7 @@ _engines_lock = threading.Lock()
 def create_database_engine(url: str) -> Engine:
     """A new engine; SQLite files get WAL, a busy timeout and their folder created."""
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
@@ -40,8 +40,8 @@ def create_database_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    kwargs["connect_args"] = {"connect_timeout": 10}
-    kwargs["pool_size"] = 5
+    # A server connection can die between uses (restarts, idle timeouts): check it out with a ping.
+    kwargs.update(pool_pre_ping=True, pool_size=5, connect_args={"connect_timeout": 10})
     return create_engine(url, **kwargs)
 
 

@@ -114,7 +114,7 @@ class Run(Base):
     duration_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     rows: Mapped[int] = mapped_column(BigInteger, default=0)
     progress: Mapped[str | None] = mapped_column(Text, nullable=True)
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (
@@ -123,6 +123,7 @@ class Run(Base):
         Index("ix_runs_job_started", "job_name", "started_at"),
         Index("ix_runs_started", "started_at"),
         Index("ix_runs_status", "status", "lease_expires_at"),
+        Index("ix_runs_status_started", "status", "started_at"),
     )
 
 

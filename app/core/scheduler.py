@@ -9,6 +9,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -67,12 +68,12 @@ class RunHandle:
     def wait(self, timeout: float, poll_every: float = 0.1) -> dict[str, Any] | None:
         """Block up to `timeout` seconds (real time) for the run to end; returns its record."""
         stop = threading.Event()
-        deadline = timeout
-        while deadline > 0:
-            if self.done():
-                return self.poll()
-            stop.wait(poll_every)
-            deadline -= poll_every
+        deadline = time.monotonic() + timeout
+        while not self.done():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            stop.wait(min(poll_every, left))
         return self.poll()
 
 

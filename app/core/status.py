@@ -18,6 +18,7 @@ from app.errors import UnknownJobError
 jobs, runs = cast(Table, Job.__table__), cast(Table, Run.__table__)
 run_logs, instances = cast(Table, RunLog.__table__), cast(Table, Instance.__table__)
 cursors = cast(Table, SyncCursor.__table__)
+PURGE_BATCH = 5000
 RUN_FIELDS = (
     runs.c.id,
     runs.c.job_name,
@@ -148,9 +149,16 @@ class StatusReader:
     def purge(self, older_than: datetime) -> int:
         """Delete finished runs (and their log lines) that started before `older_than`."""
         keep = select(jobs.c.last_run_id).where(jobs.c.last_run_id.is_not(None))
-        old = select(runs.c.id).where(
-            runs.c.started_at < older_than, runs.c.status != RunStatus.RUNNING.value, runs.c.id.not_in(keep)
+        old = (
+            select(runs.c.id)
+            .where(runs.c.started_at < older_than, runs.c.status != RunStatus.RUNNING.value, runs.c.id.not_in(keep))
+            .limit(PURGE_BATCH)
         )
-        with write_transaction(self.engine) as conn:
-            conn.execute(delete(run_logs).where(run_logs.c.run_id.in_(old)))
-            return int(conn.execute(delete(runs).where(runs.c.id.in_(old))).rowcount)
+        deleted = 0
+        while True:  # small batches: claims and heartbeats never wait long for the write lock
+            with write_transaction(self.engine) as conn:
+                ids = list(conn.execute(old).scalars())
+                if not ids:
+                    return deleted
+                conn.execute(delete(run_logs).where(run_logs.c.run_id.in_(ids)))
+                deleted += int(conn.execute(delete(runs).where(runs.c.id.in_(ids))).rowcount)

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, and_, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.core.database import write_transaction
 from app.core.models import Job, Run, RunLog, RunStatus, RunTrigger
@@ -172,26 +173,8 @@ class JobStore:
             ).rowcount
             if won != 1:
                 return None
-            try:
-                with conn.begin_nested():
-                    inserted = conn.execute(
-                        insert(runs).values(
-                            job_name=name,
-                            scheduled_for=scheduled_for,
-                            trigger=trigger.value,
-                            attempt=attempt,
-                            status=RunStatus.RUNNING.value,
-                            owner=self.owner,
-                            fence=fence,
-                            requested_by=job["requested_by"] if trigger == RunTrigger.MANUAL else None,
-                            started_at=now,
-                            heartbeat_at=now,
-                            lease_expires_at=now + self.lease,
-                            rows=0,
-                        )
-                    ).inserted_primary_key
-                    run_id = int(inserted[0]) if inserted is not None else 0
-            except IntegrityError:
+            run_id = self._insert_run(conn, job, scheduled_for, trigger, attempt, fence, now)
+            if run_id is None:
                 # Someone already ran this slot (the unique key held): skip it, keep the job moving.
                 logger.warning("slot %s of job %s already has a run; skipping it", scheduled_for, name)
                 conn.execute(
@@ -213,6 +196,41 @@ class JobStore:
             max_retries=job["max_retries"],
             retry_backoff_seconds=job["retry_backoff_seconds"],
         )
+
+    def _insert_run(
+        self,
+        conn: Connection,
+        job: Any,
+        scheduled_for: datetime,
+        trigger: RunTrigger,
+        attempt: int,
+        fence: int,
+        now: datetime,
+    ) -> int | None:
+        """Insert the run record; None when the slot already has one (ON CONFLICT DO NOTHING, no savepoint)."""
+        values = {
+            "job_name": job["name"],
+            "scheduled_for": scheduled_for,
+            "trigger": trigger.value,
+            "attempt": attempt,
+            "status": RunStatus.RUNNING.value,
+            "owner": self.owner,
+            "fence": fence,
+            "requested_by": job["requested_by"] if trigger == RunTrigger.MANUAL else None,
+            "started_at": now,
+            "heartbeat_at": now,
+            "lease_expires_at": now + self.lease,
+            "rows": 0,
+        }
+        dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        statement = (
+            dialect_insert(runs)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["job_name", "scheduled_for"])
+            .returning(runs.c.id)
+        )
+        run_id = conn.execute(statement).scalar()
+        return None if run_id is None else int(run_id)
 
     @staticmethod
     def _due_slot(job: Any, now: datetime) -> tuple[datetime, RunTrigger, int, Any] | None:
@@ -423,13 +441,16 @@ class JobStore:
             )
 
     def make_due_if_stale(self, name: str, now: datetime) -> bool:
-        """Catch up by data age: an unpaused job whose data will be too old at its next slot is due now."""
+        """Catch up by data age: an unpaused job whose data will be too old at its next slot is due now.
+
+        True when this call made it due (the caller then wakes the timer).
+        """
         job = self.get_job(name)
         interval = timedelta(seconds=job["interval_seconds"])
         if job["paused"] or (job["lease_owner"] is not None and job["lease_expires_at"] > now):
             return False  # a run in progress is about to freshen the data
         if any(t is not None and t <= now for t in (job["next_run_at"], job["extra_at"])):
-            return True
+            return False  # already due: the timer is aimed at it
         if not needs_catch_up(job["last_success_at"], job["next_run_at"], now, interval):
             return False
         with self.write() as conn:
