@@ -11,7 +11,7 @@ from app.ui.text import t
 
 st.set_page_config(page_title="Freshdash", page_icon=":material/monitoring:", layout="wide")
 settings = resources.get_settings()
-st.title("Orders dashboard")
+st.title(t(settings.language, "dash.title"))
 render_scheduler_badge()
 if settings.issues:
     st.warning(t(settings.language, "config_errors"), icon=":material/settings:")
@@ -22,4 +22,4 @@ except AppError as exc:
     st.stop()
 render_data_as_of(status, settings.language)
 render_smart_refresh("dashboard", high_traffic=True)
-render_dashboard(settings.database_url, status["data_version"], settings.language)
+render_dashboard(settings.database_url, status["data_version"], settings.language, settings.scheduler_timezone)

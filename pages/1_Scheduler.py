@@ -10,12 +10,14 @@ from app.ui.components.scheduler_status import (
     render_scheduler_badge,
     render_scheduler_status,
 )
+from app.ui.text import t
 
 st.set_page_config(page_title="Scheduler · Freshdash", page_icon=":material/schedule:", layout="wide")
-st.title("Scheduler")
+st.title(t(resources.get_settings().language, "scheduler.title"))
 render_scheduler_badge()
 render_freshness()
-render_scheduler_status(show_controls=True)
+if not render_scheduler_status(show_controls=True):
+    st.stop()  # the panel said what is wrong with the database; jobs and history would only fail again
 render_smart_refresh("scheduler")
 scheduler = resources.get_scheduler()
 render_jobs(scheduler)

@@ -2,26 +2,35 @@
 
 import streamlit as st
 
+from app.config import Settings
 from app.ui import resources
 from app.ui.components.scheduler_status import render_freshness, render_scheduler_badge
+from app.ui.text import t
+
+ROW_PX = 35  # st.dataframe's row height
 
 st.set_page_config(page_title="Settings · Freshdash", page_icon=":material/settings:", layout="wide")
-st.title("Settings")
-render_scheduler_badge()
-render_freshness()
 settings = resources.get_settings()
+lang = settings.language
+st.title(t(lang, "settings.title"))
+render_scheduler_badge()
+render_freshness(show_errors=True)  # valid settings can still name a database that cannot be used
 if settings.issues:
-    st.error(
-        f"{len(settings.issues)} setting(s) could not be used; defaults apply instead:",
-        icon=":material/error:",
-    )
+    st.error(t(lang, "settings.issues", count=len(settings.issues)), icon=":material/error:")
     for issue in settings.issues:
         st.markdown(f"- **{issue.key}** = `{issue.value}`: {issue.message}")
 else:
-    st.success("Every setting is valid.", icon=":material/check_circle:")
-st.caption(
-    "Set values in `.streamlit/secrets.toml` (or the Community Cloud secrets box) or as environment "
-    "variables, which win. Secrets are masked here. See `.streamlit/secrets.toml.example` for every key."
+    st.success(t(lang, "settings.ok"), icon=":material/check_circle:")
+st.caption(t(lang, "settings.where"))
+defaults = Settings().redacted()
+rows = [{"key": key, "value": value, "default": defaults[key]} for key, value in settings.redacted().items()]
+st.dataframe(
+    rows,
+    hide_index=True,
+    width="stretch",
+    height=ROW_PX * (len(rows) + 1) + 3,  # every key at once, no inner scrolling
+    column_config={
+        "key": st.column_config.TextColumn(width="medium"),
+        "value": st.column_config.TextColumn(width="large"),
+    },
 )
-rows = [{"key": key, "value": value} for key, value in settings.redacted().items()]
-st.dataframe(rows, hide_index=True, width="stretch")

@@ -12,14 +12,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 import streamlit as st
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from streamlit.testing.v1 import AppTest
 
-from app.config import PARSERS, load_settings
+from app.config import PARSERS, SECRET_KEYS, load_settings
 from app.core import process_registry
 from app.core.scheduler import SyncScheduler
 from app.ui.components.autorefresh import refresh_minutes
@@ -96,7 +98,7 @@ def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> 
 def scheduler() -> SyncScheduler:
     current = process_registry.current()
     assert current is not None, "no scheduler was created by the page"
-    return current  # type: ignore[no-any-return]
+    return current
 
 
 def wait_for_first_sync() -> dict[str, Any]:
@@ -104,7 +106,7 @@ def wait_for_first_sync() -> dict[str, Any]:
         status = scheduler().get_status()
         return status if status["data_version"] > 0 and not status["current_run"] else None
 
-    return wait_for(synced, "the first sync to commit")  # type: ignore[no-any-return]
+    return wait_for(synced, "the first sync to commit")
 
 
 def manual_runs() -> list[dict[str, Any]]:
@@ -127,7 +129,7 @@ def test_every_page_renders_with_no_configuration(configure: Configure, name: st
     at = render(name)
     assert at.title, "every page has a title"
     badge = [e.value for e in (*at.sidebar.success, *at.sidebar.info, *at.sidebar.warning, *at.sidebar.error)]
-    assert any("Auto-sync" in str(text) or "Syncing" in str(text) for text in badge), badge
+    assert any("Auto-sync" in str(shown) or "Syncing" in str(shown) for shown in badge), badge
     assert not at.error, [e.value for e in at.error]
 
 
@@ -170,17 +172,23 @@ def test_settings_page_lists_every_config_error_and_every_page_still_renders(con
     render("scheduler")
 
 
+SECRET_SAMPLES = {  # key -> (value, the part that must never be shown)
+    "ADMIN_PASSWORD": ("Adm1n-Pa55-word", "Adm1n-Pa55-word"),
+    "SOURCE_URL": ("postgresql+psycopg://reader:S0urce-Pa55@db.example.com/shop", "S0urce-Pa55"),
+    "SOURCE_ENDPOINT": ("https://api:Endp0int-Pa55@api.example.com/orders", "Endp0int-Pa55"),
+    "SOURCE_TOKEN": ("T0ken-Secr3t-value", "T0ken-Secr3t-value"),
+}
+
+
 def test_secrets_never_appear_on_any_page(configure: Configure) -> None:
-    configure(
-        ADMIN_PASSWORD="Adm1n-Pa55-word",
-        SOURCE_URL="postgresql+psycopg://reader:S0urce-Pa55@db.example.com/shop",
-        RUN_MAX_RETRIES="not-a-number",
-    )
+    assert SECRET_KEYS - {"DATABASE_URL"} <= set(SECRET_SAMPLES), "a new secret setting needs a sample here"
+    configure(**{key: value for key, (value, _) in SECRET_SAMPLES.items() if key in SECRET_KEYS})
+    configure(RUN_MAX_RETRIES="not-a-number")  # the Settings page lists an issue too
     for name in PAGES:
         at = render(name)
         shown = rendered_bytes(at)
-        assert b"Adm1n-Pa55-word" not in shown, name
-        assert b"S0urce-Pa55" not in shown, name
+        for key, (_, secret) in SECRET_SAMPLES.items():
+            assert secret.encode() not in shown, (name, key)
     # the check reads dataframes too: the masked forms are visible in the Settings table
     assert "••••••".encode() in shown
     assert b"postgresql+psycopg://reader:***@db.example.com/shop" in shown
@@ -207,6 +215,27 @@ def test_unreachable_database_gives_a_clear_error_without_the_password(configure
         errors = [str(e.value) for e in at.main.error]
         assert any("cannot use the database postgresql+psycopg://u:***@127.0.0.1:1/x" in e for e in errors), name
         assert any("check DATABASE_URL" in e for e in errors), name
+        assert [e.value for e in at.sidebar.error] == ["Status unavailable · details on the page"], name
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="app/core: once the schema is ready, StatusReader/JobStore raise raw SQLAlchemy errors, not StoreError",
+)
+def test_a_database_that_goes_away_later_gives_a_clear_error(
+    configure: Configure, pg_url: str, pg_admin_url: str
+) -> None:
+    configure(DATABASE_URL=pg_url)
+    render("dashboard")
+    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{make_url(pg_url).database}" WITH (FORCE)'))
+    admin.dispose()
+    for name in PAGES:
+        at = page(name)
+        at.run()
+        assert not at.exception, (name, [e.value for e in at.exception])
+        assert any("check DATABASE_URL" in str(e.value) for e in at.main.error), name
 
 
 # -- the badge and smart refresh, as pure functions ----------------------------------------------------------
@@ -295,37 +324,44 @@ def test_autorefresh_fallback_catches_up_on_the_first_view(configure: Configure)
 # -- guarded controls and Sync now -------------------------------------------------------------------------
 
 
+def enabled(at: AppTest) -> set[str]:
+    return {key for key in (*ADMIN_BUTTONS, "fd_sync_now") if not at.button(key=key).disabled}
+
+
 def test_admin_controls_are_disabled_for_viewers_until_the_right_password(configure: Configure) -> None:
     configure(ADMIN_PASSWORD="s3cret-admin")
     at = render("scheduler")
-    assert all(at.button(key=key).disabled for key in ADMIN_BUTTONS)
-    assert not at.button(key="fd_sync_now").disabled
+    wait_for_first_sync()
+    at.run()
+    assert enabled(at) == {"fd_sync_now"}
     assert any("need the admin password" in str(c.value) for c in at.caption)
 
     at.text_input(key="fd_admin_password").input("wrong").run()
     assert [e.value for e in at.main.error] == ["Wrong admin password."]
-    assert all(at.button(key=key).disabled for key in ADMIN_BUTTONS)
+    assert enabled(at) == {"fd_sync_now"}
 
     at.text_input(key="fd_admin_password").input("s3cret-admin").run()
     assert not at.exception
-    assert not any(at.button(key=key).disabled for key in ADMIN_BUTTONS)
+    # Start is pointless while running and Reset while no run is in progress: both stay disabled
+    assert enabled(at) == {"fd_sync_now", "fd_stop", "fd_restart"}
     assert not at.main.error
     assert not [w for w in at.text_input if w.key == "fd_admin_password"], "the password box is gone"
 
     at.button(key="fd_stop").click().run()
-    assert scheduler().get_status()["state"] == "paused", (
-        scheduler().get_status(),
-        toasts(at),
-        rendered_text(at)[-600:],
-    )
+    assert not at.exception, [e.value for e in at.exception]
+    assert scheduler().get_status()["state"] == "paused", scheduler().get_status()
     assert "Auto-sync paused" in rendered_text(at)
+    assert enabled(at) == {"fd_sync_now", "fd_start", "fd_restart"}
     at.button(key="fd_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
     assert scheduler().get_status()["state"] == "running"
 
 
 def test_controls_are_open_when_no_admin_is_configured(configure: Configure) -> None:
     at = render("scheduler")
-    assert not any(at.button(key=key).disabled for key in (*ADMIN_BUTTONS, "fd_sync_now"))
+    wait_for_first_sync()
+    at.run()
+    assert enabled(at) == {"fd_sync_now", "fd_stop", "fd_restart"}
     assert any("Controls are open to every viewer" in str(c.value) for c in at.caption)
     assert not at.text_input
 
@@ -378,14 +414,15 @@ def test_portuguese_pages(configure: Configure) -> None:
     configure(LANGUAGE="pt-BR")
     dashboard = render("dashboard")
     assert dashboard.title[0].value == "Painel de pedidos"
-    assert "Auto-sync ativo" in rendered_text(dashboard)
     wait_for_first_sync()
     dashboard.run()
+    assert "Auto-sync ativo · dados de" in rendered_text(dashboard)
     assert {m.label for m in dashboard.metric} >= {"Pedidos", "Receita (R$)", "Ticket médio (R$)"}
     assert any(str(c.value).startswith("Dados de") for c in dashboard.caption)
     scheduler_page = render("scheduler")
     assert scheduler_page.button(key="fd_sync_now").label == "Sincronizar agora"
-    assert scheduler_page.subheader[0].value == "Agendador: Ativo"
+    assert scheduler_page.title[0].value == "Agendador"
+    assert scheduler_page.subheader[0].value == "Situação: Ativo"
     assert "Histórico de execuções" in [s.value for s in scheduler_page.subheader]
     settings = render("settings")
     assert settings.success[0].value == "Todas as configurações são válidas."
@@ -398,7 +435,7 @@ def test_cache_clear_shuts_the_scheduler_thread_down(configure: Configure) -> No
     at = render("dashboard")
     first = scheduler()
     assert first.timer_running
-    thread = first._aps._thread  # type: ignore[union-attr]  # APScheduler's timer thread
+    thread = first._aps._thread  # APScheduler's timer thread (private: no public handle)
     assert thread is not None and thread.is_alive()
 
     st.cache_resource.clear()  # on_release shuts the cached scheduler down, without waiting
@@ -415,9 +452,21 @@ def test_cache_clear_shuts_the_scheduler_thread_down(configure: Configure) -> No
     assert process_registry.live() == [second]
 
 
-def test_a_scheduler_made_after_a_module_reload_stops_the_older_one(configure: Configure) -> None:
+@pytest.fixture
+def scheduler_module() -> Iterator[ModuleType]:
+    """app.core.scheduler, put back as it was after the test reloads it (later tests' isinstance checks)."""
     import app.core.scheduler as core
 
+    saved = dict(vars(core))
+    yield core
+    vars(core).clear()
+    vars(core).update(saved)
+
+
+def test_a_scheduler_made_after_a_module_reload_stops_the_older_one(
+    configure: Configure, scheduler_module: ModuleType
+) -> None:
+    core = scheduler_module
     settings = load_settings(secrets={})
     first = core.get_scheduler(settings)
     first.start()

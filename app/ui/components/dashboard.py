@@ -13,8 +13,12 @@ import pandas as pd
 import streamlit as st
 
 from app.core.database import get_engine
+from app.errors import AppError
 from app.sync import orders
+from app.ui import resources
 from app.ui.text import number, t
+
+FIRST_DATA_POLL_SECONDS = 2
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -37,10 +41,12 @@ def _choices(database_url: str, data_version: int) -> dict[str, list[str]]:
     return orders.choices(get_engine(database_url))
 
 
-def render_dashboard(database_url: str, data_version: int, language: str) -> None:
+def render_dashboard(database_url: str, data_version: int, language: str, tz_name: str = "UTC") -> None:
+    """KPIs, chart and table of the synced orders; times shown in `tz_name` (SCHEDULER_TIMEZONE)."""
     lang = language
     if data_version == 0 or not orders.has_orders(get_engine(database_url)):
         st.info(t(lang, "dash.empty"), icon=":material/hourglass:")
+        _await_first_data(data_version)
         return
     k = _kpis(database_url, data_version)
     cols = st.columns(4)
@@ -75,8 +81,32 @@ def render_dashboard(database_url: str, data_version: int, language: str) -> Non
     table = _recent(database_url, data_version, tuple(regions), tuple(statuses))
     st.caption(t(lang, "dash.latest", count=number(len(table), lang)))
     st.dataframe(
-        table.drop(columns=["deleted"], errors="ignore"),
+        _local_times(table.drop(columns=["deleted"], errors="ignore"), tz_name),
         hide_index=True,
         width="stretch",
-        column_config={"amount": st.column_config.NumberColumn("amount (R$)", format="%.2f")},
+        column_config={
+            "amount": st.column_config.NumberColumn("amount (R$)", format="%.2f"),
+            "created_at": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
+            "updated_at": st.column_config.DatetimeColumn("updated", format="YYYY-MM-DD HH:mm"),
+        },
     )
+
+
+def _local_times(table: pd.DataFrame, tz_name: str) -> pd.DataFrame:
+    """Synced times are UTC; show them in the same zone as "Data as of" so the two can be compared."""
+    table = table.copy()
+    for column in ("created_at", "updated_at"):
+        if column in table:
+            table[column] = pd.to_datetime(table[column], utc=True).dt.tz_convert(tz_name)
+    return table
+
+
+@st.fragment(run_every=FIRST_DATA_POLL_SECONDS)
+def _await_first_data(shown_version: int) -> None:
+    """Before the first sync commits, look every few seconds instead of waiting for the badge's slower beat."""
+    try:
+        status = resources.get_scheduler().get_status()
+    except AppError:
+        return  # the page already said what is wrong
+    if status["data_version"] != shown_version:
+        st.rerun()

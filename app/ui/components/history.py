@@ -11,6 +11,7 @@ from app.ui.components.scheduler_status import is_admin
 from app.ui.text import t
 
 STATUSES = ["success", "failed", "timeout", "abandoned", "running"]
+TIME_FORMAT = "YYYY-MM-DD HH:mm:ss"
 
 
 def render_jobs(scheduler: SyncScheduler) -> None:
@@ -90,7 +91,10 @@ def render_history(scheduler: SyncScheduler) -> None:
         shown,
         hide_index=True,
         width="stretch",
-        column_config={"duration_seconds": st.column_config.NumberColumn("duration (s)", format="%.2f")},
+        column_config={
+            "duration_seconds": st.column_config.NumberColumn("duration (s)", format="%.2f"),
+            "started_at": st.column_config.DatetimeColumn("started", format=TIME_FORMAT),
+        },
     )
     failures = [r for r in runs if r["error"]]
     if failures:
@@ -101,11 +105,14 @@ def render_history(scheduler: SyncScheduler) -> None:
 
 
 def _duration_chart(finished: pd.DataFrame) -> None:
+    # Wall-clock times of the configured zone (the browser would convert aware times to its own zone), and
+    # ticks at least a second apart: runs seconds apart otherwise get unreadable ".500" labels.
+    finished = finished.assign(started_at=finished["started_at"].dt.tz_localize(None))
     chart = (
         alt.Chart(finished)
         .mark_circle(size=60)
         .encode(
-            x=alt.X("started_at:T", title="Started"),
+            x=alt.X("started_at:T", title="Started", axis=alt.Axis(format="%H:%M:%S", tickMinStep=1000)),
             y=alt.Y("duration_seconds:Q", title="Duration (s)"),
             color=alt.Color(
                 "status:N",
@@ -122,4 +129,12 @@ def render_logs(scheduler: SyncScheduler) -> None:
     logs = scheduler.status_reader.logs(limit=50)
     if logs:
         st.subheader(t(scheduler.settings.language, "logs"))
-        st.dataframe(pd.DataFrame(logs), hide_index=True, width="stretch")
+        frame = pd.DataFrame(logs).drop(columns=["id"], errors="ignore")
+        # stored in UTC; shown in the configured zone like every other time on the page
+        frame["at"] = pd.to_datetime(frame["at"], utc=True).dt.tz_convert(scheduler.settings.tz)
+        st.dataframe(
+            frame,
+            hide_index=True,
+            width="stretch",
+            column_config={"at": st.column_config.DatetimeColumn("at", format=TIME_FORMAT)},
+        )

@@ -63,8 +63,9 @@ def _badge() -> None:
     settings = resources.get_settings()
     try:
         status = resources.get_scheduler().get_status()
-    except AppError as exc:
-        st.error(t(settings.language, "badge.error", error=str(exc)[:120]), icon=":material/error:")
+    except AppError:
+        # the page's main area shows the whole message; a cut-off copy here only adds noise
+        st.error(t(settings.language, "badge.error"), icon=":material/error:")
         return
     shown = st.session_state.get(VERSION_KEY)
     if shown is not None and shown != status["data_version"] and not status.get("current_run"):
@@ -161,8 +162,9 @@ def _controls(scheduler: SyncScheduler, settings: Settings, status: dict[str, An
         ("restart", ":material/restart_alt:"),
         ("reset", ":material/healing:"),
     ]
+    pointless = _pointless_actions(status)
     for col, (action, icon) in zip(cols[1:], actions, strict=True):
-        if col.button(t(lang, action), icon=icon, disabled=not admin, key=f"fd_{action}"):
+        if col.button(t(lang, action), icon=icon, disabled=not admin or action in pointless, key=f"fd_{action}"):
             _admin_action(scheduler, action)
     if not settings.admin_password and not settings.admin_users:
         st.caption(t(lang, "admin.open"))
@@ -177,6 +179,18 @@ def _controls(scheduler: SyncScheduler, settings: Settings, status: dict[str, An
                     st.session_state[ADMIN_KEY] = True
                     st.rerun()
                 st.error(t(lang, "admin.wrong"))
+
+
+def _pointless_actions(status: dict[str, Any]) -> set[str]:
+    """Buttons that would do nothing now are disabled, so the enabled ones tell the state at a glance."""
+    pointless = set()
+    if status["state"] == "running":
+        pointless.add("start")
+    if status["state"] == "paused":
+        pointless.add("stop")
+    if not status.get("current_run"):
+        pointless.add("reset")
+    return pointless
 
 
 def _admin_action(scheduler: SyncScheduler, action: str) -> None:

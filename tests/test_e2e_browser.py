@@ -1,0 +1,398 @@
+"""A real `streamlit run` server driven by chromium (playwright): what AppTest cannot show.
+
+Fragments' timers, pages that refresh themselves, several browser sessions at once, and hibernation when every
+tab is closed. Each server gets its own SQLite file and demo source; the tests read that database directly.
+Screenshots of every page land in artifacts/ (gitignored) for a human look.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, select
+
+from app.config import PARSERS
+from app.core.models import Instance, Run
+from tests.conftest import chromium_path
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+VIEWPORT = {"width": 1400, "height": 900}
+BASE_ENV = {
+    "SCHEDULER_POLL_SECONDS": "1",
+    "MANUAL_SYNC_COOLDOWN_SECONDS": "0",
+    "DEMO_ORDERS_PER_MINUTE": "600",  # every sync finds new rows
+}
+SECOND = 1000  # playwright timeouts are in milliseconds
+
+
+# -- the server --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    url: str
+    engine: Engine
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def runs(self, since: datetime | None = None) -> list[dict[str, Any]]:
+        query = select(Run.id, Run.trigger, Run.status, Run.started_at, Run.requested_by).order_by(Run.id)
+        if since is not None:
+            query = query.where(Run.started_at >= since)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def instance_state(self) -> str | None:
+        query = select(Instance.state).order_by(Instance.heartbeat_at.desc()).limit(1)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar()
+
+    def log_tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def streamlit_server(folder: Path, **settings: str) -> Iterator[Server]:
+    folder.mkdir(parents=True, exist_ok=True)
+    database_url = f"sqlite:///{folder / 'fd.db'}"
+    env = {key: value for key, value in os.environ.items() if key not in PARSERS}
+    env.update(BASE_ENV, DATABASE_URL=database_url, DEMO_SOURCE_PATH=str(folder / "demo.db"), **settings)
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "streamlit_app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",  # other people edit the tree while this runs: no hot reload mid-test
+    ]
+    log = folder / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    server = Server(f"http://127.0.0.1:{port}", create_engine(database_url), process, log)
+    try:
+        wait_for_health(server)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        server.engine.dispose()
+
+
+def wait_for_health(server: Server, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(f"streamlit exited with {server.process.returncode}:\n{server.log_tail()}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"streamlit not healthy after {timeout:g} s:\n{server.log_tail()}")
+
+
+def wait_until(predicate: Callable[[], Any], what: str, timeout: float, server: Server | None = None) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.25)
+    log = f"\nserver log:\n{server.log_tail()}" if server else ""
+    pytest.fail(f"timed out after {timeout:g} s waiting for {what}{log}")
+
+
+# -- fixtures ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    executable = chromium_path()  # skips locally, fails in CI, when chromium or playwright is missing
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def server(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the dashboard, Sync now and navigation tests; no scheduled run gets in their way."""
+    # many new orders per second: a manual sync takes long enough for two clicks to meet in it
+    with streamlit_server(
+        tmp_path_factory.mktemp("e2e"), SYNC_INTERVAL_MINUTES="60", DEMO_ORDERS_PER_MINUTE="60000"
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def new_page(browser: Any) -> Iterator[Callable[[], Any]]:
+    """Pages in fresh browser contexts (one context = one Streamlit session); all closed afterwards."""
+    contexts: list[Any] = []
+
+    def make() -> Any:
+        context = browser.new_context(viewport=VIEWPORT)
+        context.set_default_timeout(30 * SECOND)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+# -- page helpers --------------------------------------------------------------------------------------------
+
+
+def open_page(page: Any, server: Server, path: str = "") -> None:
+    page.goto(f"{server.url}/{path}")
+    page.locator("h1").first.wait_for()
+
+
+def assert_no_exception(page: Any) -> None:
+    shown = page.locator('[data-testid="stException"]')
+    assert shown.count() == 0, shown.first.inner_text()
+
+
+def badge(page: Any) -> Any:
+    return page.locator('[data-testid="stSidebar"] [data-testid="stAlert"]')
+
+
+def metric(page: Any, label: str) -> Any:
+    return page.locator('[data-testid="stMetric"]').filter(has_text=label).locator('[data-testid="stMetricValue"]')
+
+
+WATCH_TOASTS = """() => {
+    window.__toasts = [];
+    const seen = () => document.querySelectorAll('[data-testid="stToast"]').forEach(t => {
+        const text = t.innerText.trim();
+        if (!window.__toasts.includes(text)) window.__toasts.push(text);
+    });
+    new MutationObserver(seen).observe(document.body, {childList: true, subtree: true, characterData: true});
+}"""
+
+
+def watch_toasts(page: Any) -> None:
+    """Record every toast: they vanish after a few seconds, too fast to catch in several tabs one by one."""
+    page.evaluate(WATCH_TOASTS)
+
+
+def seen_toasts(page: Any) -> str:
+    return "\n".join(page.evaluate("() => window.__toasts || []"))
+
+
+FINISHED = re.compile(r"Sync finished: [\d,]+ rows\.")
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """The whole page: Streamlit scrolls inside its main block, so grow the viewport to its height first."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    wait_idle(page)
+    height = page.evaluate(
+        '() => Math.max(...[...document.querySelectorAll(\'[data-testid="stMain"], '
+        '[data-testid="stMainBlockContainer"]\')].map(e => e.scrollHeight), document.body.scrollHeight)'
+    )
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": min(max(int(height) + 80, 900), 6000)})
+    page.wait_for_timeout(500)  # let charts re-layout at the new size
+    wait_idle(page)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(VIEWPORT)
+    return path
+
+
+IDLE = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const state = app && app.getAttribute('data-test-script-state');  // absent in other Streamlit versions
+    return Boolean(app) && (state === null || state === 'notRunning')
+        && !document.querySelector('[data-testid="stSkeleton"], [data-stale="true"]');
+}"""
+
+
+def wait_idle(page: Any, timeout: float = 15.0) -> None:
+    """Until the script run is over and every element is drawn (twice in a row: a rerun may follow at once)."""
+    deadline = time.monotonic() + timeout
+    calm = 0
+    while calm < 2:
+        assert time.monotonic() < deadline, "the page never settled"
+        calm = calm + 1 if page.evaluate(IDLE) else 0
+        page.wait_for_timeout(250)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# -- scenarios -------------------------------------------------------------------------------------------
+
+
+def test_fresh_start_shows_orders_and_a_live_badge(server: Server, new_page: Callable[[], Any]) -> None:
+    page = new_page()
+    open_page(page, server)
+    assert page.locator("h1").first.inner_text() == "Orders dashboard"
+    # the first sync starts with the first page view; the page fills itself in without a reload
+    metric(page, "Orders").first.wait_for(timeout=45 * SECOND)
+    assert int(metric(page, "Orders").first.inner_text().replace(",", "")) >= 3000
+    page.get_by_text(re.compile(r"^Data as of \d{4}-\d\d-\d\d \d\d:\d\d")).wait_for()
+    page.locator('[data-testid="stDataFrame"]').first.wait_for()
+    badge(page).filter(has_text="Auto-sync on · data").wait_for(timeout=15 * SECOND)
+    assert_no_exception(page)
+    assert [r["status"] for r in server.runs()][:1] == ["success"]
+    screenshot(page, "dashboard")
+
+
+def test_sync_now_shows_progress_and_the_new_run_without_a_reload(server: Server, new_page: Callable[[], Any]) -> None:
+    page = new_page()
+    open_page(page, server, "Scheduler")
+    rate = metric(page, "Success (24 h)")
+    wait_until(lambda: "of" in rate.inner_text(), "a first finished run", 45, server)
+    runs_before = int(rate.inner_text().rsplit(" ", 1)[1])
+    watch_toasts(page)
+    clicked_at = now()
+    page.get_by_role("button", name="Sync now").click()
+
+    wait_until(lambda: re.search(r"Sync requested\.|following it", seen_toasts(page)), "the request notice", 15)
+    wait_until(lambda: FINISHED.search(seen_toasts(page)), "the finished notice", 30, server)
+    wait_until(lambda: rate.inner_text().endswith(f"of {runs_before + 1}"), "the new run in the panel", 10)
+    assert metric(page, "Last run").inner_text().endswith("· success")
+    manual = [r for r in server.runs(since=clicked_at) if r["trigger"] == "manual"]
+    assert [r["status"] for r in manual] == ["success"]
+    assert_no_exception(page)
+    screenshot(page, "scheduler_after_sync")
+
+
+CLICK_SYNC_NOW_AT = """(at) => setTimeout(() => {
+    // look the button up when clicking: a rerun in between may have replaced the element
+    const button = [...document.querySelectorAll('button')].find(b => b.innerText.includes('Sync now'));
+    window.__clickedAt = Date.now();
+    button.click();
+}, Math.max(0, at - Date.now()))"""
+
+
+def test_two_sessions_clicking_sync_now_together_get_one_run(server: Server, new_page: Callable[[], Any]) -> None:
+    pages = [new_page(), new_page()]  # two browser contexts: two Streamlit sessions
+    for page in pages:
+        open_page(page, server, "Scheduler")
+        wait_until(lambda page=page: "of" in metric(page, "Success (24 h)").inner_text(), "a finished run", 45)
+        wait_idle(page)
+        watch_toasts(page)
+    clicked_at = now()
+    fire_at = pages[0].evaluate("() => Date.now()") + 800  # the same wall-clock instant in both tabs
+    for page in pages:
+        page.evaluate(CLICK_SYNC_NOW_AT, fire_at)
+
+    def report() -> str:
+        clicks = [p.evaluate("() => window.__clickedAt") for p in pages]
+        return f"fire_at={fire_at} clicked={clicks} toasts={[seen_toasts(p) for p in pages]} runs={server.runs()}"
+
+    # both sessions follow the same run to its end
+    deadline = time.monotonic() + 30
+    while not all(FINISHED.search(seen_toasts(p)) for p in pages):
+        assert time.monotonic() < deadline, f"no finished notice in both tabs: {report()}"
+        time.sleep(0.25)
+    for page in pages:
+        assert_no_exception(page)
+    wait_until(lambda: not [r for r in server.runs(since=clicked_at) if r["status"] == "running"], "run end", 10)
+    manual = [r for r in server.runs(since=clicked_at) if r["trigger"] == "manual"]
+    assert len(manual) == 1, report()
+    notices = "\n".join(seen_toasts(p) for p in pages)
+    assert notices.count("Sync requested.") == 1 and notices.count("following it") == 1, report()
+
+
+def test_navigation_reaches_every_page(server: Server, new_page: Callable[[], Any]) -> None:
+    page = new_page()
+    open_page(page, server)
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    for label, title, shot in (("Scheduler", "Scheduler", "scheduler"), ("Settings", "Settings", "settings")):
+        nav.get_by_role("link", name=label).click()
+        page.locator("h1", has_text=title).wait_for()
+        page.get_by_text(re.compile(r"^Data as of")).first.wait_for()
+        badge(page).first.wait_for()
+        assert_no_exception(page)
+        screenshot(page, shot)
+    assert page.get_by_text("Every setting is valid.").is_visible()
+    nav.locator("a").first.click()  # the main page
+    page.locator("h1", has_text="Orders dashboard").wait_for()
+    metric(page, "Orders").first.wait_for()
+    assert_no_exception(page)
+
+
+def test_closing_every_tab_lets_the_scheduler_hibernate_and_a_visit_wakes_it(
+    browser: Any, tmp_path: Path, new_page: Callable[[], Any]
+) -> None:
+    interval = timedelta(minutes=0.25)
+    with streamlit_server(
+        tmp_path / "hibernate", SCHEDULER_IDLE_MINUTES="0.1", SYNC_INTERVAL_MINUTES=str(interval.total_seconds() / 60)
+    ) as server:
+        page = new_page()
+        open_page(page, server)
+        metric(page, "Orders").first.wait_for(timeout=45 * SECOND)
+        assert server.instance_state() == "running"
+        page.context.close()  # the only tab: no session left
+
+        wait_until(lambda: server.instance_state() == "hibernating", "hibernation", 30, server)
+        hibernated_at = now()
+        last_success = max(r["started_at"] for r in server.runs() if r["status"] == "success")
+        # a visit now should catch up: wait (bounded) until the data is older than the interval
+        wait_until(lambda: now() - last_success > interval + timedelta(seconds=1), "stale data", 30)
+        assert server.instance_state() == "hibernating"
+        woke_at = now()
+        assert not server.runs(since=hibernated_at), "a run happened while hibernating"
+
+        page = new_page()
+        open_page(page, server)
+        wait_until(lambda: server.instance_state() == "running", "the scheduler to wake", 15, server)
+        catch_up = wait_until(
+            lambda: [r for r in server.runs(since=woke_at) if r["status"] == "success"], "a catch-up run", 20, server
+        )
+        assert len(catch_up) == 1 and catch_up[0]["trigger"] != "manual", catch_up
+        badge(page).filter(has_text="Auto-sync on").wait_for(timeout=15 * SECOND)
+        assert_no_exception(page)
