@@ -218,10 +218,6 @@ def test_unreachable_database_gives_a_clear_error_without_the_password(configure
         assert [e.value for e in at.sidebar.error] == ["Status unavailable · details on the page"], name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app/core: once the schema is ready, StatusReader/JobStore raise raw SQLAlchemy errors, not StoreError",
-)
 def test_a_database_that_goes_away_later_gives_a_clear_error(
     configure: Configure, pg_url: str, pg_admin_url: str
 ) -> None:

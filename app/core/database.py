@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.schema import CreateColumn
 
 from app.config import redact_url
@@ -29,6 +29,30 @@ _engines_lock = threading.Lock()
 
 def create_database_engine(url: str) -> Engine:
     """A new engine; SQLite files get WAL, a busy timeout and their folder created."""
+    engine = _create(url)
+    event.listen(engine, "handle_error", _as_store_error)
+    return engine
+
+
+def _as_store_error(context: Any) -> BaseException | None:
+    """A database that cannot be reached or used becomes a StoreError naming it (password hidden).
+
+    Constraint violations and programming errors keep their own type: callers handle those.
+    """
+    original = context.sqlalchemy_exception
+    if not isinstance(original, (OperationalError, InterfaceError)) or context.engine is None:
+        return None
+    url = context.engine.url
+    where = redact_url(url.render_as_string(hide_password=False))
+    orig = getattr(original, "orig", None) or original
+    detail = scrub(_first_line(original), url.password)
+    return StoreError(
+        f"cannot use the database {where} ({type(orig).__name__}: {detail}); "
+        "check DATABASE_URL and that the server is running"
+    )
+
+
+def _create(url: str) -> Engine:
     parsed = make_url(url)
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
