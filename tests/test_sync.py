@@ -195,7 +195,7 @@ def test_malformed_rows_are_refused_whole_with_a_clear_error(tmp_path: Path, sql
 def test_source_down_gives_a_clear_error_without_the_password(sqlite_url: str) -> None:
     store = get_engine(sqlite_url)
     create_schema(store)
-    down = create_engine("postgresql+psycopg://reader:s3cr3t@127.0.0.1:1/src", connect_args={"connect_timeout": 2})
+    down = get_engine("postgresql+psycopg://reader:s3cr3t@127.0.0.1:1/src")  # as build_source makes it
     engine = SyncEngine(store, SqlTableSource(down, "orders"), "orders", FrozenClock(), "sync")
     with pytest.raises(SourceError) as caught:
         engine.run(100)

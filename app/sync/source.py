@@ -11,7 +11,7 @@ from sqlalchemy import Column, Engine, MetaData, Table, and_, or_, select
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
 from app.config import redact_url
-from app.errors import SourceError
+from app.errors import SourceError, StoreError
 
 Row = dict[str, Any]
 
@@ -69,7 +69,7 @@ class SqlTableSource:
                 self._table = Table(self.table_name, MetaData(), autoload_with=self.engine)
             except NoSuchTableError:
                 raise SourceError(f"source table {self.table_name!r} does not exist (SOURCE_TABLE)") from None
-            except SQLAlchemyError as exc:
+            except (SQLAlchemyError, StoreError) as exc:
                 raise SourceError(f"cannot reach the source {self._where()}: {type(exc).__name__}") from None
             for field, setting in ((self.key, "SOURCE_KEY"), (self.cursor_field, "SOURCE_CURSOR_FIELD")):
                 if field not in self._table.c:
@@ -116,7 +116,7 @@ class SqlTableSource:
             try:
                 with self.engine.connect() as conn:
                     batch = [dict(r) for r in conn.execute(query).mappings()]
-            except SQLAlchemyError as exc:
+            except (SQLAlchemyError, StoreError) as exc:
                 raise SourceError(
                     f"reading {self.table_name!r} from {self._where()} failed: {type(exc).__name__}"
                 ) from None
