@@ -6,12 +6,14 @@ from app.errors import AppError
 from app.ui import resources
 from app.ui.components.autorefresh import render_smart_refresh
 from app.ui.components.dashboard import render_dashboard
+from app.ui.components.navigation import render_navigation
 from app.ui.components.scheduler_status import render_data_as_of, render_scheduler_badge
 from app.ui.text import t
 
 st.set_page_config(page_title="Freshdash", page_icon=":material/monitoring:", layout="wide")
 settings = resources.get_settings()
 st.title(t(settings.language, "dash.title"))
+render_navigation(resources.get_settings().language)
 render_scheduler_badge()
 if settings.issues:
     st.warning(t(settings.language, "config_errors"), icon=":material/settings:")

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
@@ -29,9 +30,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SECRETS_PATH = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'data' / 'freshdash.db'}"
 DEFAULT_DEMO_SOURCE_PATH = str(PROJECT_ROOT / "data" / "demo_source.db")
-SECRET_KEYS = frozenset({"ADMIN_PASSWORD", "DATABASE_URL", "SOURCE_URL"})
+SECRET_KEYS = frozenset({"ADMIN_PASSWORD", "DATABASE_URL", "SOURCE_URL", "SOURCE_ENDPOINT", "SOURCE_TOKEN"})
 LANGUAGES = ("en", "pt-BR")
-SOURCE_KINDS = ("demo", "sql")
+SOURCE_KINDS = ("demo", "sql", "http")
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,11 @@ class Settings:
     source_table: str = "orders"
     source_key: str = "id"
     source_cursor_field: str = "updated_at"
+    source_endpoint: str = ""
+    source_token: str = dataclasses.field(default="", repr=False)
+    source_rate_limit_per_second: float = 5.0
+    source_timeout_seconds: float = 30.0
+    source_max_retries: int = 4
     admin_password: str = dataclasses.field(default="", repr=False)
     admin_users: tuple[str, ...] = ()
     language: str = "en"
@@ -100,6 +106,8 @@ def mask(key: str, value: object) -> str:
     """Display form of one setting: passwords in URLs and secret values never appear."""
     if key in {"DATABASE_URL", "SOURCE_URL"} and value:
         return redact_url(str(value))
+    if key == "SOURCE_ENDPOINT" and value:
+        return redact_http_url(str(value))
     if key in SECRET_KEYS and value:
         return "••••••"
     if isinstance(value, tuple):
@@ -112,6 +120,23 @@ def redact_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
         return "<unparsable URL hidden>"
+
+
+def redact_http_url(url: str, keep: tuple[str, ...] = ()) -> str:
+    """An http(s) URL safe to show: user info and query values (except the parameters in `keep`) masked."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return "<unparsable URL hidden>"
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    if parts.username is not None or parts.password is not None:
+        netloc = "***@" + netloc  # a token is often passed as the user name
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    query = "&".join(f"{name}={value if name in keep else '***'}" for name, value in pairs)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 # -- parsers: each returns the typed value or raises ValueError with what is allowed --------------------
@@ -207,6 +232,20 @@ def _database_url_any(text: str) -> str:
     return text
 
 
+def _http_url(raw: Any) -> str:
+    text = str(raw).strip()
+    if not text:
+        return ""
+    try:
+        parts = urlsplit(text)
+        valid = parts.scheme in {"http", "https"} and bool(parts.hostname) and (parts.port or 0) >= 0
+    except ValueError:  # a port that is not a number
+        valid = False
+    if not valid or any(c.isspace() for c in text):
+        raise ValueError("must be an http:// or https:// URL of a JSON endpoint, e.g. https://api.example.com/orders")
+    return text
+
+
 def _choice(*allowed: str) -> Callable[[Any], str]:
     def parse(raw: Any) -> str:
         text = str(raw).strip()
@@ -256,6 +295,11 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "SOURCE_TABLE": _identifier,
     "SOURCE_KEY": _identifier,
     "SOURCE_CURSOR_FIELD": _identifier,
+    "SOURCE_ENDPOINT": _http_url,
+    "SOURCE_TOKEN": _text,
+    "SOURCE_RATE_LIMIT_PER_SECOND": _number(0, 10_000),
+    "SOURCE_TIMEOUT_SECONDS": _number(0.1, 3600),
+    "SOURCE_MAX_RETRIES": _integer(0, 20),
     "ADMIN_PASSWORD": _text,
     "ADMIN_USERS": _names,
     "LANGUAGE": _choice(*LANGUAGES),

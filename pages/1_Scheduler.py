@@ -5,6 +5,7 @@ import streamlit as st
 from app.ui import resources
 from app.ui.components.autorefresh import render_smart_refresh
 from app.ui.components.history import render_history, render_jobs, render_logs
+from app.ui.components.navigation import render_navigation
 from app.ui.components.scheduler_status import (
     render_freshness,
     render_scheduler_badge,
@@ -14,6 +15,7 @@ from app.ui.text import t
 
 st.set_page_config(page_title="Scheduler · Freshdash", page_icon=":material/schedule:", layout="wide")
 st.title(t(resources.get_settings().language, "scheduler.title"))
+render_navigation(resources.get_settings().language)
 render_scheduler_badge()
 render_freshness()
 if not render_scheduler_status(show_controls=True):

@@ -4,6 +4,7 @@ import streamlit as st
 
 from app.config import Settings
 from app.ui import resources
+from app.ui.components.navigation import render_navigation
 from app.ui.components.scheduler_status import render_freshness, render_scheduler_badge
 from app.ui.text import t
 
@@ -13,6 +14,7 @@ st.set_page_config(page_title="Settings · Freshdash", page_icon=":material/sett
 settings = resources.get_settings()
 lang = settings.language
 st.title(t(lang, "settings.title"))
+render_navigation(resources.get_settings().language)
 render_scheduler_badge()
 render_freshness(show_errors=True)  # valid settings can still name a database that cannot be used
 if settings.issues:

@@ -350,7 +350,7 @@ def test_two_sessions_clicking_sync_now_together_get_one_run(server: Server, new
 def test_navigation_reaches_every_page(server: Server, new_page: Callable[[], Any]) -> None:
     page = new_page()
     open_page(page, server)
-    nav = page.locator('[data-testid="stSidebarNav"]')
+    nav = page.locator('[data-testid="stSidebar"]')  # our own page links (app/ui/components/navigation.py)
     for label, title, shot in (("Scheduler", "Scheduler", "scheduler"), ("Settings", "Settings", "settings")):
         nav.get_by_role("link", name=label).click()
         page.locator("h1", has_text=title).wait_for()
@@ -359,7 +359,7 @@ def test_navigation_reaches_every_page(server: Server, new_page: Callable[[], An
         assert_no_exception(page)
         screenshot(page, shot)
     assert page.get_by_text("Every setting is valid.").is_visible()
-    nav.locator("a").first.click()  # the main page
+    nav.get_by_role("link", name="Dashboard").click()  # the main page, labelled, not "streamlit app"
     page.locator("h1", has_text="Orders dashboard").wait_for()
     metric(page, "Orders").first.wait_for()
     assert_no_exception(page)

@@ -11,6 +11,7 @@ from app.core.runner import JobFunc, RunContext
 from app.errors import SourceError
 from app.sync.demo import DemoSource
 from app.sync.engine import SyncEngine, SyncResult
+from app.sync.http_source import HttpJsonSource
 from app.sync.source import Source, SqlTableSource
 
 DESTINATION_TABLE = "orders"
@@ -22,6 +23,19 @@ def build_source(settings: Settings, clock: Clock) -> Source:
         demo = DemoSource(settings.demo_source_path, clock, settings.demo_orders_per_minute)
         demo.grow()
         return SqlTableSource(demo.engine, "orders", "id", "updated_at")
+    if settings.sync_source == "http":
+        if not settings.source_endpoint:
+            raise SourceError("SYNC_SOURCE=http needs SOURCE_ENDPOINT (the URL of a JSON endpoint)")
+        return HttpJsonSource(
+            settings.source_endpoint,
+            settings.source_key,
+            settings.source_cursor_field,
+            token=settings.source_token,
+            rate_limit_per_second=settings.source_rate_limit_per_second,
+            timeout_seconds=settings.source_timeout_seconds,
+            max_retries=settings.source_max_retries,
+            clock=clock,
+        )
     if not settings.source_url:
         raise SourceError("SYNC_SOURCE=sql needs SOURCE_URL (a SQLAlchemy URL of the source database)")
     return SqlTableSource(

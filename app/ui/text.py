@@ -7,6 +7,9 @@ from zoneinfo import ZoneInfo
 
 STRINGS: dict[str, dict[str, str]] = {
     "en": {
+        "nav.dashboard": "Dashboard",
+        "nav.scheduler": "Scheduler",
+        "nav.settings": "Settings",
         "data.age": "data {age} old",
         "data.none": "no data yet",
         "badge.on": "Auto-sync on · {data}",
@@ -74,6 +77,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "every key.",
     },
     "pt-BR": {
+        "nav.dashboard": "Painel",
+        "nav.scheduler": "Agendador",
+        "nav.settings": "Configurações",
         "data.age": "dados de {age} atrás",
         "data.none": "ainda sem dados",
         "badge.on": "Auto-sync ativo · {data}",

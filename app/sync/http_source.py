@@ -1,0 +1,464 @@
+"""The HTTP JSON API source: pages of JSON items read over httpx, with retries, a client-side rate limit and
+destination columns inferred from the first page. It only reads; the engine owns writes and the cursor.
+
+The contract the API must keep (also in the README, "HTTP JSON API"):
+
+    GET <SOURCE_ENDPOINT>?since=<cursor value>&since_key=<cursor key>&limit=<batch size>
+    Authorization: Bearer <SOURCE_TOKEN>                      (sent only when SOURCE_TOKEN is set)
+    -> 200 {"items": [{...}, ...], "next": "<absolute URL of the next page>" | null}   or a bare [{...}, ...]
+
+- `since` and `since_key` are omitted on the first sync. Otherwise the API returns only the items whose
+  (cursor field, key) pair is strictly greater than (since, since_key), ordered by (cursor field, key): rows
+  sharing one cursor value are split across pages by their key, so none is skipped. A datetime `since` is
+  sent in ISO 8601 with its offset (``2026-02-01T09:00:00+00:00``): compare it as a datetime, not as text.
+- `next` (resolved against the page URL, same origin as the endpoint when a token is set) is followed as
+  given; `null` or an empty page ends the read. Without a `next` member (a bare list) the source asks again
+  after the last item while pages come back full.
+- Each item is a JSON object holding the key (a whole number or a string) and the cursor field (a number,
+  a string, or an ISO 8601 datetime string, compared as a datetime). Other fields are optional; fields first
+  seen after the first page are ignored (the destination table was created from the first page).
+- 429, 5xx, connection errors and timeouts are retried with exponential backoff (a `Retry-After` in seconds
+  or as an HTTP date is honoured); other statuses fail at once. Any bad page or item raises SourceError, so
+  the engine refuses the whole batch. Error messages never contain the token or URL credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import parse_qsl, urljoin, urlsplit
+
+import httpx
+from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, Float, Text
+from sqlalchemy.types import TypeEngine
+
+from app.clock import Clock, SystemClock
+from app.config import redact_http_url
+from app.errors import SourceError
+from app.sync.source import Cursor, Row
+
+logger = logging.getLogger(__name__)
+Wait = Callable[[float], object]
+OWN_PARAMS = ("since", "since_key", "limit")
+# What the JSON of a cursor datetime may look like: a date, optional time and fraction, optional offset.
+ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:?\d{2})?")
+SQL_TYPES: dict[str, Callable[[], TypeEngine[Any]]] = {
+    "int": BigInteger,
+    "float": Float,
+    "bool": Boolean,
+    "text": Text,
+    "json": JSON,
+    "datetime": DateTime,
+    "datetime_tz": lambda: DateTime(timezone=True),
+}
+EXPECTED = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "text": "a string",
+    "datetime": "an ISO 8601 datetime without offset",
+    "datetime_tz": "an ISO 8601 datetime with an offset",
+}
+_NO_NEXT = object()  # the page had no "next" member: paginate by keyset ourselves
+
+
+class _HttpxLogScrubber(logging.Filter):
+    """httpx logs every request URL at INFO: keep endpoint credentials and query values out of those lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, httpx.URL) for a in record.args):
+            record.args = tuple(
+                redact_http_url(str(a), keep=OWN_PARAMS) if isinstance(a, httpx.URL) else a for a in record.args
+            )
+        return True
+
+
+_httpx_logger = logging.getLogger("httpx")
+if not any(type(f).__name__ == _HttpxLogScrubber.__name__ for f in _httpx_logger.filters):  # once, even on reload
+    _httpx_logger.addFilter(_HttpxLogScrubber())
+
+
+class MinInterval:
+    """Client-side rate limit: request starts are at least 1/rate seconds apart (0 = no limit)."""
+
+    def __init__(self, per_second: float, clock: Clock, wait: Wait) -> None:
+        self.interval = timedelta(seconds=1.0 / per_second) if per_second > 0 else timedelta(0)
+        self.clock = clock
+        self.wait = wait
+        self._last_at: datetime | None = None
+
+    def acquire(self) -> None:
+        now = self.clock.now()
+        if self._last_at is not None and self.interval:
+            due = self._last_at + self.interval
+            if now < due:
+                self.wait((due - now).total_seconds())
+                now = max(self.clock.now(), due)
+        self._last_at = now
+
+
+class HttpJsonSource:
+    """Items of one JSON endpoint, read in (cursor field, key) order after a cursor."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        key: str = "id",
+        cursor_field: str = "updated_at",
+        *,
+        token: str = "",
+        rate_limit_per_second: float = 5.0,
+        timeout_seconds: float = 30.0,
+        max_retries: int = 4,
+        clock: Clock | None = None,
+        wait: Wait | None = None,
+        backoff_seconds: float = 0.5,
+        max_wait_seconds: float = 300.0,
+        sample_size: int = 100,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.key = key
+        self.cursor_field = cursor_field
+        self.timeout_seconds = timeout_seconds
+        self.max_retries = max_retries
+        self.clock: Clock = clock or SystemClock()
+        # Every pause (rate limit, backoff, Retry-After) goes through `wait`: tests never sleep, and a wait
+        # that returns True (an Event that was set) stops the read.
+        self.wait: Wait = wait or threading.Event().wait
+        self.backoff_seconds = backoff_seconds
+        self.max_wait_seconds = max_wait_seconds
+        self.sample_size = sample_size
+        self.limiter = MinInterval(rate_limit_per_second, self.clock, self.wait)
+        self._token = token
+        self._transport = transport
+        self._kinds: dict[str, str] | None = None
+        self._secrets = _secrets_of(endpoint, token)
+
+    # -- the Source protocol -------------------------------------------------------------------------
+
+    def columns(self) -> list[Column[Any]]:
+        return [
+            Column(name, SQL_TYPES[kind](), primary_key=(name == self.key), nullable=(name != self.key))
+            for name, kind in self._schema().items()
+        ]
+
+    def parse_cursor(self, stored: dict[str, Any] | None) -> Cursor | None:
+        if not stored:
+            return None
+        kind = self._schema()[self.cursor_field]
+        return Cursor(self._value(self.cursor_field, kind, stored.get("value"), "the stored cursor"), stored.get("key"))
+
+    def read_batches(self, after: Cursor | None, batch_size: int) -> Iterator[list[Row]]:
+        kinds = self._schema()
+        position = after
+        url = self._page_url(position, batch_size)
+        with self._client() as client:
+            while True:
+                items, next_url = self._get_page(client, url)
+                rows = self._rows(items, kinds, position, url)  # the whole page is checked before any batch
+                for start in range(0, len(rows), batch_size):
+                    yield rows[start : start + batch_size]
+                if not rows:
+                    return
+                position = Cursor(rows[-1][self.cursor_field], rows[-1][self.key])
+                if next_url is _NO_NEXT:
+                    if len(items) < batch_size:
+                        return
+                    url = self._page_url(position, batch_size)
+                elif next_url is None:
+                    return
+                else:
+                    url = self._next_url(url, str(next_url))
+
+    # -- schema --------------------------------------------------------------------------------------
+
+    def _schema(self) -> dict[str, str]:
+        """Field name -> kind, inferred once from the first page of the whole collection."""
+        if self._kinds is None:
+            url = self._page_url(None, self.sample_size)
+            with self._client() as client:
+                items, _ = self._get_page(client, url)
+            if not items:
+                raise self._error(
+                    f"{self._show(url)} returned no items yet: the destination's columns are inferred from the "
+                    "first page, so the first sync waits until the API has data"
+                )
+            self._kinds = self._infer(items, url)
+        return self._kinds
+
+    def _infer(self, items: list[Any], url: str) -> dict[str, str]:
+        seen: dict[str, set[str]] = {self.key: set(), self.cursor_field: set()}
+        cursor_values: list[Any] = []
+        for n, item in enumerate(items):
+            self._check_item(n, item, url)
+            cursor_values.append(item[self.cursor_field])
+            for name, value in item.items():
+                kinds = seen.setdefault(name, set())
+                if value is not None:
+                    kinds.add(_json_kind(value))
+        result = {name: _merge(kinds) for name, kinds in seen.items()}
+        if result[self.key] not in {"int", "text"}:
+            raise self._error(
+                f"the key {self.key!r} must be a whole number or a string in every item of {self._show(url)}"
+            )
+        result[self.cursor_field] = self._cursor_kind(cursor_values, url)
+        return result
+
+    def _cursor_kind(self, values: list[Any], url: str) -> str:
+        kind = _merge({_json_kind(v) for v in values})
+        if kind == "text":
+            parsed = [_parse_datetime(v) for v in values]
+            if all(p is not None for p in parsed):
+                aware = {p.tzinfo is not None for p in parsed if p is not None}
+                if len(aware) > 1:
+                    raise self._error(
+                        f"cursor field {self.cursor_field!r} mixes datetimes with and without an offset in "
+                        f"{self._show(url)}: they are not comparable"
+                    )
+                return "datetime_tz" if aware == {True} else "datetime"
+            return "text"
+        if kind not in {"int", "float"}:
+            raise self._error(
+                f"cursor field {self.cursor_field!r} must hold numbers, strings or ISO datetimes that compare "
+                f"with each other; {self._show(url)} has {_preview(values[:3])}"
+            )
+        return kind
+
+    # -- items ---------------------------------------------------------------------------------------
+
+    def _check_item(self, n: int, item: Any, url: str) -> None:
+        where = f"item {n} of {self._show(url)}"
+        if not isinstance(item, dict):
+            raise self._error(f"{where} is not a JSON object: {_preview(item)}")
+        if item.get(self.key) is None:
+            raise self._error(f"{where} has no key {self.key!r} (SOURCE_KEY): {_preview(item)}")
+        if item.get(self.cursor_field) is None:
+            raise self._error(
+                f"{where} ({self.key}={item[self.key]!r}) has no cursor field {self.cursor_field!r} "
+                "(SOURCE_CURSOR_FIELD)"
+            )
+
+    def _rows(self, items: list[Any], kinds: dict[str, str], after: Cursor | None, url: str) -> list[Row]:
+        rows: list[Row] = []
+        previous = None if after is None else (after.value, after.key)
+        for n, item in enumerate(items):
+            self._check_item(n, item, url)
+            where = f"item {n} ({self.key}={item[self.key]!r}) of {self._show(url)}"
+            row = {name: self._value(name, kind, item.get(name), where) for name, kind in kinds.items()}
+            position = (row[self.cursor_field], row[self.key])
+            try:
+                in_order = previous is None or position > previous
+            except TypeError:
+                raise self._error(
+                    f"{where}: cursor {_preview(position)} does not compare with {_preview(previous)}"
+                ) from None
+            if not in_order:
+                raise self._error(
+                    f"{where}: ({self.cursor_field}, {self.key}) = {_preview(position)} is not after "
+                    f"{_preview(previous)}; the API must return items after since/since_key, ordered by "
+                    f"({self.cursor_field}, {self.key})"
+                )
+            previous = position
+            rows.append(row)
+        return rows
+
+    def _value(self, name: str, kind: str, value: Any, where: str) -> Any:
+        """The JSON value typed like its column; SourceError when it does not fit."""
+        if value is None or kind == "json":
+            return value
+        if kind in {"datetime", "datetime_tz"}:
+            parsed = _parse_datetime(value)
+            if parsed is not None and (parsed.tzinfo is not None) == (kind == "datetime_tz"):
+                return parsed
+        elif kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        elif isinstance(value, bool):
+            if kind == "bool":
+                return value
+        elif (kind == "int" and isinstance(value, int)) or (kind == "text" and isinstance(value, str)):
+            return value
+        raise self._error(
+            f"{where}: field {name!r} is {_preview(value)}, expected {EXPECTED[kind]} "
+            "(the column type was inferred from the first page of the API)"
+        )
+
+    # -- HTTP ----------------------------------------------------------------------------------------
+
+    def _client(self) -> httpx.Client:
+        headers = {"Accept": "application/json", "User-Agent": "freshdash"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        return httpx.Client(
+            headers=headers,
+            timeout=httpx.Timeout(self.timeout_seconds),
+            follow_redirects=True,
+            transport=self._transport,
+        )
+
+    def _page_url(self, after: Cursor | None, limit: int) -> str:
+        params: dict[str, str] = {"limit": str(limit)}
+        if after is not None:
+            params["since"] = _param(after.value)
+            params["since_key"] = _param(after.key)
+        return str(httpx.URL(self.endpoint).copy_merge_params(params))
+
+    def _next_url(self, current: str, next_url: str) -> str:
+        resolved = urljoin(current, next_url)
+        parts, home = urlsplit(resolved), urlsplit(self.endpoint)
+        if parts.scheme not in {"http", "https"}:
+            raise self._error(f"the page's next URL {self._show(resolved)} is not an http(s) URL")
+        if self._token and (parts.scheme, parts.hostname, parts.port) != (home.scheme, home.hostname, home.port):
+            raise self._error(
+                f"the page's next URL {self._show(resolved)} points to another origin than SOURCE_ENDPOINT: "
+                "refusing to send SOURCE_TOKEN there"
+            )
+        return resolved
+
+    def _get_page(self, client: httpx.Client, url: str) -> tuple[list[Any], object]:
+        response = self._request(client, url)
+        try:
+            body = response.json()
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError
+            raise self._error(
+                f"{self._show(url)} did not return JSON (Content-Type {response.headers.get('content-type')!r}, "
+                f"body starts {response.text[:60]!r})"
+            ) from None
+        if isinstance(body, list):
+            return body, _NO_NEXT
+        if isinstance(body, dict) and isinstance(body.get("items"), list):
+            next_url = body.get("next", _NO_NEXT)
+            if next_url is not None and next_url is not _NO_NEXT and not isinstance(next_url, str):
+                raise self._error(f"{self._show(url)}: 'next' must be a URL or null, not {_preview(next_url)}")
+            return body["items"], next_url
+        raise self._error(
+            f'{self._show(url)} returned {_preview(body)}; expected a JSON list of items or {{"items": [...], '
+            '"next": ...}'
+        )
+
+    def _request(self, client: httpx.Client, url: str) -> httpx.Response:
+        attempts = self.max_retries + 1
+        problem = ""
+        for attempt in range(attempts):
+            self.limiter.acquire()
+            delay = min(self.backoff_seconds * 2**attempt, 30.0)
+            try:
+                response = client.get(url)
+            except httpx.TimeoutException:
+                problem = f"timed out after {self.timeout_seconds:g} s (SOURCE_TIMEOUT_SECONDS)"
+            except httpx.TransportError as exc:
+                problem = f"cannot connect ({type(exc).__name__}: {str(exc)[:200]})"
+            else:
+                if response.is_success:
+                    return response
+                problem = f"HTTP {response.status_code} {response.reason_phrase}"
+                if response.status_code != 429 and response.status_code < 500:
+                    raise self._error(f"GET {self._show(url)} answered {problem}{_hint(response.status_code)}")
+                asked = self._retry_after(response)
+                delay = delay if asked is None else asked
+            if attempt + 1 == attempts:
+                break
+            if delay > self.max_wait_seconds:
+                raise self._error(f"GET {self._show(url)} answered {problem} and asks to wait {delay:g} s; try later")
+            shown = self._scrub(problem)
+            logger.warning(
+                "GET %s: %s; retry %d of %d in %.1f s", self._show(url), shown, attempt + 1, attempts - 1, delay
+            )
+            if self.wait(delay):
+                raise self._error(f"GET {self._show(url)}: stopped while waiting to retry ({problem})")
+        raise self._error(f"GET {self._show(url)} failed after {attempts} attempt(s): {problem}")
+
+    def _retry_after(self, response: httpx.Response) -> float | None:
+        header = response.headers.get("retry-after", "").strip()
+        if not header:
+            return None
+        try:
+            return max(0.0, float(header))
+        except ValueError:
+            pass
+        try:
+            when = parsedate_to_datetime(header)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return max(0.0, (when - self.clock.now()).total_seconds())
+
+    # -- secrets -------------------------------------------------------------------------------------
+
+    def _show(self, url: str) -> str:
+        return redact_http_url(url, keep=OWN_PARAMS)
+
+    def _scrub(self, message: str) -> str:
+        for secret in self._secrets:
+            message = message.replace(secret, "***")
+        return message
+
+    def _error(self, message: str) -> SourceError:
+        return SourceError(self._scrub(message))
+
+
+def _secrets_of(endpoint: str, token: str) -> list[str]:
+    """Values that must never be shown: the token, URL credentials and query values of the endpoint."""
+    found = [token]
+    try:
+        parts = urlsplit(endpoint)
+        found += [parts.username or "", parts.password or ""]
+        found += [value for _, value in parse_qsl(parts.query)]
+    except ValueError:
+        pass
+    # Longest first, so a secret containing another is replaced whole; tiny values would scrub everything.
+    return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "text"
+    return "json"
+
+
+def _merge(kinds: set[str]) -> str:
+    """One column kind for the kinds seen in one field (JSON keeps anything when they disagree)."""
+    if kinds == {"int", "float"}:
+        return "float"
+    return kinds.pop() if len(kinds) == 1 else "json"
+
+
+def _parse_datetime(value: Any) -> datetime | None:
+    """An ISO 8601 string as a datetime (aware ones in UTC), or None."""
+    if not isinstance(value, str) or not ISO_DATETIME.fullmatch(value.strip()):
+        return None
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        return None
+    return parsed.astimezone(timezone.utc) if parsed.tzinfo is not None else parsed
+
+
+def _param(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _hint(status: int) -> str:
+    if status in {401, 403}:
+        return "; check SOURCE_TOKEN"
+    if status in {404, 405}:
+        return "; check SOURCE_ENDPOINT"
+    return ""
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) < 120 else text[:120] + "…"
