@@ -12,16 +12,16 @@ from app.ui.text import t
 
 st.set_page_config(page_title="Freshdash", page_icon=":material/monitoring:", layout="wide")
 settings = resources.get_settings()
-st.title(t(settings.language, "dash.title"))
-render_navigation(resources.get_settings().language)
+st.title(t(settings.ui_language, "dash.title"))
+render_navigation(resources.get_settings().ui_language)
 render_scheduler_badge()
 if settings.issues:
-    st.warning(t(settings.language, "config_errors"), icon=":material/settings:")
+    st.warning(t(settings.ui_language, "config_errors"), icon=":material/settings:")
 try:
     status = resources.get_scheduler().get_status()
 except AppError as exc:
-    st.error(t(settings.language, "db_error", error=exc), icon=":material/database:")
+    st.error(t(settings.ui_language, "db_error", error=exc), icon=":material/database:")
     st.stop()
-render_data_as_of(status, settings.language)
+render_data_as_of(status, settings.ui_language)
 render_smart_refresh("dashboard", high_traffic=True)
-render_dashboard(settings.database_url, status["data_version"], settings.language, settings.scheduler_timezone)
+render_dashboard(settings.database_url, status["data_version"], settings.ui_language, settings.scheduler_timezone)

@@ -76,7 +76,7 @@ class Settings:
     source_max_retries: int = 4
     admin_password: str = dataclasses.field(default="", repr=False)
     admin_users: tuple[str, ...] = ()
-    language: str = "en"
+    ui_language: str = "en"
     issues: tuple[ConfigIssue, ...] = field(default=(), compare=False)
 
     @property
@@ -302,7 +302,7 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "SOURCE_MAX_RETRIES": _integer(0, 20),
     "ADMIN_PASSWORD": _text,
     "ADMIN_USERS": _names,
-    "LANGUAGE": _choice(*LANGUAGES),
+    "UI_LANGUAGE": _choice(*LANGUAGES),
 }
 
 

@@ -12,9 +12,9 @@ ROW_PX = 35  # st.dataframe's row height
 
 st.set_page_config(page_title="Settings · Freshdash", page_icon=":material/settings:", layout="wide")
 settings = resources.get_settings()
-lang = settings.language
+lang = settings.ui_language
 st.title(t(lang, "settings.title"))
-render_navigation(resources.get_settings().language)
+render_navigation(resources.get_settings().ui_language)
 render_scheduler_badge()
 render_freshness(show_errors=True)  # valid settings can still name a database that cannot be used
 if settings.issues:

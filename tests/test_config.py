@@ -21,7 +21,7 @@ BAD_VALUES = [
     ("RUN_MAX_RETRIES", "2.5", "whole number"),
     ("SYNC_SOURCE", "oracle", "one of demo, sql"),
     ("SOURCE_TABLE", "orders; DROP TABLE jobs", "plain SQL name"),
-    ("LANGUAGE", "fr", "one of en, pt-BR"),
+    ("UI_LANGUAGE", "fr", "one of en, pt-BR"),
 ]
 
 
@@ -113,7 +113,7 @@ def test_cli_still_starts_with_every_bad_value_at_once(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "incremental_sync" in proc.stdout
-    for key in ("SYNC_INTERVAL_MINUTES", "SCHEDULER_TIMEZONE", "LANGUAGE"):
+    for key in ("SYNC_INTERVAL_MINUTES", "SCHEDULER_TIMEZONE", "UI_LANGUAGE"):
         assert f"warning: {key}=" in proc.stderr
 
 
@@ -129,3 +129,8 @@ def test_unreachable_database_gives_a_clear_cli_error_without_the_password(tmp_p
     assert proc.returncode == 2
     assert "cannot use the database postgresql+psycopg://app:***@127.0.0.1:1/none" in proc.stderr
     assert "hunter2" not in proc.stderr + proc.stdout
+
+
+def test_the_shells_own_language_variable_is_not_ours() -> None:
+    settings = load_settings(env={"LANGUAGE": "en_US:en"}, secrets={})
+    assert settings.issues == () and settings.ui_language == "en"

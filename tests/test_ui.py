@@ -41,7 +41,7 @@ Configure = Callable[..., None]
 @pytest.fixture
 def configure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Configure:
     """Point the app at this test's own database and demo source; `configure(KEY=value)` sets more."""
-    for key in PARSERS:  # a developer's shell (e.g. GNU's LANGUAGE) must not leak into the app
+    for key in PARSERS:  # a developer's shell must not leak into the app
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'fd.db'}")
     monkeypatch.setenv("DEMO_SOURCE_PATH", str(tmp_path / "demo.db"))
@@ -151,7 +151,7 @@ def test_dashboard_shows_orders_after_the_first_sync(configure: Configure) -> No
 BAD_VALUES = {
     "SYNC_INTERVAL_MINUTES": "abc",
     "SCHEDULER_TIMEZONE": "Mars/Base",
-    "LANGUAGE": "fr",
+    "UI_LANGUAGE": "fr",
     "ENABLE_AUTOREFRESH_FALLBACK": "maybe",
     "RUN_MAX_RETRIES": "-1",
     "SYNC_SOURCE": "ftp",
@@ -407,7 +407,7 @@ def test_sync_now_works_for_everyone_and_reports_when_done(configure: Configure,
 
 
 def test_portuguese_pages(configure: Configure) -> None:
-    configure(LANGUAGE="pt-BR")
+    configure(UI_LANGUAGE="pt-BR")
     dashboard = render("dashboard")
     assert dashboard.title[0].value == "Painel de pedidos"
     wait_for_first_sync()

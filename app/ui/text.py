@@ -1,4 +1,4 @@
-"""UI strings in English and Brazilian Portuguese (LANGUAGE), and human formats for times and ages."""
+"""UI strings in English and Brazilian Portuguese (UI_LANGUAGE), and human formats for times and ages."""
 
 from __future__ import annotations
 

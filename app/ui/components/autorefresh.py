@@ -42,5 +42,5 @@ def render_smart_refresh(page_name: str, high_traffic: bool = False, interval_mi
         # its way" must be true); the request coalesces in the database, so many tabs still give one run.
         st.session_state[ASKED_KEY] = True
         scheduler.request_if_stale(requested_by=f"auto-refresh {page_name}")
-    st.caption(t(settings.language, "fallback", minutes=f"{minutes:g}"))
+    st.caption(t(settings.ui_language, "fallback", minutes=f"{minutes:g}"))
     return True

@@ -15,7 +15,7 @@ TIME_FORMAT = "YYYY-MM-DD HH:mm:ss"
 
 
 def render_jobs(scheduler: SyncScheduler) -> None:
-    st.subheader(t(scheduler.settings.language, "jobs"))
+    st.subheader(t(scheduler.settings.ui_language, "jobs"))
     jobs = scheduler.store.list_jobs()
     tz = scheduler.settings.tz
     rows = [
@@ -55,7 +55,7 @@ def render_jobs(scheduler: SyncScheduler) -> None:
 
 
 def render_history(scheduler: SyncScheduler) -> None:
-    lang = scheduler.settings.language
+    lang = scheduler.settings.ui_language
     st.subheader(t(lang, "history"))
     left, right = st.columns([2, 1])
     statuses = left.multiselect("Status", STATUSES, key="fd_hist_status")
@@ -128,7 +128,7 @@ def _duration_chart(finished: pd.DataFrame) -> None:
 def render_logs(scheduler: SyncScheduler) -> None:
     logs = scheduler.status_reader.logs(limit=50)
     if logs:
-        st.subheader(t(scheduler.settings.language, "logs"))
+        st.subheader(t(scheduler.settings.ui_language, "logs"))
         frame = pd.DataFrame(logs).drop(columns=["id"], errors="ignore")
         # stored in UTC; shown in the configured zone like every other time on the page
         frame["at"] = pd.to_datetime(frame["at"], utc=True).dt.tz_convert(scheduler.settings.tz)

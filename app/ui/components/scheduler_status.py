@@ -65,7 +65,7 @@ def _badge() -> None:
         status = resources.get_scheduler().get_status()
     except AppError:
         # the page's main area shows the whole message; a cut-off copy here only adds noise
-        st.error(t(settings.language, "badge.error"), icon=":material/error:")
+        st.error(t(settings.ui_language, "badge.error"), icon=":material/error:")
         return
     shown = st.session_state.get(VERSION_KEY)
     if shown is not None and shown != status["data_version"] and not status.get("current_run"):
@@ -73,7 +73,7 @@ def _badge() -> None:
         # version first: pages draw the badge before their data, so a full run would otherwise rerun forever.
         st.session_state[VERSION_KEY] = status["data_version"]
         st.rerun()
-    text, kind = badge_state(status, settings.language)
+    text, kind = badge_state(status, settings.ui_language)
     icons = {
         "success": ":material/check_circle:",
         "warning": ":material/schedule:",
@@ -102,7 +102,7 @@ def render_scheduler_status(show_controls: bool = True) -> bool:
     Returns False (after showing what is wrong) when the database is not usable, so a page can stop there.
     """
     settings = resources.get_settings()
-    lang = settings.language
+    lang = settings.ui_language
     try:
         scheduler = resources.get_scheduler()
         status = scheduler.get_status()
@@ -151,7 +151,7 @@ def _user_email() -> str | None:
 
 
 def _controls(scheduler: SyncScheduler, settings: Settings, status: dict[str, Any]) -> None:
-    lang = settings.language
+    lang = settings.ui_language
     admin = is_admin(settings)
     cols = st.columns(5)
     if cols[0].button(t(lang, "sync_now"), type="primary", icon=":material/sync:", key="fd_sync_now"):
@@ -206,7 +206,7 @@ def _admin_action(scheduler: SyncScheduler, action: str) -> None:
 
 
 def _sync_now(scheduler: SyncScheduler, settings: Settings, admin: bool) -> None:
-    lang = settings.language
+    lang = settings.ui_language
     status = scheduler.get_status()
     if not admin and not status.get("current_run"):
         finished = status.get("last_finished_at")
@@ -273,7 +273,7 @@ def render_freshness(show_errors: bool = False) -> bool:
         status = resources.get_scheduler().get_status()
     except AppError as exc:
         if show_errors:
-            st.error(t(settings.language, "db_error", error=str(exc)), icon=":material/database:")
+            st.error(t(settings.ui_language, "db_error", error=str(exc)), icon=":material/database:")
         return False
-    render_data_as_of(status, settings.language)
+    render_data_as_of(status, settings.ui_language)
     return True
