@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Column, Engine, MetaData, Table, and_, or_, select
+from sqlalchemy import Column, Engine, MetaData, Table, or_, select
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
 from app.config import redact_url
@@ -110,8 +110,11 @@ class SqlTableSource:
         while True:
             query = select(table).order_by(value_col, key_col).limit(batch_size)
             if position is not None:
+                # Written as a range on the cursor column so the database walks its index from the cursor
+                # on (an OR of the two cases makes SQLite scan from the start on every batch).
                 query = query.where(
-                    or_(value_col > position.value, and_(value_col == position.value, key_col > position.key))
+                    value_col >= position.value,
+                    or_(value_col > position.value, key_col > position.key),
                 )
             try:
                 with self.engine.connect() as conn:
