@@ -60,11 +60,21 @@ def test_several_processes_run_each_slot_exactly_once(db_url: str, processes: in
         slots = list(conn.execute(select(executions.c.slot).order_by(executions.c.slot)).scalars())
         pids = set(conn.execute(select(executions.c.pid).distinct()).scalars())
         statuses = {r[0] for r in conn.execute(select(Run.__table__.c.status))}
+        history = conn.execute(
+            select(
+                Run.__table__.c.scheduled_for,
+                Run.__table__.c.trigger,
+                Run.__table__.c.owner,
+                Run.__table__.c.started_at,
+                Run.__table__.c.status,
+            ).order_by(Run.__table__.c.id)
+        ).all()
     engine.dispose()
+    diagnosis = "\n".join(" ".join(str(v) for v in row) for row in history)
     assert len(slots) >= 30
-    assert len(slots) == len(set(slots)), "a slot was executed twice"
+    assert len(slots) == len(set(slots)), f"a slot was executed twice:\n{diagnosis}"
     gaps = {b - a for a, b in zip(slots, slots[1:], strict=False)}
-    assert gaps == {timedelta(seconds=1)}, f"missed slots: gaps {sorted(gaps)}"
+    assert gaps == {timedelta(seconds=1)}, f"missed slots: gaps {sorted(gaps)}\n{diagnosis}"
     assert statuses == {"success"}
     assert len(pids) >= 2, "the work should spread over the processes"
 

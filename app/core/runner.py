@@ -99,6 +99,9 @@ class Runner:
                 done.set()
 
         worker = threading.Thread(target=work, name=f"run-{claim.job_name}-{claim.run_id}", daemon=True)
+        early = (claim.scheduled_for - self.clock.now()).total_seconds()
+        if early > 0:  # claimed ahead of the slot (timer lead): start on the slot, not before
+            threading.Event().wait(min(early, 1.0))
         worker.start()
         status = self._supervise(claim, ctx, done)
         rows, _ = ctx.snapshot()

@@ -35,6 +35,9 @@ from app.errors import AppError, SchedulerError, UnknownJobError
 logger = logging.getLogger(__name__)
 DEFAULT_JOB = "incremental_sync"
 HOUSEKEEPING_ID = "__housekeeping__"
+# The timer fires this much before a slot: the claim's database round trip happens early and the run
+# starts on the slot (the runner waits for it), instead of a few milliseconds late.
+TIMER_LEAD = timedelta(milliseconds=25)
 
 
 @dataclass(frozen=True)
@@ -232,13 +235,13 @@ class SyncScheduler:
                 outcomes.extend(self._run_due(name))
         return outcomes
 
-    def _run_due(self, name: str) -> list[Outcome]:
+    def _run_due(self, name: str, lead: timedelta = timedelta(0)) -> list[Outcome]:
         """Claim and execute the job's due slot, again while one is due (retries, requests meanwhile)."""
         outcomes: list[Outcome] = []
         for _ in range(100):  # bounded: each claim moves the job's slot past now
             if self._stopping.is_set():
                 break
-            claim = self.store.claim(name, self.clock.now())
+            claim = self.store.claim(name, self.clock.now(), lead)
             if claim is None:
                 break
             outcome = self.runner.execute(claim, self.definitions[name].func, self._stopping)
@@ -312,13 +315,13 @@ class SyncScheduler:
                 args=[name],
                 id=name,
                 name=name,
-                next_run_time=self._due_time(job) or self.clock.now(),
+                next_run_time=max((self._due_time(job) or self.clock.now()) - TIMER_LEAD, self.clock.now()),
             )
         return aps
 
     def _fire(self, name: str) -> None:
         try:
-            self._run_due(name)
+            self._run_due(name, TIMER_LEAD)
         finally:
             self._reschedule(name)
 
@@ -336,7 +339,7 @@ class SyncScheduler:
             if timer_job.trigger.interval.total_seconds() != job["interval_seconds"]:
                 aps.reschedule_job(name, trigger=IntervalTrigger(seconds=job["interval_seconds"]))
                 timer_job = aps.get_job(name)
-            wanted = max(due, self.clock.now())
+            wanted = max(due - TIMER_LEAD, self.clock.now())
             current = timer_job.next_run_time if timer_job is not None else None
             if current is None or abs((current - wanted).total_seconds()) > 0.001:
                 aps.modify_job(name, next_run_time=wanted)

@@ -137,8 +137,12 @@ class JobStore:
 
     # -- claims --------------------------------------------------------------------------------------
 
-    def claim(self, name: str, now: datetime) -> Claim | None:
-        """Win the job's due slot with a compare-and-set on (fence, slot); None when nothing is ours."""
+    def claim(self, name: str, now: datetime, lead: timedelta = timedelta(0)) -> Claim | None:
+        """Win the job's due slot with a compare-and-set on (fence, slot); None when nothing is ours.
+
+        `lead` lets the timer claim a slot a few milliseconds early, so the database round trip happens
+        before the slot and the run can start on time (the runner waits for `scheduled_for`).
+        """
         with self.write() as conn:
             job = conn.execute(select(jobs).where(jobs.c.name == name)).mappings().first()
             if job is None:
@@ -148,7 +152,7 @@ class JobStore:
             if job["lease_owner"] is not None:
                 self._abandon(conn, job, now)
                 job = conn.execute(select(jobs).where(jobs.c.name == name)).mappings().one()
-            slot = self._due_slot(job, now)
+            slot = self._due_slot(job, now + lead)
             if slot is None:
                 return None
             scheduled_for, trigger, attempt, slot_column = slot
@@ -163,9 +167,10 @@ class JobStore:
             if slot_column is jobs.c.requested_at:
                 values["requested_by"] = None
             regular = job["next_run_at"]
-            if regular is not None and regular <= now:
-                # This run covers the due slot of the series too (coalesced): move the series past now.
-                values["next_run_at"] = next_slot(regular, timedelta(seconds=job["interval_seconds"]), now)
+            if regular is not None and regular <= now + lead:
+                # This run covers the due slot of the series too (coalesced): move the series past it.
+                interval = timedelta(seconds=job["interval_seconds"])
+                values["next_run_at"] = next_slot(regular, interval, max(now, regular))
             won = conn.execute(
                 update(jobs)
                 .where(jobs.c.name == name, jobs.c.fence == job["fence"], slot_column == scheduled_for)
@@ -217,7 +222,7 @@ class JobStore:
             "owner": self.owner,
             "fence": fence,
             "requested_by": job["requested_by"] if trigger == RunTrigger.MANUAL else None,
-            "started_at": now,
+            "started_at": max(now, scheduled_for),
             "heartbeat_at": now,
             "lease_expires_at": now + self.lease,
             "rows": 0,
