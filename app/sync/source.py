@@ -118,7 +118,9 @@ class SqlTableSource:
                 )
             try:
                 with self.engine.connect() as conn:
-                    batch = [dict(r) for r in conn.execute(query).mappings()]
+                    result = conn.execute(query)
+                    names = list(result.keys())
+                    batch = [dict(zip(names, row, strict=True)) for row in result.all()]
             except (SQLAlchemyError, StoreError) as exc:
                 raise SourceError(
                     f"reading {self.table_name!r} from {self._where()} failed: {type(exc).__name__}"
