@@ -216,10 +216,11 @@ def health(obj: Context, job: str) -> None:
 @click.pass_obj
 def resync(obj: Context, job: str) -> None:
     """Full resync: forget the sync cursor; the next run re-reads every source row (rows are upserted)."""
-    from app.sync.job import sync_engine
+    from app.sync.engine import reset_cursor
 
     try:
-        sync_engine(obj.settings, obj.scheduler.clock, job).reset()
+        moved = reset_cursor(obj.scheduler.engine, job, obj.scheduler.clock.now())
     except AppError as exc:
         _fail(exc)
-    obj.emit({"job": job, "cursor": None}, f"cursor of {job} reset: the next run reads everything again")
+    text = f"cursor of {job} reset: the next run reads everything again" if moved else f"{job} has no cursor yet"
+    obj.emit({"job": job, "reset": moved}, text)

@@ -88,3 +88,12 @@ def test_an_unreachable_database_is_a_clear_error(tmp_path: Path, command: str) 
     assert out.returncode in {1, 2}
     assert "cannot use the database" in out.stderr + out.stdout
     assert "pw-123" not in out.stderr + out.stdout
+
+
+def test_resync_forgets_the_cursor_and_the_next_run_reads_everything(tmp_path: Path) -> None:
+    assert "has no cursor yet" in cli(tmp_path, "resync").stdout
+    first = json.loads(cli(tmp_path, "--json", "run", "--wait").stdout)
+    assert "reads everything again" in cli(tmp_path, "resync").stdout
+    again = json.loads(cli(tmp_path, "--json", "run", "--wait").stdout)
+    assert again["result"]["rows"] >= first["result"]["rows"] == 3000
+    assert again["result"]["inserted"] < again["result"]["rows"]  # the same rows, upserted, not duplicated

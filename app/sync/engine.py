@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Column, Connection, Engine, MetaData, Table, insert, select, update
@@ -72,13 +73,7 @@ class SyncEngine:
         return (None, 0) if row is None else (row[0], int(row[1]))
 
     def reset(self) -> None:
-        """Full resync: forget the cursor (rows stay; the next run re-reads and upserts everything)."""
-        with write_transaction(self.store) as conn:
-            conn.execute(
-                update(cursors)
-                .where(cursors.c.name == self.cursor_name)
-                .values(value=None, version=cursors.c.version + 1, updated_at=self.clock.now())
-            )
+        reset_cursor(self.store, self.cursor_name, self.clock.now())
 
     def run(self, batch_size: int, guard: Guard | None = None, progress: Progress | None = None) -> SyncResult:
         table = self.table()
@@ -173,6 +168,20 @@ class SyncEngine:
             raise StoreError(f"unsupported store dialect {dialect!r}")
         changed = {c.name: stmt.excluded[c.name] for c in table.columns if not c.primary_key}
         return stmt.on_conflict_do_update(index_elements=[self.source.key], set_=changed)
+
+
+def reset_cursor(store: Engine, name: str, now: datetime) -> bool:
+    """Full resync: forget the cursor (rows stay; the next run re-reads and upserts everything).
+
+    The version moves on, so a run in progress fails its compare-and-set instead of writing past it.
+    """
+    with write_transaction(store) as conn:
+        moved = conn.execute(
+            update(cursors)
+            .where(cursors.c.name == name)
+            .values(value=None, version=cursors.c.version + 1, updated_at=now)
+        ).rowcount
+    return bool(moved)
 
 
 def _preview(row: Row) -> str:

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from app.core.scheduler import SyncScheduler
+from app.sync.engine import reset_cursor
 from app.ui.components.scheduler_status import is_admin
 from app.ui.text import t
 
@@ -52,6 +53,11 @@ def render_jobs(scheduler: SyncScheduler) -> None:
         if right.button(label, key="fd_job_pause"):
             scheduler.store.set_paused(name, not job["paused"], scheduler.clock.now())
             st.rerun()
+        if st.button("Full resync", key="fd_job_resync", help="Forget the sync cursor and re-read every source row"):
+            reset_cursor(scheduler.engine, name, scheduler.clock.now())
+            scheduler.run_now(name, requested_by="full resync")
+            scheduler.drive_in_background(name)
+            st.toast("Cursor reset: a full resync is running.")
 
 
 def render_history(scheduler: SyncScheduler) -> None:
