@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Column, Connection, Engine, MetaData, Table, insert, select, update
+from sqlalchemy import Column, Connection, Engine, Index, MetaData, Table, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -61,6 +61,8 @@ class SyncEngine:
         if self._table is None:
             columns: list[Column[Any]] = self.source.columns()
             table = Table(self.destination, MetaData(), *columns)
+            # "Latest changes first" (dashboards, audits) reads the cursor column backwards: index it.
+            Index(f"ix_{self.destination}_{self.source.cursor_field}", table.c[self.source.cursor_field])
             table.create(self.store, checkfirst=True)
             self._table = table
         return self._table
