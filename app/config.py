@@ -220,11 +220,10 @@ def _path(raw: Any) -> str:
 
 
 def _optional_url(raw: Any) -> str:
+    """Any SQLAlchemy URL (a source may be MySQL, SQLite ...), or empty."""
     text = str(raw).strip()
-    return _database_url_any(text) if text else ""
-
-
-def _database_url_any(text: str) -> str:
+    if not text:
+        return ""
     try:
         make_url(text)
     except (ArgumentError, ValueError):
