@@ -289,13 +289,15 @@ def test_secrets_are_scrubbed_from_run_errors(sqlite_url: str, make_settings: An
     clock = FrozenClock()
 
     def leaky(ctx: Any) -> None:
-        raise ConnectionError("login failed for postgresql://app:hunter2@db/x with token adm1n-pw")
+        raise ConnectionError("login failed for postgresql://app:hunter2@db/x with adm1n-pw and tok-42")
 
-    settings = make_settings(sqlite_url, admin_password="adm1n-pw", source_url="postgresql://app:hunter2@db/x")
+    settings = make_settings(
+        sqlite_url, admin_password="adm1n-pw", source_url="postgresql://app:hunter2@db/x", source_token="tok-42"
+    )
     s = scheduler(settings, clock, job("j", leaky))
     s.tick()
     error = s.get_status("j")["last_error"]
-    assert "hunter2" not in error and "adm1n-pw" not in error and "***" in error
+    assert "hunter2" not in error and "adm1n-pw" not in error and "tok-42" not in error and "***" in error
     assert all("hunter2" not in line["message"] for line in s.status_reader.logs())
 
 

@@ -5,13 +5,14 @@ Also the process singleton (`get_scheduler`) and the seed's module-level functio
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
 from app.clock import Clock, SystemClock
 from app.config import Settings, load_settings
@@ -388,16 +390,12 @@ class SyncScheduler:
 
 
 def _replace(settings: Settings, **changes: Any) -> Settings:
-    import dataclasses
-
     return dataclasses.replace(settings, **changes)
 
 
 def _secret_values(settings: Settings) -> list[str]:
-    from sqlalchemy.engine import make_url
-
-    values = [settings.admin_password]
-    for url in (settings.database_url, settings.source_url):
+    values = [settings.admin_password, settings.source_token]
+    for url in (settings.database_url, settings.source_url, settings.source_endpoint):
         try:
             password = make_url(url).password if url else None
         except Exception:  # noqa: BLE001 - an unparsable URL has no password to hide
@@ -465,6 +463,3 @@ def shutdown_scheduler(_: Any = None) -> None:
     """Stop the process scheduler's timer without waiting (Streamlit's cache on_release hook)."""
     for scheduler in process_registry.live():
         scheduler.shutdown(wait=False)
-
-
-JobFactory = Callable[[Settings], JobFunc]
