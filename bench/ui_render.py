@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -33,18 +32,9 @@ from _common import ROOT, load, percentile, progress, settings_for
 from status_latency import FMT, run_rows
 
 from app.config import PARSERS
+from tests.browser_support import CHROMIUM_ARGS, VIEWPORT, free_port
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
-VIEWPORT = {"width": 1400, "height": 900}
 GOAL_RATIO = 3.0
 GOAL_BADGE_MS = 5.0
 BATCH = 50_000
@@ -85,12 +75,6 @@ HELLO_READY = (
 
 
 # -- servers -----------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Server:

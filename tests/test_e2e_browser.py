@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -26,22 +25,13 @@ from sqlalchemy import Engine, create_engine, select
 
 from app.config import PARSERS
 from app.core.models import Instance, Run
+from tests.browser_support import CHROMIUM_ARGS, VIEWPORT, free_port
 from tests.conftest import chromium_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
-VIEWPORT = {"width": 1400, "height": 900}
 BASE_ENV = {
     "SCHEDULER_POLL_SECONDS": "1",
     "MANUAL_SYNC_COOLDOWN_SECONDS": "0",
@@ -74,12 +64,6 @@ class Server:
 
     def log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
