@@ -14,14 +14,11 @@ against a bare `SELECT 1`. Goal: median < 5 ms.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -31,8 +28,7 @@ from typing import Any
 from _common import ROOT, load, percentile, progress, settings_for
 from status_latency import FMT, run_rows
 
-from app.config import PARSERS
-from tests.browser_support import CHROMIUM_ARGS, VIEWPORT, free_port
+from tests.browser_support import CHROMIUM_ARGS, VIEWPORT, clean_env, streamlit_process, tail
 
 CHROMIUM = "/usr/bin/chromium"
 GOAL_RATIO = 3.0
@@ -92,54 +88,17 @@ class Server:
         return 0
 
     def log_tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
+        return tail(self.log)
 
 
 @contextmanager
 def streamlit_server(script: Path, log: Path, env_settings: dict[str, str]) -> Iterator[Server]:
     """`streamlit run script` on 127.0.0.1 from the repo root (same config for every server); killed at exit."""
-    env = {key: value for key, value in os.environ.items() if key not in PARSERS}
-    env.update(env_settings)
-    port = free_port()
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(script),
-        "--server.headless", "true",
-        "--server.port", str(port),
-        "--server.address", "127.0.0.1",
-        "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none",
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    server = Server(process, f"http://127.0.0.1:{port}", log)
     try:
-        wait_for_health(server)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-
-
-def wait_for_health(server: Server, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise SystemExit(f"streamlit exited with {server.process.returncode}:\n{server.log_tail()}")
-        try:
-            with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"streamlit not healthy after {timeout:g} s:\n{server.log_tail()}")
-
-
-# -- the store: a real small sync, then 1M orders and 1M runs -------------------------------------------------
+        with streamlit_process(str(script), clean_env(env_settings), log, timeout=60.0) as (process, url):
+            yield Server(process, url, log)
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def order_rows(count: int, first_id: int, now: datetime, seed: int = 11) -> Iterator[tuple[object, ...]]:

@@ -7,12 +7,9 @@ Screenshots of every page land in artifacts/ (gitignored) for a human look.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,9 +20,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, select
 
-from app.config import PARSERS
 from app.core.models import Instance, Run
-from tests.browser_support import CHROMIUM_ARGS, VIEWPORT, free_port
+from tests.browser_support import CHROMIUM_ARGS, VIEWPORT, clean_env, streamlit_process, tail
 from tests.conftest import chromium_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -63,63 +59,21 @@ class Server:
             return conn.execute(query).scalar()
 
     def log_tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
+        return tail(self.log)
 
 
 @contextmanager
 def streamlit_server(folder: Path, **settings: str) -> Iterator[Server]:
     folder.mkdir(parents=True, exist_ok=True)
     database_url = f"sqlite:///{folder / 'fd.db'}"
-    env = {key: value for key, value in os.environ.items() if key not in PARSERS}
-    env.update(BASE_ENV, DATABASE_URL=database_url, DEMO_SOURCE_PATH=str(folder / "demo.db"), **settings)
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "streamlit_app.py",
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.fileWatcherType",
-        "none",  # other people edit the tree while this runs: no hot reload mid-test
-    ]
+    env = clean_env({**BASE_ENV, "DATABASE_URL": database_url, "DEMO_SOURCE_PATH": str(folder / "demo.db"), **settings})
     log = folder / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", create_engine(database_url), process, log)
-    try:
-        wait_for_health(server)
-        yield server
-    finally:
-        process.terminate()
+    with streamlit_process("streamlit_app.py", env, log) as (process, url):
+        server = Server(url, create_engine(database_url), process, log)
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        server.engine.dispose()
-
-
-def wait_for_health(server: Server, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            pytest.fail(f"streamlit exited with {server.process.returncode}:\n{server.log_tail()}")
-        try:
-            with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"streamlit not healthy after {timeout:g} s:\n{server.log_tail()}")
+            yield server
+        finally:
+            server.engine.dispose()
 
 
 def wait_until(predicate: Callable[[], Any], what: str, timeout: float, server: Server | None = None) -> Any:
