@@ -28,10 +28,6 @@ class Presence:
         with self._lock:
             self._seen[session_id] = now
 
-    def forget(self, session_id: str) -> None:
-        with self._lock:
-            self._seen.pop(session_id, None)
-
     def last_seen_at(self, now: datetime) -> datetime | None:
         """Latest presence; a probe that reports connected sessions counts as presence now."""
         if self.probe is not None:

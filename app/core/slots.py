@@ -45,7 +45,7 @@ def needs_catch_up(
     means a slot failed or was skipped (or there never was a success). A slot already due needs nothing.
     """
     if next_run_at is None:
-        return last_success_at is None or now - last_success_at >= interval
+        return is_stale(last_success_at, now, interval)
     if next_run_at <= now:
         return False
     return last_success_at is None or next_run_at - last_success_at > 1.5 * interval

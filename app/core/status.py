@@ -13,6 +13,7 @@ from sqlalchemy import Engine, Table, case, delete, func, select
 from app.config import Settings
 from app.core.database import write_transaction
 from app.core.models import Instance, Job, Run, RunLog, RunStatus, SyncCursor
+from app.core.slots import is_stale
 from app.errors import UnknownJobError
 
 jobs, runs = cast(Table, Job.__table__), cast(Table, Run.__table__)
@@ -104,7 +105,7 @@ class StatusReader:
             "last_finished_at": self.iso(last["finished_at"]) if last else None,
             "last_success_at": self.iso(last_success),
             "data_age_seconds": age,
-            "stale": age is None or age >= interval.total_seconds(),
+            "stale": is_stale(last_success, now, interval),
             "data_version": int(version or 0),
             "next_run": self.iso(next_run),
             "requested": job["requested_at"] is not None,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Table, and_, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -126,14 +126,6 @@ class JobStore:
         )
         with self.engine.connect() as conn:
             return list(conn.execute(query).scalars())
-
-    def earliest_due_at(self) -> datetime | None:
-        with self.engine.connect() as conn:
-            manual = conn.execute(select(func.min(jobs.c.requested_at))).scalar()
-            scheduled = conn.execute(select(func.min(jobs.c.next_run_at)).where(~jobs.c.paused)).scalar()
-            extra = conn.execute(select(func.min(jobs.c.extra_at)).where(~jobs.c.paused)).scalar()
-        candidates = [t for t in (manual, scheduled, extra) if t is not None]
-        return min(candidates) if candidates else None
 
     # -- claims --------------------------------------------------------------------------------------
 
