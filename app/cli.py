@@ -71,7 +71,7 @@ def status(obj: Context, job: str) -> None:
     age = data["data_age_seconds"]
     lines = [
         f"job:          {data['job']} ({'paused' if data['paused'] else 'active'})",
-        f"interval:     {data['interval_minutes']:g} min",
+        f"trigger:      {data.get('trigger') or str(data['interval_minutes']) + ' min'}",
         f"last run:     {data['last_run'] or '-'} {data['last_result'] or ''}",
         f"last success: {data['last_success_at'] or '-'} (data {'-' if age is None else f'{age:.0f} s'} old)",
         f"next run:     {data['next_run'] or '-'}",
@@ -87,17 +87,63 @@ def status(obj: Context, job: str) -> None:
 @main.command()
 @click.pass_obj
 def jobs(obj: Context) -> None:
-    """Every job with its interval, pause state and next run."""
+    """Every job (highest priority first) with its trigger, state, next run and dependencies."""
     try:
         rows = obj.scheduler.store.list_jobs()
     except AppError as exc:
         _fail(exc)
-    text = "\n".join(
-        f"{r['name']:<24} every {r['interval_seconds'] / 60:g} min  "
-        f"{'PAUSED' if r['paused'] else 'active':<7} next {r['next_run_at'] or '-'}"
+    lines = [
+        f"{r['name']:<20} {r['trigger']:<40} prio {r['priority']:<4} {'PAUSED' if r['paused'] else 'active':<7} "
+        f"next {_local(r['next_run_at'], obj)}" + (f"  after {r['depends_on']}" if r["depends_on"] else "")
         for r in rows
-    )
-    obj.emit(rows, text or "no jobs")
+    ]
+    obj.emit(rows, "\n".join(lines) or "no jobs")
+
+
+def _local(instant: datetime | None, obj: Context) -> str:
+    return "-" if instant is None else f"{instant.astimezone(obj.settings.tz):%Y-%m-%d %H:%M:%S}"
+
+
+@main.command()
+@click.argument("job")
+@click.argument("text", nargs=-1, required=True)
+@click.pass_obj
+def trigger(obj: Context, job: str, text: tuple[str, ...]) -> None:
+    """Change a job's trigger: every 15m | delay 10m | cron 0 8 * * 1-5 | daily 07:00 on weekdays | once ..."""
+    try:
+        changed = obj.scheduler.set_trigger(job, " ".join(text))
+        row = obj.scheduler.store.get_job(job)
+    except AppError as exc:
+        _fail(exc)
+    obj.emit(row, f"{job}: {changed.text}, next run {_local(row['next_run_at'], obj)}")
+
+
+@main.command()
+@click.pass_obj
+def queue(obj: Context) -> None:
+    """Today's queue: every planned slot of every job and what happened to it."""
+    from app.core.agenda import queue_counts
+
+    try:
+        entries = obj.scheduler.todays_queue()
+    except AppError as exc:
+        _fail(exc)
+    counts = queue_counts(entries)
+    lines = [", ".join(f"{n} {k}" for k, n in counts.items())]
+    lines += [f"{_local(e['planned_for'], obj)}  {e['job']:<20} prio {e['priority']:<4} {e['state']}" for e in entries]
+    obj.emit(entries, "\n".join(lines))
+
+
+@main.command()
+@click.argument("job", default=DEFAULT_JOB)
+@click.pass_obj
+def reset(obj: Context, job: str) -> None:
+    """Reset a stuck run: abandon it now (its late writes are fenced out) and free the job."""
+    try:
+        done = obj.scheduler.reset_stuck(job)
+    except AppError as exc:
+        _fail(exc)
+    obj.emit({"job": job, "reset": done}, f"{job}: stuck run abandoned" if done else f"{job} has no run in progress")
 
 
 @main.command()
@@ -164,9 +210,16 @@ def resume(obj: Context, job: str) -> None:
     _set_paused(obj, job, False)
 
 
+main.add_command(pause, name="disable")
+main.add_command(resume, name="enable")
+
+
 def _set_paused(obj: Context, job: str, paused: bool) -> None:
     try:
-        obj.scheduler.store.set_paused(job, paused, obj.scheduler.clock.now())
+        if paused:
+            obj.scheduler.pause_job(job)
+        else:
+            obj.scheduler.resume_job(job)
     except AppError as exc:
         _fail(exc)
     obj.emit({"job": job, "paused": paused}, f"{job} {'paused' if paused else 'resumed'}")

@@ -61,6 +61,8 @@ class Settings:
     lease_seconds: float = 60.0
     manual_sync_cooldown_seconds: float = 60.0
     history_retention_days: int = 30
+    max_concurrent_runs: int = 4
+    job_modules: tuple[str, ...] = ()
     sync_source: str = "demo"
     sync_batch_size: int = 5000
     demo_source_path: str = DEFAULT_DEMO_SOURCE_PATH
@@ -286,6 +288,8 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "LEASE_SECONDS": _number(0.5, 3600),
     "MANUAL_SYNC_COOLDOWN_SECONDS": _number(0, 86400),
     "HISTORY_RETENTION_DAYS": _integer(1, 3650),
+    "MAX_CONCURRENT_RUNS": _integer(1, 64),
+    "JOB_MODULES": _names,
     "SYNC_SOURCE": _choice(*SOURCE_KINDS),
     "SYNC_BATCH_SIZE": _integer(1, 1_000_000),
     "DEMO_SOURCE_PATH": _path,

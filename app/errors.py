@@ -5,7 +5,8 @@ AppError
 ├── StoreError       the database cannot be reached or used
 ├── SourceError      a data source failed or sent bad data
 ├── SchedulerError   a scheduler operation cannot be done now
-│   └── UnknownJobError
+│   ├── UnknownJobError
+│   └── TriggerError  a trigger text that cannot be read (names what is allowed)
 └── LeaseLostError   a run's lease was taken over (a zombie must not commit)
 """
 
@@ -33,6 +34,10 @@ class SchedulerError(AppError):
 
 
 class UnknownJobError(SchedulerError):
+    pass
+
+
+class TriggerError(SchedulerError):
     pass
 
 

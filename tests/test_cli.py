@@ -45,8 +45,8 @@ def test_run_wait_then_status_history_and_health(tmp_path: Path) -> None:
 
 def test_pause_resume_are_persisted_and_unknown_jobs_are_named(tmp_path: Path) -> None:
     assert "paused" in cli(tmp_path, "pause", "incremental_sync").stdout
-    jobs = json.loads(cli(tmp_path, "--json", "jobs").stdout)
-    assert jobs[0]["paused"] is True
+    jobs = {j["name"]: j for j in json.loads(cli(tmp_path, "--json", "jobs").stdout)}
+    assert jobs["incremental_sync"]["paused"] is True and jobs["history_retention"]["paused"] is False
     assert "resumed" in cli(tmp_path, "resume", "incremental_sync").stdout
     missing = cli(tmp_path, "pause", "nope")
     assert missing.returncode == 2 and "no job named 'nope'" in missing.stderr

@@ -37,6 +37,7 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     TIMEOUT = "timeout"
     ABANDONED = "abandoned"
+    SKIPPED = "skipped"  # a dependency did not succeed in the run's window; the reason is the run's error
 
 
 class RunTrigger(StrEnum):
@@ -71,7 +72,12 @@ class Job(Base):
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     description: Mapped[str] = mapped_column(Text, default="")
+    # The usual gap between slots: the interval of a rate trigger, the typical gap of a calendar one.
     interval_seconds: Mapped[float] = mapped_column(Float)
+    # Text form of the trigger (app.core.triggers); "" means "every interval_seconds".
+    trigger: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    depends_on: Mapped[str] = mapped_column(Text, default="", server_default="")  # comma-separated job names
+    tags: Mapped[str] = mapped_column(String(200), default="", server_default="")
     timeout_seconds: Mapped[float] = mapped_column(Float)
     max_retries: Mapped[int] = mapped_column(Integer, default=0)
     retry_backoff_seconds: Mapped[float] = mapped_column(Float, default=30.0)
@@ -147,6 +153,17 @@ class Instance(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     state: Mapped[str] = mapped_column(String(20))
     sessions: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PlannedRun(Base):
+    """Today's queue (seed 000's daily renewal): the slots each job is planned to run on a local day."""
+
+    __tablename__ = "planned_runs"
+
+    job_name: Mapped[str] = mapped_column(String(100), ForeignKey("jobs.name", ondelete="CASCADE"), primary_key=True)
+    planned_for: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), index=True)  # local date, ISO
+    priority: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class SyncCursor(Base):

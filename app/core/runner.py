@@ -36,6 +36,11 @@ class RunContext:
         self._lock = threading.Lock()
 
     @property
+    def store(self) -> JobStore:
+        """The scheduler's state store (its engine is the app database), for built-in jobs."""
+        return self._store
+
+    @property
     def run_id(self) -> int:
         return self.claim.run_id
 
@@ -141,6 +146,13 @@ class Runner:
         )
         return Outcome(status, rows, result, error, recorded)
 
+    def skip(self, claim: Claim, reason: str) -> Outcome:
+        """Record the claimed slot as skipped (a dependency did not succeed) without running the job."""
+        recorded = self.store.finish(claim, self.clock.now(), RunStatus.SKIPPED, error=reason)
+        self._log_line(claim, RunStatus.SKIPPED, 0, reason)
+        logger.warning("run %s of job %s skipped: %s", claim.run_id, claim.job_name, reason)
+        return Outcome(RunStatus.SKIPPED, 0, None, reason, recorded)
+
     def _supervise(self, claim: Claim, ctx: RunContext, done: threading.Event) -> RunStatus:
         renew_every = max(min(self.store.lease.total_seconds() / 3.0, 5.0), 0.05)
         # The timeout is about real elapsed time of a real thread, so it uses the monotonic clock.
@@ -157,7 +169,7 @@ class Runner:
 
     def _log_line(self, claim: Claim, status: RunStatus, rows: int, error: str | None) -> None:
         """One structured line per run in run_logs (the Scheduler page shows them); never fails the run."""
-        level = "INFO" if status == RunStatus.SUCCESS else "ERROR"
+        level = {RunStatus.SUCCESS: "INFO", RunStatus.SKIPPED: "WARNING"}.get(status, "ERROR")
         text = f"{claim.trigger} run, attempt {claim.attempt}: {status.value}, {rows} rows"
         try:
             self.store.log(claim.run_id, level, text + (f" ({error})" if error else ""), self.clock.now())

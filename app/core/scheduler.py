@@ -13,7 +13,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,13 +24,17 @@ from sqlalchemy.engine import make_url
 from app.clock import Clock, SystemClock
 from app.config import Settings, load_settings
 from app.core import process_registry
+from app.core.agenda import Agenda
+from app.core.catalogue import JobDefinition, check_dependencies
 from app.core.database import create_schema, get_engine
+from app.core.dependencies import Verdict, decide, window_start
 from app.core.instances import InstanceStore
 from app.core.models import RunStatus
 from app.core.presence import Presence, should_hibernate
-from app.core.runner import JobFunc, Outcome, Runner
+from app.core.runner import Outcome, Runner
 from app.core.status import StatusReader
-from app.core.store import JobSpec, JobStore, RunRequest
+from app.core.store import JobStore, RunRequest
+from app.core.triggers import Trigger
 from app.errors import AppError, SchedulerError, UnknownJobError
 
 logger = logging.getLogger(__name__)
@@ -40,12 +43,7 @@ HOUSEKEEPING_ID = "__housekeeping__"
 # The timer fires this much before a slot: the claim's database round trip happens early and the run
 # starts on the slot (the runner waits for it), instead of a few milliseconds late.
 TIMER_LEAD = timedelta(milliseconds=25)
-
-
-@dataclass(frozen=True)
-class JobDefinition:
-    spec: JobSpec
-    func: JobFunc
+__all__ = ["DEFAULT_JOB", "JobDefinition", "RunHandle", "SyncScheduler", "get_scheduler", "initialize_scheduler"]
 
 
 class RunHandle:
@@ -105,12 +103,21 @@ class SyncScheduler:
         self.engine = engine or get_engine(self.database_url)
         self.clock = clock or SystemClock()
         self.instance_id = instance_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.store = JobStore(self.engine, self.instance_id, self.settings.lease_seconds)
+        self.store = JobStore(self.engine, self.instance_id, self.settings.lease_seconds, self.settings.tz)
+        self.agenda = Agenda(self.engine, self.store)
         self.instances = InstanceStore(self.engine)
         self.status_reader = StatusReader(self.engine, self.settings)
         self.presence = presence or Presence()
         self.runner = Runner(self.store, self.clock, _secret_values(self.settings))
         self.definitions = {d.spec.name: d for d in (jobs if jobs is not None else default_jobs(self.settings))}
+        check_dependencies(self.definitions.values())
+        self._dependents = {
+            name: [d.spec.name for d in self.definitions.values() if name in d.spec.depends_on]
+            for name in self.definitions
+        }
+        # Bounded concurrency: with several jobs due, the free places go to the highest priority first.
+        self._places = threading.BoundedSemaphore(self.settings.max_concurrent_runs)
+        self._waiting: set[str] = set()  # due jobs held back until their dependencies end
         self._aps: BackgroundScheduler | None = None
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -129,6 +136,7 @@ class SyncScheduler:
         now = self.clock.now()
         for definition in self.definitions.values():
             self.store.ensure_job(definition.spec, now)
+        self.agenda.renew(now)
         self._schema_ready = True
 
     def start(self, resume_jobs: bool = True) -> None:
@@ -223,33 +231,69 @@ class SyncScheduler:
         with self._lock:
             if self._driver is not None and self._driver.is_alive():
                 return
-            self._driver = threading.Thread(target=self._run_due, args=(job,), name="freshdash-driver", daemon=True)
+            self._driver = threading.Thread(target=self._dispatch, args=(job,), name="freshdash-driver", daemon=True)
             self._driver.start()
 
     def tick(self) -> list[Outcome]:
-        """One iteration without the timer: heartbeat, reap, then claim and run every due job here."""
+        """One iteration without the timer: heartbeat, reap, then claim and run every due job here,
+        highest priority first, each after its dependencies."""
         self.prepare()
         now = self.clock.now()
         self._housekeeping_once(now)
+        return self._dispatch()
+
+    def _dispatch(self, first: str | None = None, lead: timedelta = timedelta(0)) -> list[Outcome]:
+        """Claim and execute due slots in priority order until none is claimable here.
+
+        `first` (the job whose timer fired) is considered even if the database has not made it due yet
+        (the timer lead). Dependents whose dependencies are still running or due wait; those whose
+        dependencies failed get a skipped run with the reason.
+        """
         outcomes: list[Outcome] = []
-        for name in self.store.due_job_names(now):
-            if name in self.definitions:
-                outcomes.extend(self._run_due(name))
+        with self._places:
+            for _ in range(100):  # bounded: each claim moves a slot past now
+                if self._stopping.is_set():
+                    break
+                outcome = self._run_next(first, lead)
+                if outcome is None:
+                    break
+                outcomes.append(outcome)
         return outcomes
 
-    def _run_due(self, name: str, lead: timedelta = timedelta(0)) -> list[Outcome]:
-        """Claim and execute the job's due slot, again while one is due (retries, requests meanwhile)."""
-        outcomes: list[Outcome] = []
-        for _ in range(100):  # bounded: each claim moves the job's slot past now
-            if self._stopping.is_set():
-                break
-            claim = self.store.claim(name, self.clock.now(), lead)
+    def _run_next(self, first: str | None, lead: timedelta) -> Outcome | None:
+        now = self.clock.now()
+        names = [n for n in self.store.due_job_names(now + lead) if n in self.definitions]
+        if first is not None and first not in names and first in self.definitions:
+            names.append(first)
+        for name in names:
+            verdict, reason = self._dependency_verdict(name, now)
+            if verdict == Verdict.WAIT:
+                self._waiting.add(name)
+                continue
+            self._waiting.discard(name)
+            claim = self.store.claim(name, now, lead)
             if claim is None:
-                break
-            outcome = self.runner.execute(claim, self.definitions[name].func, self._stopping)
+                continue
+            if verdict == Verdict.SKIP and claim.trigger != "manual":
+                outcome = self.runner.skip(claim, reason)
+            else:
+                outcome = self.runner.execute(claim, self.definitions[name].func, self._stopping)
             self.last_outcomes[name] = outcome
-            outcomes.append(outcome)
-        return outcomes
+            for dependent in self._dependents.get(name, []):
+                self._wake_job(dependent)
+            return outcome
+        return None
+
+    def _dependency_verdict(self, name: str, now: datetime) -> tuple[Verdict, str]:
+        deps = self.definitions[name].spec.depends_on
+        if not deps:
+            return Verdict.READY, ""
+        job = self.store.get_job(name)
+        if job["requested_at"] is not None:
+            return Verdict.READY, ""  # "Run now" by an operator does not wait for dependencies
+        slot = self.store.due_slot_of(job, now)
+        since = window_start(slot or now, timedelta(seconds=job["interval_seconds"]))
+        return decide(self.store.dependency_states(deps, now), since)
 
     # -- presence and hibernation --------------------------------------------------------------------
 
@@ -323,7 +367,7 @@ class SyncScheduler:
 
     def _fire(self, name: str) -> None:
         try:
-            self._run_due(name, TIMER_LEAD)
+            self._dispatch(name, TIMER_LEAD)
         finally:
             self._reschedule(name)
 
@@ -342,6 +386,8 @@ class SyncScheduler:
                 aps.reschedule_job(name, trigger=IntervalTrigger(seconds=job["interval_seconds"]))
                 timer_job = aps.get_job(name)
             wanted = max(due - TIMER_LEAD, self.clock.now())
+            if name in self._waiting:  # held back by a dependency: look again at the next poll, not in a loop
+                wanted = max(wanted, self.clock.now() + timedelta(seconds=self.settings.scheduler_poll_seconds))
             current = timer_job.next_run_time if timer_job is not None else None
             if current is None or abs((current - wanted).total_seconds()) > 0.001:
                 aps.modify_job(name, next_run_time=wanted)
@@ -388,6 +434,46 @@ class SyncScheduler:
         self.prepare()
         return self.status_reader.job_status(job, self.clock.now(), self.state_name)
 
+    # -- runtime control of jobs (persisted: every replica follows) ------------------------------------
+
+    def pause_job(self, name: str) -> None:
+        self.prepare()
+        self.store.set_paused(name, True, self.clock.now())
+
+    def resume_job(self, name: str) -> None:
+        self.prepare()
+        self.store.set_paused(name, False, self.clock.now())
+        self._catch_up(self.clock.now())
+        self._reschedule(name)
+
+    def set_trigger(self, name: str, text: str) -> Trigger:
+        """Change a job's trigger ("every 5m", "cron 0 8 * * 1-5" ...); raises TriggerError on bad text."""
+        self.prepare()
+        now = self.clock.now()
+        trigger = self.store.set_trigger(name, text, now)
+        self.agenda.renew(now)
+        self._reschedule(name)
+        return trigger
+
+    def set_interval(self, name: str, minutes: float) -> None:
+        self.prepare()
+        now = self.clock.now()
+        self.store.set_interval(name, minutes * 60.0, now)
+        self.agenda.renew(now)
+        self._reschedule(name)
+
+    def reset_stuck(self, name: str) -> bool:
+        self.prepare()
+        return self.store.reset_stuck(name, self.clock.now())
+
+    def history(self, job: str | None = None, limit: int = 50, status: str | None = None) -> list[dict[str, Any]]:
+        self.prepare()
+        return self.status_reader.history(job, limit, status)
+
+    def todays_queue(self) -> list[dict[str, Any]]:
+        self.prepare()
+        return self.agenda.queue(self.clock.now())
+
 
 def _replace(settings: Settings, **changes: Any) -> Settings:
     return dataclasses.replace(settings, **changes)
@@ -406,19 +492,15 @@ def _secret_values(settings: Settings) -> list[str]:
 
 
 def default_jobs(settings: Settings) -> list[JobDefinition]:
-    """The built-in job catalogue: the incremental sync of the configured source."""
-    from app.sync.job import make_sync_job
+    """The job catalogue of a process: the built-in jobs, then the ones registered with ``@job`` (by our
+    modules or the user's JOB_MODULES); a later definition of the same name replaces an earlier one."""
+    from app.core.catalogue import catalogue, load_job_modules
+    from app.jobs.builtin import builtin_jobs
 
-    spec = JobSpec(
-        name=DEFAULT_JOB,
-        description=f"Incremental sync from the {settings.sync_source} source",
-        interval_seconds=settings.interval_seconds,
-        timeout_seconds=settings.run_timeout_minutes * 60.0,
-        max_retries=settings.run_max_retries,
-        retry_backoff_seconds=settings.retry_backoff_seconds,
-        priority=10,
-    )
-    return [JobDefinition(spec, make_sync_job(settings))]
+    load_job_modules(settings.job_modules)
+    merged = {d.spec.name: d for d in builtin_jobs(settings)}
+    merged.update((d.spec.name, d) for d in catalogue.definitions())
+    return list(merged.values())
 
 
 # -- the process singleton and the seed's module-level API ----------------------------------------------

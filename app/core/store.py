@@ -6,18 +6,22 @@ Every method is one short transaction; nothing here waits on a job or knows abou
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Table, and_, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.core.database import write_transaction
+from app.core.dependencies import DependencyState, state_from_rows
 from app.core.models import Job, Run, RunLog, RunStatus, RunTrigger
-from app.core.slots import needs_catch_up, next_slot, retry_delay
+from app.core.slots import needs_catch_up, retry_delay
+from app.core.triggers import Trigger, TriggerKind, interval_trigger, parse_trigger
 from app.errors import LeaseLostError, UnknownJobError
 
 logger = logging.getLogger(__name__)
@@ -36,7 +40,11 @@ class JobSpec:
     description: str = ""
     max_retries: int = 0
     retry_backoff_seconds: float = 30.0
-    priority: int = 0
+    priority: int = 0  # when several jobs are due, the higher priority is claimed and started first
+    trigger: str = ""  # text form (app.core.triggers); "" means every `interval_seconds`
+    depends_on: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    paused: bool = False  # the state of a new job (e.g. a report with no SMTP configured)
 
 
 @dataclass(frozen=True)
@@ -66,10 +74,16 @@ class RunRequest:
 
 
 class JobStore:
-    def __init__(self, engine: Engine, owner: str, lease_seconds: float = 60.0) -> None:
+    def __init__(self, engine: Engine, owner: str, lease_seconds: float = 60.0, tz: ZoneInfo | None = None) -> None:
         self.engine = engine
         self.owner = owner
         self.lease = timedelta(seconds=lease_seconds)
+        self.tz = tz or ZoneInfo("UTC")
+
+    def trigger_of(self, job: Any) -> Trigger:
+        """The job row's trigger (its text, or its interval when the text is empty)."""
+        text = job["trigger"]
+        return parse_trigger(text, self.tz) if text else interval_trigger(job["interval_seconds"])
 
     def write(self) -> AbstractContextManager[Connection]:
         return write_transaction(self.engine)
@@ -86,14 +100,19 @@ class JobStore:
                 "max_retries": spec.max_retries,
                 "retry_backoff_seconds": spec.retry_backoff_seconds,
                 "priority": spec.priority,
+                "depends_on": ",".join(spec.depends_on),
+                "tags": ",".join(spec.tags),
             }
             if row is None:
+                text = spec.trigger or interval_trigger(spec.interval_seconds).text
+                trigger = parse_trigger(text, self.tz)
                 conn.execute(
                     insert(jobs).values(
                         name=spec.name,
-                        interval_seconds=spec.interval_seconds,
-                        next_run_at=now,
-                        paused=False,
+                        interval_seconds=trigger.period(now, self.tz).total_seconds(),
+                        trigger=trigger.text,
+                        next_run_at=trigger.first_fire(now, self.tz),
+                        paused=spec.paused,
                         fence=0,
                         updated_at=now,
                         **fields,
@@ -161,8 +180,7 @@ class JobStore:
             regular = job["next_run_at"]
             if regular is not None and regular <= now + lead:
                 # This run covers the due slot of the series too (coalesced): move the series past it.
-                interval = timedelta(seconds=job["interval_seconds"])
-                values["next_run_at"] = next_slot(regular, interval, max(now, regular))
+                values["next_run_at"] = self.trigger_of(job).next_fire(regular, max(now, regular), self.tz)
             won = conn.execute(
                 update(jobs)
                 .where(jobs.c.name == name, jobs.c.fence == job["fence"], slot_column == scheduled_for)
@@ -229,6 +247,26 @@ class JobStore:
         run_id = conn.execute(statement).scalar()
         return None if run_id is None else int(run_id)
 
+    def due_slot_of(self, job: Any, now: datetime) -> datetime | None:
+        """The instant of the slot a claim at `now` would take (None when nothing is due)."""
+        slot = self._due_slot(job, now)
+        return None if slot is None else slot[0]
+
+    def dependency_states(self, names: Iterable[str], now: datetime) -> list[DependencyState]:
+        """A snapshot of each dependency: its job row and its latest run."""
+        names = list(names)
+        with self.engine.connect() as conn:
+            rows = {r["name"]: r for r in conn.execute(select(jobs).where(jobs.c.name.in_(names))).mappings()}
+            last_ids = [r["last_run_id"] for r in rows.values() if r["last_run_id"] is not None]
+            last = {r["id"]: r for r in conn.execute(select(runs).where(runs.c.id.in_(last_ids))).mappings()}
+        states = []
+        for name in names:
+            if name not in rows:
+                states.append(DependencyState(name, None, False, False, "missing", now, None))
+                continue
+            states.append(state_from_rows(rows[name], last.get(rows[name]["last_run_id"]), now))
+        return states
+
     @staticmethod
     def _due_slot(job: Any, now: datetime) -> tuple[datetime, RunTrigger, int, Any] | None:
         """The slot a claim would take: a manual request, else a due retry/catch-up, else the series."""
@@ -293,7 +331,7 @@ class JobStore:
         A failure with attempts left schedules a retry slot; a timeout also moves the fence on, so the
         still-running thread of that run can no longer commit.
         """
-        failed = status != RunStatus.SUCCESS
+        failed = status not in (RunStatus.SUCCESS, RunStatus.SKIPPED)
         values: dict[str, Any] = {
             "lease_owner": None,
             "lease_expires_at": None,
@@ -303,7 +341,7 @@ class JobStore:
         }
         if status == RunStatus.TIMEOUT:
             values["fence"] = jobs.c.fence + 1
-        if not failed:
+        if status == RunStatus.SUCCESS:
             values["last_success_at"] = now
         with self.write() as conn:
             job = conn.execute(select(jobs).where(jobs.c.name == claim.job_name)).mappings().first()
@@ -315,6 +353,8 @@ class JobStore:
                 if job["extra_at"] is None or retry_at < job["extra_at"]:
                     values.update(extra_at=retry_at, extra_trigger=RunTrigger.RETRY.value)
                     values["extra_attempt"] = claim.attempt + 1
+            if job["next_run_at"] is None:  # a fixed-delay series continues from the end of this run
+                values["next_run_at"] = self.trigger_of(job).after_run(now, self.tz)
             conn.execute(update(jobs).where(jobs.c.name == claim.job_name).values(**values))
             started = conn.execute(select(runs.c.started_at).where(runs.c.id == claim.run_id)).scalar_one()
             conn.execute(
@@ -360,6 +400,8 @@ class JobStore:
             "fence": job["fence"] + 1,
             "updated_at": now,
         }
+        if job["next_run_at"] is None:  # a fixed-delay series goes on from the takeover
+            values["next_run_at"] = self.trigger_of(job).after_run(now, self.tz)
         attempt = run["attempt"] if run is not None else 1
         if attempt <= job["max_retries"] or run is not None and run["trigger"] == RunTrigger.MANUAL:
             values.update(extra_at=now, extra_trigger=RunTrigger.RETRY.value, extra_attempt=attempt + 1)
@@ -422,20 +464,36 @@ class JobStore:
             return conn.execute(query).rowcount
 
     def set_interval(self, name: str, interval_seconds: float, now: datetime) -> None:
+        """A new interval, keeping the days and hours window of an interval trigger."""
         if interval_seconds <= 0:
             raise ValueError(f"interval must be positive, got {interval_seconds}")
+        current = self.trigger_of(self.get_job(name))
+        parts = current.text.split(" ", 2)
+        suffix = f" {parts[2]}" if current.kind == TriggerKind.INTERVAL and len(parts) == 3 else ""
+        self.set_trigger(name, interval_trigger(interval_seconds).text + suffix, now)
+
+    def set_trigger(self, name: str, text: str, now: datetime) -> Trigger:
+        """Change a job's trigger (persisted; every replica follows). Raises TriggerError on bad text."""
+        trigger = parse_trigger(text, self.tz)
         job = self.get_job(name)
-        base = job["last_success_at"] or now
+        if trigger.is_rate:
+            base = job["last_success_at"] or now
+            next_run_at = max(now, base + timedelta(seconds=trigger.seconds))
+            next_run_at = trigger.first_fire(next_run_at, self.tz)
+        else:
+            next_run_at = trigger.first_fire(now, self.tz)
         with self.write() as conn:
             conn.execute(
                 update(jobs)
                 .where(jobs.c.name == name)
                 .values(
-                    interval_seconds=interval_seconds,
-                    next_run_at=max(now, base + timedelta(seconds=interval_seconds)),
+                    trigger=trigger.text,
+                    interval_seconds=trigger.period(now, self.tz).total_seconds(),
+                    next_run_at=next_run_at,
                     updated_at=now,
                 )
             )
+        return trigger
 
     def make_due_if_stale(self, name: str, now: datetime) -> bool:
         """Catch up by data age: an unpaused job whose data will be too old at its next slot is due now.
@@ -444,6 +502,8 @@ class JobStore:
         """
         job = self.get_job(name)
         interval = timedelta(seconds=job["interval_seconds"])
+        if not self.trigger_of(job).is_rate:
+            return False  # a calendar job's missed slot is already due; it does not run by data age
         if job["paused"] or (job["lease_owner"] is not None and job["lease_expires_at"] > now):
             return False  # a run in progress is about to freshen the data
         if any(t is not None and t <= now for t in (job["next_run_at"], job["extra_at"])):

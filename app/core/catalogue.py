@@ -1,0 +1,132 @@
+"""The job catalogue: jobs registered in code with ``@job(...)``, the built-in ones, and user modules.
+
+A user's module (named in JOB_MODULES by its dotted path) registers its jobs on import::
+
+    from app.core.catalogue import job
+
+    @job("nightly_export", trigger="daily 02:00 on weekdays", priority=5, retries=1, tags=("export",))
+    def nightly_export(ctx):        # ctx: app.core.runner.RunContext
+        ctx.progress(0, "starting")
+        return {"rows": 0}
+
+The database keeps each job's live state (trigger, paused, next slot); the code owns the rest.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.runner import JobFunc, RunContext
+from app.core.store import JobSpec
+from app.core.triggers import parse_trigger
+from app.errors import ConfigError, SchedulerError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobDefinition:
+    spec: JobSpec
+    func: JobFunc
+
+
+class Catalogue:
+    """Job definitions by name; registering a name twice replaces the older one (a module reloaded)."""
+
+    def __init__(self) -> None:
+        self._definitions: dict[str, JobDefinition] = {}
+        self._lock = threading.Lock()
+
+    def register(self, definition: JobDefinition) -> None:
+        parse_trigger(definition.spec.trigger or "every 1m")  # fail at registration, not at the first slot
+        with self._lock:
+            self._definitions[definition.spec.name] = definition
+
+    def job(
+        self,
+        name: str | None = None,
+        *,
+        trigger: str = "every 15m",
+        description: str = "",
+        priority: int = 0,
+        timeout_minutes: float = 10.0,
+        retries: int = 0,
+        retry_backoff_seconds: float = 30.0,
+        tags: Iterable[str] = (),
+        depends_on: Iterable[str] = (),
+        paused: bool = False,
+    ) -> Callable[[Callable[[RunContext], Any]], Callable[[RunContext], Any]]:
+        """Decorator: register `func(ctx)` as a job (name defaults to the function's name)."""
+
+        def decorate(func: Callable[[RunContext], Any]) -> Callable[[RunContext], Any]:
+            spec = JobSpec(
+                name=name or func.__name__,
+                interval_seconds=60.0,
+                timeout_seconds=timeout_minutes * 60.0,
+                description=description or (func.__doc__ or "").strip().split("\n")[0],
+                max_retries=retries,
+                retry_backoff_seconds=retry_backoff_seconds,
+                priority=priority,
+                trigger=trigger,
+                depends_on=tuple(depends_on),
+                tags=tuple(tags),
+                paused=paused,
+            )
+            self.register(JobDefinition(spec, func))
+            return func
+
+        return decorate
+
+    def definitions(self) -> list[JobDefinition]:
+        with self._lock:
+            return list(self._definitions.values())
+
+
+catalogue = Catalogue()
+job = catalogue.job
+
+
+def load_job_modules(paths: Iterable[str]) -> list[str]:
+    """Import each user module (its ``@job`` calls register jobs); returns one message per module that failed.
+
+    A broken module never stops the app: its jobs are missing and the message says why.
+    """
+    problems: list[str] = []
+    for path in paths:
+        try:
+            importlib.import_module(path)
+        except Exception as exc:  # noqa: BLE001 - any error in a user's module is reported, not raised
+            message = f"JOB_MODULES: cannot import {path!r} ({type(exc).__name__}: {exc})"
+            logger.error("%s", message)
+            problems.append(message)
+    return problems
+
+
+def check_dependencies(definitions: Iterable[JobDefinition]) -> None:
+    """Every dependency names a known job and there is no cycle; raises ConfigError naming them."""
+    by_name = {d.spec.name: d.spec.depends_on for d in definitions}
+    for name, deps in by_name.items():
+        for dep in deps:
+            if dep not in by_name:
+                raise ConfigError(f"job {name!r} depends on {dep!r}, which is not a registered job")
+    visiting: set[str] = set()
+    done: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in done:
+            return
+        if name in visiting:
+            raise SchedulerError(f"job dependencies form a cycle: {' -> '.join((*path, name))}")
+        visiting.add(name)
+        for dep in by_name[name]:
+            visit(dep, (*path, name))
+        visiting.discard(name)
+        done.add(name)
+
+    for name in by_name:
+        visit(name, ())

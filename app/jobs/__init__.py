@@ -1,0 +1,1 @@
+"""Built-in jobs of the catalogue (sync, history retention, daily renewal, e-mailed report). No Streamlit."""
