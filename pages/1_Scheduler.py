@@ -1,11 +1,13 @@
-"""Scheduler: status and controls, jobs, run history with errors, charts, recent log lines."""
+"""Scheduler: status and controls, jobs and their triggers, today's queue, run history, charts, log lines."""
 
 import streamlit as st
 
 from app.ui import resources
 from app.ui.components.autorefresh import render_smart_refresh
-from app.ui.components.history import render_history, render_jobs, render_logs
+from app.ui.components.history import render_history, render_logs
+from app.ui.components.jobs import render_jobs
 from app.ui.components.navigation import render_navigation
+from app.ui.components.queue import render_queue
 from app.ui.components.scheduler_status import (
     render_freshness,
     render_scheduler_badge,
@@ -23,5 +25,6 @@ if not render_scheduler_status(show_controls=True):
 render_smart_refresh("scheduler")
 scheduler = resources.get_scheduler()
 render_jobs(scheduler)
+render_queue(scheduler)
 render_history(scheduler)
 render_logs(scheduler)

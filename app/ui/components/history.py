@@ -1,4 +1,4 @@
-"""Scheduler page sections: the jobs table with guarded per-job controls, run history, charts, log lines."""
+"""Scheduler page sections: run history (filtered by job and status) with errors, a duration chart, log lines."""
 
 from __future__ import annotations
 
@@ -7,66 +7,22 @@ import pandas as pd
 import streamlit as st
 
 from app.core.scheduler import SyncScheduler
-from app.sync.engine import reset_cursor
-from app.ui.components.scheduler_status import is_admin
 from app.ui.text import t
 
-STATUSES = ["success", "failed", "timeout", "abandoned", "running"]
+STATUSES = ["success", "failed", "timeout", "abandoned", "skipped", "running"]
+COLOURS = ["#2e7d32", "#c62828", "#ef6c00", "#6d4c41", "#9e9e9e", "#1565c0"]
 TIME_FORMAT = "YYYY-MM-DD HH:mm:ss"
-
-
-def render_jobs(scheduler: SyncScheduler) -> None:
-    st.subheader(t(scheduler.settings.ui_language, "jobs"))
-    jobs = scheduler.store.list_jobs()
-    tz = scheduler.settings.tz
-    rows = [
-        {
-            "job": j["name"],
-            "description": j["description"],
-            "every (min)": round(j["interval_seconds"] / 60.0, 2),
-            "paused": j["paused"],
-            "next run": j["next_run_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if j["next_run_at"] else "—",
-            "running": j["current_run_id"] is not None,
-            "timeout (s)": j["timeout_seconds"],
-            "retries": j["max_retries"],
-        }
-        for j in jobs
-    ]
-    st.dataframe(rows, hide_index=True, width="stretch")
-    if not is_admin(scheduler.settings) or not jobs:
-        return
-    with st.expander("Change a job"):
-        name = st.selectbox("Job", [j["name"] for j in jobs], key="fd_job_pick")
-        job = next(j for j in jobs if j["name"] == name)
-        minutes = st.number_input(
-            "Interval (minutes)",
-            min_value=0.05,
-            max_value=10080.0,
-            value=float(job["interval_seconds"]) / 60.0,
-            key="fd_job_interval",
-        )
-        left, right = st.columns(2)
-        if left.button("Save interval", key="fd_job_save"):
-            scheduler.store.set_interval(name, minutes * 60.0, scheduler.clock.now())
-            st.rerun()
-        label = "Resume job" if job["paused"] else "Pause job"
-        if right.button(label, key="fd_job_pause"):
-            scheduler.store.set_paused(name, not job["paused"], scheduler.clock.now())
-            st.rerun()
-        if st.button("Full resync", key="fd_job_resync", help="Forget the sync cursor and re-read every source row"):
-            reset_cursor(scheduler.engine, name, scheduler.clock.now())
-            scheduler.run_now(name, requested_by="full resync")
-            scheduler.drive_in_background(name)
-            st.toast("Cursor reset: a full resync is running.")
 
 
 def render_history(scheduler: SyncScheduler) -> None:
     lang = scheduler.settings.ui_language
     st.subheader(t(lang, "history"))
-    left, right = st.columns([2, 1])
+    pick, left, right = st.columns([1, 2, 1])
+    job_names = [j["name"] for j in scheduler.store.list_jobs()]
+    job = pick.selectbox("Job", ["all jobs", *job_names], key="fd_hist_job")
     statuses = left.multiselect("Status", STATUSES, key="fd_hist_status")
     limit = right.selectbox("Show", [50, 200, 1000], key="fd_hist_limit")
-    runs = scheduler.status_reader.history(limit=int(limit))
+    runs = scheduler.status_reader.history(job=None if job == "all jobs" else job, limit=int(limit))
     if statuses:
         runs = [r for r in runs if r["status"] in statuses]
     if not runs:
@@ -122,7 +78,9 @@ def _duration_chart(finished: pd.DataFrame) -> None:
             y=alt.Y("duration_seconds:Q", title="Duration (s)"),
             color=alt.Color(
                 "status:N",
-                scale=alt.Scale(domain=STATUSES, range=["#2e7d32", "#c62828", "#ef6c00", "#6d4c41", "#1565c0"]),
+                scale=alt.Scale(
+                    domain=STATUSES, range=["#2e7d32", "#c62828", "#ef6c00", "#6d4c41", "#9e9e9e", "#1565c0"]
+                ),
             ),
             tooltip=["id", "status", "trigger", "rows", "duration_seconds", "error"],
         )
