@@ -10,7 +10,6 @@ from app.core.scheduler import SyncScheduler
 from app.ui.text import t
 
 
-
 def render_queue(scheduler: SyncScheduler) -> None:
     lang = scheduler.settings.ui_language
     st.subheader(t(lang, "queue"))
