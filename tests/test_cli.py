@@ -97,3 +97,19 @@ def test_resync_forgets_the_cursor_and_the_next_run_reads_everything(tmp_path: P
     again = json.loads(cli(tmp_path, "--json", "run", "--wait").stdout)
     assert again["result"]["rows"] >= first["result"]["rows"] == 3000
     assert again["result"]["inserted"] < again["result"]["rows"]  # the same rows, upserted, not duplicated
+
+
+def test_trigger_queue_enable_disable_and_reset_from_the_cli(tmp_path: Path) -> None:
+    changed = cli(tmp_path, "trigger", "history_retention", "daily 04:30 on weekends")
+    assert changed.returncode == 0, changed.stderr
+    assert "history_retention: daily 04:30 on weekends, next run" in changed.stdout
+    bad = cli(tmp_path, "trigger", "history_retention", "cron 0 8")
+    assert bad.returncode == 2 and "has 2 fields" in bad.stderr
+    jobs = {j["name"]: j for j in json.loads(cli(tmp_path, "--json", "jobs").stdout)}
+    assert jobs["history_retention"]["trigger"] == "daily 04:30 on weekends"  # the bad text changed nothing
+    assert "paused" in cli(tmp_path, "disable", "history_retention").stdout
+    assert json.loads(cli(tmp_path, "--json", "jobs").stdout)[-1]["paused"] is True
+    assert "resumed" in cli(tmp_path, "enable", "history_retention").stdout
+    queue = json.loads(cli(tmp_path, "--json", "queue").stdout)
+    assert any(e["job"] == "incremental_sync" for e in queue)
+    assert "has no run in progress" in cli(tmp_path, "reset", "incremental_sync").stdout
