@@ -280,3 +280,41 @@ def test_todays_queue_shows_planned_slots_and_what_happened(db_url: str, make_se
     assert states == [("download", "success"), ("load", "success"), ("load", "planned")]
     s.set_trigger("load", "cron 0 9,17 * * *")  # re-planned: the future slot moves, the past stays
     assert [e["planned_for"].astimezone(SP).hour for e in s.todays_queue()] == [8, 9, 17]
+
+
+@pytest.mark.parametrize(
+    ("zone", "trigger", "start", "expected"),
+    [
+        # New York falls back on 1 Nov 2026: 01:30 happens twice, the job runs once a day.
+        (
+            "America/New_York",
+            "daily 01:30",
+            datetime(2026, 10, 31, 0, 0),
+            ["10-31 01:30", "11-01 01:30", "11-02 01:30", "11-03 01:30"],
+        ),
+        # São Paulo sprang forward at midnight on 4 Nov 2018: 00:30 did not exist, it ran at 01:00.
+        (
+            "America/Sao_Paulo",
+            "daily 00:30",
+            datetime(2018, 11, 3, 0, 0),
+            ["11-03 00:30", "11-04 01:00", "11-05 00:30", "11-06 00:30"],
+        ),
+        # A day group across the weekend boundary: Friday, then Monday.
+        ("America/Sao_Paulo", "cron 0 18 * * mon-fri", datetime(2026, 12, 4, 0, 0), ["12-04 18:00", "12-07 18:00"]),
+    ],
+)
+def test_the_scheduler_fires_calendar_jobs_on_the_right_local_times(
+    sqlite_url: str, make_settings: Any, zone: str, trigger: str, start: datetime, expected: list[str]
+) -> None:
+    tz = ZoneInfo(zone)
+    clock = FrozenClock(start.replace(tzinfo=tz).astimezone(timezone.utc))
+    s = build(
+        make_settings(sqlite_url, SCHEDULER_TIMEZONE=zone), clock, JobDefinition(spec("cal", trigger), lambda ctx: None)
+    )
+    end = clock.now() + timedelta(days=4)
+    while clock.now() < end:  # the timer's view: a tick every 10 minutes of injected time
+        s.tick()
+        clock.advance(timedelta(minutes=10))
+    fired = [r["scheduled_for"].astimezone(tz).strftime("%m-%d %H:%M") for r in run_rows(s, "cal")]
+    assert fired == expected
+    assert {r["trigger"] for r in run_rows(s, "cal")} == {"schedule"}
