@@ -318,3 +318,40 @@ def test_the_scheduler_fires_calendar_jobs_on_the_right_local_times(
     fired = [r["scheduled_for"].astimezone(tz).strftime("%m-%d %H:%M") for r in run_rows(s, "cal")]
     assert fired == expected
     assert {r["trigger"] for r in run_rows(s, "cal")} == {"schedule"}
+
+
+@pytest.mark.slow
+def test_with_the_real_timer_a_dependent_waits_for_its_dependency_then_runs(
+    sqlite_url: str, make_settings: Any
+) -> None:
+    import threading
+
+    done = threading.Event()
+    events: list[tuple[str, str]] = []
+
+    def download(ctx: Any) -> None:
+        events.append(("download", "start"))
+        threading.Event().wait(0.4)  # real work takes a while; the dependent must not start meanwhile
+        events.append(("download", "end"))
+
+    def load(ctx: Any) -> None:
+        events.append(("load", "start"))
+        if sum(1 for e in events if e == ("load", "start")) >= 2:
+            done.set()
+
+    settings = make_settings(sqlite_url, SCHEDULER_POLL_SECONDS=0.2)
+    defs = [
+        JobDefinition(spec("download", "every 2s", priority=1), download),
+        JobDefinition(spec("load", "every 2s", priority=9, depends_on=("download",)), load),
+    ]
+    s = SyncScheduler(settings=settings, jobs=defs)
+    s.start()
+    try:
+        assert done.wait(20), f"load did not run twice: {events}"
+    finally:
+        s.shutdown()
+    for index, event in enumerate(events):
+        if event == ("load", "start"):
+            before = events[:index]
+            assert before.count(("download", "end")) >= before.count(("download", "start")) > 0, events
+    assert [r["status"] for r in run_rows(s, "load")].count("skipped") == 0

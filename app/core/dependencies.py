@@ -1,4 +1,5 @@
-"""Dependencies between jobs (a simple workflow): a job runs only after its dependencies succeeded in its window.
+"""Dependencies between jobs (a simple workflow): a job runs after the latest run of each dependency succeeded
+within its window.
 
 The window of a slot is the job's usual period before it (a daily job's window is the day before its slot).
 A pure decision over a snapshot of each dependency; the scheduler waits, runs or records the run as skipped.
@@ -23,7 +24,7 @@ class DependencyState:
     """What the scheduler knows of one dependency at `now`."""
 
     name: str
-    last_success_at: datetime | None
+    last_success_at: datetime | None  # for display; the latest run's outcome decides
     running: bool
     pending: bool  # a slot, retry or manual request of it is due now
     last_status: str | None
@@ -36,17 +37,19 @@ def window_start(scheduled_for: datetime, period: timedelta) -> datetime:
 
 
 def decide(states: list[DependencyState], since: datetime) -> tuple[Verdict, str]:
-    """READY when every dependency succeeded since `since`; WAIT while one is running or due; else SKIP + why."""
+    """READY when the latest run of every dependency succeeded since `since` and none is running or due now;
+    WAIT while one is running, due or has a retry pending; otherwise SKIP, with the reason."""
     waiting: list[str] = []
     for dep in states:
-        if dep.last_success_at is not None and dep.last_success_at >= since:
-            continue
         if dep.last_status == "missing":
             return Verdict.SKIP, f"dependency {dep.name!r} is not a registered job"
         if dep.running or dep.pending:
-            waiting.append(dep.name)
+            waiting.append(dep.name)  # its current run decides (not an older success in the window)
             continue
-        if dep.last_status is not None and dep.last_finished_at is not None and dep.last_finished_at >= since:
+        recent = dep.last_finished_at is not None and dep.last_finished_at >= since
+        if recent and dep.last_status == "success":
+            continue
+        if recent:
             reason = f"dependency {dep.name!r} ended {dep.last_status}"
             return Verdict.SKIP, reason + (f" ({dep.last_error[:200]})" if dep.last_error else "")
         return Verdict.SKIP, f"dependency {dep.name!r} did not succeed since {since:%Y-%m-%d %H:%M} UTC"

@@ -266,7 +266,7 @@ class SyncScheduler:
         if first is not None and first not in names and first in self.definitions:
             names.append(first)
         for name in names:
-            verdict, reason = self._dependency_verdict(name, now)
+            verdict, reason = self._dependency_verdict(name, now + lead)
             if verdict == Verdict.WAIT:
                 self._waiting.add(name)
                 continue
@@ -285,6 +285,7 @@ class SyncScheduler:
         return None
 
     def _dependency_verdict(self, name: str, now: datetime) -> tuple[Verdict, str]:
+        """`now` includes the timer lead: a dependency due in the same instant counts as due."""
         deps = self.definitions[name].spec.depends_on
         if not deps:
             return Verdict.READY, ""
@@ -385,10 +386,13 @@ class SyncScheduler:
             if timer_job.trigger.interval.total_seconds() != job["interval_seconds"]:
                 aps.reschedule_job(name, trigger=IntervalTrigger(seconds=job["interval_seconds"]))
                 timer_job = aps.get_job(name)
-            wanted = max(due - TIMER_LEAD, self.clock.now())
-            if name in self._waiting:  # held back by a dependency: look again at the next poll, not in a loop
-                wanted = max(wanted, self.clock.now() + timedelta(seconds=self.settings.scheduler_poll_seconds))
+            now = self.clock.now()
+            wanted = max(due - TIMER_LEAD, now)
             current = timer_job.next_run_time if timer_job is not None else None
+            if name in self._waiting:  # held back by a dependency: look again at the next poll, not in a loop
+                if current is not None and current > now:
+                    return  # already aimed at a later look; pushing it out on every poll would starve it
+                wanted = max(wanted, now + timedelta(seconds=self.settings.scheduler_poll_seconds))
             if current is None or abs((current - wanted).total_seconds()) > 0.001:
                 aps.modify_job(name, next_run_time=wanted)
 
