@@ -4,6 +4,7 @@ AppError
 ├── ConfigError      a setting has a value we cannot use
 ├── StoreError       the database cannot be reached or used
 ├── SourceError      a data source failed or sent bad data
+├── DeliveryError    an e-mail could not be handed to the SMTP server
 ├── SchedulerError   a scheduler operation cannot be done now
 │   └── UnknownJobError
 └── LeaseLostError   a run's lease was taken over (a zombie must not commit)
@@ -26,6 +27,10 @@ class StoreError(AppError):
 
 class SourceError(AppError):
     pass
+
+
+class DeliveryError(AppError):
+    """Names the SMTP server (host:port) and what failed; never the password."""
 
 
 class SchedulerError(AppError):
