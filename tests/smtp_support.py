@@ -36,9 +36,9 @@ class Inbox:
 class SmtpServer:
     """Start with `with SmtpServer(...) as server:`; `server.inbox.messages` holds what arrived."""
 
-    def __init__(self, user: str | None = None, password: str | None = None) -> None:
+    def __init__(self, user: str | None = None, password: str | None = None, port: int | None = None) -> None:
         self.inbox = Inbox()
-        self.port = free_port()
+        self.port = port or free_port()
         self.user, self.password = user, password
         kwargs: dict[str, Any] = {}
         if user is not None:

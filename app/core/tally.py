@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, func, select, update
+from sqlalchemy import Connection, Engine, Table, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -125,9 +125,12 @@ def _settle_target(conn: Connection, now: datetime) -> int:
 
 def _fold(conn: Connection, where: Any) -> dict[Key, list[Any]]:
     head = func.substr(runs.c.error, 1, ERROR_HEAD)
+    # Grouping by `job_name || ''` (not the bare column) keeps SQLite's planner off ix_runs_job_started,
+    # which would read every run in job order instead of the primary-key range in `where`.
+    job = runs.c.job_name.op("||")(literal_column("''"))
     grouped = (
         select(
-            runs.c.job_name,
+            job,
             runs.c.status,
             head,
             func.count(),
@@ -135,7 +138,7 @@ def _fold(conn: Connection, where: Any) -> dict[Key, list[Any]]:
             func.coalesce(func.sum(runs.c.duration_seconds), 0.0),
         )
         .where(where, runs.c.status != RunStatus.RUNNING.value)
-        .group_by(runs.c.job_name, runs.c.status, head)
+        .group_by(job, runs.c.status, head)
     )
     counts: dict[Key, list[Any]] = {}
     for job, status, error, count, timed, seconds in conn.execute(grouped):
