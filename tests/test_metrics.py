@@ -167,3 +167,64 @@ def test_database_down_is_reported_as_up_zero_not_a_broken_scrape(server_port: i
     samples = scrape(server_port)
     assert value(samples, "freshdash_database_up") == 0
     assert not any(name.startswith("freshdash_runs") for name, _ in samples)
+
+
+# -- the Scheduler page's metrics panel under AppTest --------------------------------------------------
+
+
+def _panel_script() -> None:
+    from app.ui.components.metrics import render_metrics_panel
+
+    render_metrics_panel()
+
+
+@pytest.fixture
+def app_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> str:
+    """The app reads this test's own SQLite file, with no timer thread and none of the shell's settings."""
+    from app.config import PARSERS
+
+    for key in PARSERS:
+        monkeypatch.delenv(key, raising=False)
+    url = f"sqlite:///{tmp_path / 'fd.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("DEMO_SOURCE_PATH", str(tmp_path / "demo.db"))
+    monkeypatch.setenv("SCHEDULER_ENABLED", "false")
+    monkeypatch.setenv("ALERT_AFTER_FAILURES", "2")
+    return url
+
+
+def test_metrics_panel_shows_runs_failures_and_open_alerts(app_env: str, make_settings: Any) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from app.core.alerts import Alerter
+
+    clock = FrozenClock()
+    settings = make_settings(app_env, ALERT_AFTER_FAILURES=2)
+    s = scheduler(settings, clock, job("good", ScriptedJob()), job("bad", ScriptedJob(failures=99)))
+    for _ in range(2):
+        s.tick()
+        clock.advance(60)
+    [alert] = Alerter(s.engine, settings, clock).check()
+
+    at = AppTest.from_function(_panel_script, default_timeout=30)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.subheader[0].value == "Metrics and alerts"
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Open alerts"] == "1" and shown["Failed runs"] == "2"
+    runs, reasons, alerts = (frame.value for frame in at.dataframe)
+    by_job = runs.set_index("job")
+    assert by_job.loc["good", "success"] == 2 and by_job.loc["bad", "failed"] == 2
+    assert reasons.to_dict("records") == [{"job": "bad", "reason": "RuntimeError", "runs": 2}]
+    assert alerts["job"].tolist() == ["bad"] and "failed 2 times in a row" in alerts["detail"][0]
+    assert alert.kind == "failing"
+
+
+def test_metrics_panel_says_when_there_is_nothing_yet(app_env: str) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_panel_script, default_timeout=30)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [i.value for i in at.info] == ["No finished runs yet.", "No failed runs."]
+    assert at.success[0].value == "No open alerts."
