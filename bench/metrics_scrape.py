@@ -1,8 +1,9 @@
 """One Prometheus scrape (`render_metrics`, every number read from the database) with a million runs on SQLite.
 
-Same history as status_latency.py (one run a minute, some failures and timeouts). The counters are GROUP BY
-aggregates over the whole runs table, so a scrape costs about one scan of it. Baseline in the same run: a bare
-`SELECT count(*) FROM runs`. Goal: median < 1 s (a scrape every 15-60 s stays well under 5 % of a core).
+Same history as status_latency.py (one run a minute, some failures and timeouts). The first scrape folds the
+runs older than an hour into run_tallies (once per database, in chunks); later scrapes read the tallies plus
+the last hour's runs by primary key. Baseline in the same run: a bare `SELECT count(*) FROM runs` (one index
+scan). Goal: median < 50 ms.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from app.core.metrics import render_metrics
 from app.core.scheduler import JobDefinition, SyncScheduler
 from app.core.store import JobSpec
 
-GOAL_MEDIAN_MS = 1000.0
+GOAL_MEDIAN_MS = 50.0
 
 
 def main() -> None:
@@ -40,7 +41,9 @@ def main() -> None:
         scheduler.prepare()
         fill(db_path, count, scheduler.clock.now())
         engine, clock = scheduler.engine, scheduler.clock
+        started = time.perf_counter()
         body = render_metrics(engine, clock).decode()
+        first_ms = (time.perf_counter() - started) * 1000
         assert f'freshdash_runs_total{{job="{JOB}",status="success"}}' in body, body
         scrape_ms: list[float] = []
         count_ms: list[float] = []
@@ -60,7 +63,8 @@ def main() -> None:
     print(
         f"bench_metrics_scrape: render_metrics() with {count:,} runs median={median:.1f} "
         f"p95={percentile(scrape_ms, 95):.1f} ms (n={calls}); SELECT count(*) median={base:.1f} ms; "
-        f"ratio median={median / base:.1f}x (goal median<{GOAL_MEDIAN_MS:g}ms) {verdict} [load {load_before}->{load()}]"
+        f"ratio median={median / base:.1f}x; first scrape (settles the history) {first_ms:.0f} ms "
+        f"(goal median<{GOAL_MEDIAN_MS:g}ms) {verdict} [load {load_before}->{load()}]"
     )
 
 
