@@ -291,7 +291,7 @@ def _names(raw: Any) -> tuple[str, ...]:
 def _address(text: str) -> str:
     """One plain e-mail address (``name@host``); display names and angle brackets are not accepted."""
     local, _, domain = text.rpartition("@")
-    if not local or not domain or any(c.isspace() or c in "<>,;\"" for c in text):
+    if not local or not domain or any(c.isspace() or c in '<>,;"' for c in text):
         raise ValueError("must be e-mail addresses such as ana@example.com, separated by commas")
     return text
 

@@ -92,7 +92,7 @@ def _connect(settings: Settings) -> smtplib.SMTP:
             if not smtp.has_extn("starttls"):
                 raise DeliveryError(
                     f"SMTP server {host}:{port} does not offer STARTTLS; "
-                    "set SMTP_TLS = \"ssl\" (usually port 465) or \"none\" (trusted networks only)"
+                    'set SMTP_TLS = "ssl" (usually port 465) or "none" (trusted networks only)'
                 )
             smtp.starttls(context=ssl.create_default_context())
             smtp.ehlo()
