@@ -194,7 +194,7 @@ class Alerter:
             f"{alert.detail}\n\nOpened {alert.opened_at.astimezone(self.settings.tz):%Y-%m-%d %H:%M:%S %Z}. "
             "You get one e-mail per episode; it closes by itself when the job succeeds again.\n"
         )
-        changes: dict[str, Any] = {"notify_attempted_at": now}
+        changes: dict[str, Any] = {"notify_attempted_at": now, "recipients": ", ".join(self.recipients)}
         try:
             changes["message_id"] = self.send(self.settings, subject, body, list(self.recipients))
             changes.update(notified_at=now, notify_error=None)

@@ -77,8 +77,7 @@ def settle(engine: Engine, now: datetime) -> int:
         if target <= mark:  # the usual case: nothing to write, no write lock taken
             return folded
         with write_transaction(engine) as conn:
-            conn.execute(_insert(conn, marks).values(id=MARK_ID, settled_through_id=0).on_conflict_do_nothing())
-            mark = _mark(conn, lock=True)  # a concurrent settle or purge waits here
+            mark = _lock_mark(conn)
             target = min(_settle_target(conn, now), mark + SETTLE_CHUNK)
             if target <= mark:
                 return folded
@@ -91,7 +90,7 @@ def settle(engine: Engine, now: datetime) -> int:
 def archive(conn: Connection, run_ids: Sequence[int]) -> None:
     """Fold the unsettled runs about to be deleted (call in the deleting transaction, before the DELETE)."""
     if run_ids:
-        mark = _mark(conn, lock=True)
+        mark = _lock_mark(conn)
         _add(conn, _fold(conn, runs.c.id.in_(run_ids) & (runs.c.id > mark)))
 
 
@@ -107,6 +106,12 @@ def _mark(conn: Connection, lock: bool = False) -> int:
     query = select(marks.c.settled_through_id).where(marks.c.id == MARK_ID)
     value = conn.execute(query.with_for_update() if lock else query).scalar()
     return int(value or 0)
+
+
+def _lock_mark(conn: Connection) -> int:
+    """The mark, locked until the transaction ends: a concurrent settle or purge waits here."""
+    conn.execute(_insert(conn, marks).values(id=MARK_ID, settled_through_id=0).on_conflict_do_nothing())
+    return _mark(conn, lock=True)
 
 
 def _settle_target(conn: Connection, now: datetime) -> int:
