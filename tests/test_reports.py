@@ -158,6 +158,18 @@ def test_smtp_down_gives_a_clear_error_naming_host_and_port() -> None:
     assert "SMTP_HOST" in str(caught.value)
 
 
+def test_refused_recipients_are_named_and_a_partial_refusal_still_delivers(caplog: pytest.LogCaptureFixture) -> None:
+    with SmtpServer() as server:
+        server.inbox.refuse = {"gone@example.com", "left@example.com"}
+        settings = load_settings(env=server.settings_env(), secrets={})
+        with pytest.raises(DeliveryError, match="every recipient was refused: gone@example.com \\(550 5.1.1 No such"):
+            send_mail(settings, "x", "y", ["gone@example.com", "left@example.com"])
+        assert server.inbox.messages == []
+        send_mail(settings, "x", "y", ["gone@example.com", "ana@example.com"])
+        assert server.inbox.envelopes == [("freshdash@127.0.0.1", ["ana@example.com"])]
+    assert "refused some recipients: gone@example.com" in caplog.text
+
+
 def test_starttls_required_but_not_offered_is_explained() -> None:
     with SmtpServer() as server:
         settings = load_settings(env=server.settings_env() | {"SMTP_TLS": "starttls"}, secrets={})

@@ -21,6 +21,7 @@ from app.errors import ConfigError
 from app.mail import Attachment, send_mail, smtp_is_configured
 from app.sync.orders import has_orders, orders_between, period_breakdown, period_kpis
 
+REPORT_JOB = "email_report"  # the job's name in the catalogue and in run history
 COLUMNS = ("id", "created_at", "updated_at", "customer", "region", "channel", "product", "quantity", "amount", "status")
 TIMESTAMPS = frozenset({"created_at", "updated_at"})
 CSV_MIME = "text/csv"
