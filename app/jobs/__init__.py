@@ -1,1 +1,1 @@
-"""Jobs beside the incremental sync: each module offers a factory `make_<name>_job(settings) -> JobFunc`."""
+"""Built-in jobs of the catalogue (sync, history retention, daily renewal, e-mailed report). No Streamlit."""
