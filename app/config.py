@@ -30,9 +30,12 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SECRETS_PATH = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'data' / 'freshdash.db'}"
 DEFAULT_DEMO_SOURCE_PATH = str(PROJECT_ROOT / "data" / "demo_source.db")
-SECRET_KEYS = frozenset({"ADMIN_PASSWORD", "DATABASE_URL", "SOURCE_URL", "SOURCE_ENDPOINT", "SOURCE_TOKEN"})
+SECRET_KEYS = frozenset(
+    {"ADMIN_PASSWORD", "DATABASE_URL", "SOURCE_URL", "SOURCE_ENDPOINT", "SOURCE_TOKEN", "SMTP_PASSWORD"}
+)
 LANGUAGES = ("en", "pt-BR")
 SOURCE_KINDS = ("demo", "sql", "http")
+SMTP_TLS_MODES = ("starttls", "ssl", "none")
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,20 @@ class Settings:
     admin_password: str = dataclasses.field(default="", repr=False)
     admin_users: tuple[str, ...] = ()
     ui_language: str = "en"
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_tls: str = "starttls"
+    smtp_user: str = ""
+    smtp_password: str = dataclasses.field(default="", repr=False)
+    smtp_from: str = ""
+    smtp_timeout_seconds: float = 30.0
+    report_recipients: tuple[str, ...] = ()
+    report_period_days: int = 1
+    report_time: str = "07:00"
+    metrics_port: int = 0
+    alert_after_failures: int = 3
+    alert_stale_minutes: float = 0.0
+    alert_recipients: tuple[str, ...] = ()
     issues: tuple[ConfigIssue, ...] = field(default=(), compare=False)
 
     @property
@@ -273,6 +290,40 @@ def _names(raw: Any) -> tuple[str, ...]:
     return tuple(str(item).strip() for item in items if str(item).strip())
 
 
+def _address(text: str) -> str:
+    """One plain e-mail address (``name@host``); display names and angle brackets are not accepted."""
+    local, _, domain = text.rpartition("@")
+    if not local or not domain or any(c.isspace() or c in '<>,;"' for c in text):
+        raise ValueError("must be e-mail addresses such as ana@example.com, separated by commas")
+    return text
+
+
+def _addresses(raw: Any) -> tuple[str, ...]:
+    return tuple(_address(item) for item in _names(raw))
+
+
+def _optional_address(raw: Any) -> str:
+    text = str(raw).strip()
+    return _address(text) if text else ""
+
+
+def _host(raw: Any) -> str:
+    text = str(raw).strip()
+    if any(c.isspace() or c in "/@:" for c in text) and not (text.startswith("[") and text.endswith("]")):
+        raise ValueError("must be a host name or IP address such as smtp.example.com (the port goes in SMTP_PORT)")
+    return text
+
+
+def _time_of_day(raw: Any) -> str:
+    text = str(raw).strip()
+    hours, _, minutes = text.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and len(hours) <= 2):
+        raise ValueError("must be a local time of day as HH:MM, e.g. 07:00")
+    if not (0 <= int(hours) <= 23 and 0 <= int(minutes) <= 59):
+        raise ValueError("must be a local time of day as HH:MM, e.g. 07:00")
+    return f"{int(hours):02d}:{minutes}"
+
+
 PARSERS: dict[str, Callable[[Any], Any]] = {
     "SYNC_INTERVAL_MINUTES": _number(0.01, 7 * 24 * 60),
     "SCHEDULER_TIMEZONE": _timezone,
@@ -306,6 +357,20 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "ADMIN_PASSWORD": _text,
     "ADMIN_USERS": _names,
     "UI_LANGUAGE": _choice(*LANGUAGES),
+    "SMTP_HOST": _host,
+    "SMTP_PORT": _integer(1, 65535),
+    "SMTP_TLS": _choice(*SMTP_TLS_MODES),
+    "SMTP_USER": _text,
+    "SMTP_PASSWORD": _text,
+    "SMTP_FROM": _optional_address,
+    "SMTP_TIMEOUT_SECONDS": _number(0.1, 3600),
+    "REPORT_RECIPIENTS": _addresses,
+    "REPORT_PERIOD_DAYS": _integer(1, 366),
+    "REPORT_TIME": _time_of_day,
+    "METRICS_PORT": _integer(0, 65535),
+    "ALERT_AFTER_FAILURES": _integer(1, 1000),
+    "ALERT_STALE_MINUTES": _number(0, 366 * 24 * 60),
+    "ALERT_RECIPIENTS": _addresses,
 }
 
 

@@ -4,6 +4,7 @@ AppError
 ├── ConfigError      a setting has a value we cannot use
 ├── StoreError       the database cannot be reached or used
 ├── SourceError      a data source failed or sent bad data
+├── DeliveryError    an e-mail could not be handed to the SMTP server
 ├── SchedulerError   a scheduler operation cannot be done now
 │   ├── UnknownJobError
 │   └── TriggerError  a trigger text that cannot be read (names what is allowed)
@@ -27,6 +28,10 @@ class StoreError(AppError):
 
 class SourceError(AppError):
     pass
+
+
+class DeliveryError(AppError):
+    """Names the SMTP server (host:port) and what failed; never the password."""
 
 
 class SchedulerError(AppError):

@@ -177,6 +177,7 @@ SECRET_SAMPLES = {  # key -> (value, the part that must never be shown)
     "SOURCE_URL": ("postgresql+psycopg://reader:S0urce-Pa55@db.example.com/shop", "S0urce-Pa55"),
     "SOURCE_ENDPOINT": ("https://api:Endp0int-Pa55@api.example.com/orders", "Endp0int-Pa55"),
     "SOURCE_TOKEN": ("T0ken-Secr3t-value", "T0ken-Secr3t-value"),
+    "SMTP_PASSWORD": ("Smtp-Pa55-w0rd", "Smtp-Pa55-w0rd"),
 }
 
 

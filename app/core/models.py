@@ -173,3 +173,50 @@ class SyncCursor(Base):
     value: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     version: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RunTally(Base):
+    """Finished runs folded into totals per job, status and failure reason (see app/core/tally.py): the
+    metrics' counters read these few rows plus the runs after the mark, and never drop when runs are purged."""
+
+    __tablename__ = "run_tallies"
+
+    job_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(100), primary_key=True, default="")
+    runs: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration_sum_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class TallyMark(Base):
+    """One row: every run with id <= settled_through_id is counted in run_tallies (deleted or not)."""
+
+    __tablename__ = "tally_marks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    settled_through_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Alert(Base):
+    """One alert episode of a job: opened once (and e-mailed once), resolved when the condition clears.
+
+    `open_key` is "job:kind" while open and NULL once resolved: its unique index lets only one replica
+    open an episode (NULLs never collide, on SQLite and PostgreSQL alike).
+    """
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    open_key: Mapped[str | None] = mapped_column(String(130), nullable=True, unique=True)
+    job_name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    recipients: Mapped[str] = mapped_column(Text, default="")
+    notify_attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    notify_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    message_id: Mapped[str | None] = mapped_column(String(300), nullable=True)

@@ -14,6 +14,7 @@ from app.config import Settings
 from app.core.database import write_transaction
 from app.core.models import Instance, Job, Run, RunLog, RunStatus, SyncCursor
 from app.core.slots import is_stale
+from app.core.tally import archive
 from app.errors import UnknownJobError
 
 jobs, runs = cast(Table, Job.__table__), cast(Table, Run.__table__)
@@ -164,5 +165,6 @@ class StatusReader:
                 ids = list(conn.execute(old).scalars())
                 if not ids:
                     return deleted
+                archive(conn, ids)  # the metrics' counters keep counting what is deleted
                 conn.execute(delete(run_logs).where(run_logs.c.run_id.in_(ids)))
                 deleted += int(conn.execute(delete(runs).where(runs.c.id.in_(ids))).rowcount)

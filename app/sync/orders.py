@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, column, func, inspect, select, table
+from sqlalchemy import DateTime, Engine, column, func, inspect, literal, select, table
 
+from app.clock import utc
 from app.sync.job import DESTINATION_TABLE
 
 orders = table(
@@ -80,3 +81,57 @@ def choices(engine: Engine) -> dict[str, list[str]]:
         regions = list(conn.execute(select(orders.c.region).distinct().order_by(orders.c.region)).scalars())
         statuses = list(conn.execute(select(orders.c.status).distinct().order_by(orders.c.status)).scalars())
     return {"regions": regions, "statuses": statuses}
+
+
+# -- one period [start, end) of created orders (the e-mailed report) -----------------------------------
+
+
+def _naive_utc(value: datetime) -> datetime:
+    """The synced orders table stores naive UTC timestamps."""
+    return utc(value).replace(tzinfo=None)
+
+
+def _created_between(start: datetime, end: datetime) -> Any:
+    # Typed binds: SQLite then compares the same text form the sync wrote ("YYYY-MM-DD HH:MM:SS.ffffff").
+    low, high = literal(_naive_utc(start), DateTime()), literal(_naive_utc(end), DateTime())
+    return live & (orders.c.created_at >= low) & (orders.c.created_at < high)
+
+
+def period_kpis(engine: Engine, start: datetime, end: datetime) -> dict[str, Any]:
+    """Orders, revenue, average order and units of the orders created in [start, end)."""
+    query = select(
+        func.count(), func.coalesce(func.sum(orders.c.amount), 0.0), func.coalesce(func.sum(orders.c.quantity), 0)
+    ).where(_created_between(start, end))
+    with engine.connect() as conn:
+        count, revenue, units = conn.execute(query).one()
+    return {
+        "orders": int(count),
+        "revenue": float(revenue),
+        "average": float(revenue) / count if count else 0.0,
+        "units": int(units),
+    }
+
+
+def period_breakdown(engine: Engine, start: datetime, end: datetime, by: str) -> list[dict[str, Any]]:
+    """Orders and revenue per value of column `by` (region, channel, status ...) in [start, end)."""
+    key = orders.c[by]
+    query = (
+        select(
+            key.label(by), func.count().label("orders"), func.coalesce(func.sum(orders.c.amount), 0.0).label("revenue")
+        )
+        .where(_created_between(start, end))
+        .group_by(key)
+        .order_by(key)
+    )
+    with engine.connect() as conn:
+        return [
+            {by: r[by], "orders": int(r["orders"]), "revenue": float(r["revenue"])}
+            for r in conn.execute(query).mappings()
+        ]
+
+
+def orders_between(engine: Engine, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Every live order created in [start, end), oldest first."""
+    query = select(orders).where(_created_between(start, end)).order_by(orders.c.created_at, orders.c.id)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]

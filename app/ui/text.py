@@ -81,6 +81,18 @@ STRINGS: dict[str, dict[str, str]] = {
         "settings.where": "Set values in `.streamlit/secrets.toml` (or the Community Cloud secrets box) or as "
         "environment variables, which win. Secrets are masked here. See `.streamlit/secrets.toml.example` for "
         "every key.",
+        "metrics.title": "Metrics and alerts",
+        "metrics.jobs_active": "Active jobs",
+        "metrics.queue": "Due now",
+        "metrics.alerts": "Open alerts",
+        "metrics.failures": "Failed runs",
+        "metrics.runs": "Runs by job and status",
+        "metrics.by_reason": "Failures by reason",
+        "metrics.no_runs": "No finished runs yet.",
+        "metrics.no_failures": "No failed runs.",
+        "metrics.open_alerts": "Open alerts",
+        "metrics.no_alerts": "No open alerts.",
+        "metrics.unavailable": "Metrics unavailable: {error}",
     },
     "pt-BR": {
         "nav.dashboard": "Painel",
@@ -157,6 +169,18 @@ STRINGS: dict[str, dict[str, str]] = {
         "settings.where": "Defina valores em `.streamlit/secrets.toml` (ou na caixa de secrets do Community Cloud) "
         "ou como variáveis de ambiente, que têm prioridade. Segredos aparecem mascarados. Veja "
         "`.streamlit/secrets.toml.example` para todas as chaves.",
+        "metrics.title": "Métricas e alertas",
+        "metrics.jobs_active": "Jobs ativos",
+        "metrics.queue": "Pendentes agora",
+        "metrics.alerts": "Alertas abertos",
+        "metrics.failures": "Execuções com falha",
+        "metrics.runs": "Execuções por job e status",
+        "metrics.by_reason": "Falhas por motivo",
+        "metrics.no_runs": "Nenhuma execução concluída ainda.",
+        "metrics.no_failures": "Nenhuma execução com falha.",
+        "metrics.open_alerts": "Alertas abertos",
+        "metrics.no_alerts": "Nenhum alerta aberto.",
+        "metrics.unavailable": "Métricas indisponíveis: {error}",
     },
 }
 

@@ -1,0 +1,164 @@
+"""The e-mailed report: the dashboard's orders of one period as CSV and Excel, sent to REPORT_RECIPIENTS.
+
+Reads the synced `orders` table only (never the source); renders in memory; the run record keeps the delivery.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+
+from app.config import Settings
+from app.core.database import get_engine
+from app.core.runner import JobFunc, RunContext
+from app.errors import ConfigError
+from app.mail import Attachment, send_mail, smtp_is_configured
+from app.sync.orders import has_orders, orders_between, period_breakdown, period_kpis
+
+REPORT_JOB = "email_report"  # the job's name in the catalogue and in run history
+COLUMNS = ("id", "created_at", "updated_at", "customer", "region", "channel", "product", "quantity", "amount", "status")
+TIMESTAMPS = frozenset({"created_at", "updated_at"})
+CSV_MIME = "text/csv"
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+Send = Callable[..., str]
+
+
+def report_is_configured(settings: Settings) -> bool:
+    """True when a report can be sent: an SMTP server and at least one recipient."""
+    return smtp_is_configured(settings) and bool(settings.report_recipients)
+
+
+def report_period(at: datetime, tz: ZoneInfo, days: int) -> tuple[datetime, datetime]:
+    """The `days` full local days before the day of `at`, as aware UTC [start, end).
+
+    Computed on local dates, so a day with a daylight-saving change still spans midnight to midnight.
+    """
+    today = at.astimezone(tz).date()
+    return _local_midnight(today - timedelta(days=days), tz), _local_midnight(today, tz)
+
+
+def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(ZoneInfo("UTC"))
+
+
+def period_label(start: datetime, end: datetime, tz: ZoneInfo) -> str:
+    first, last = start.astimezone(tz).date(), (end.astimezone(tz) - timedelta(seconds=1)).date()
+    return first.isoformat() if first == last else f"{first.isoformat()}_{last.isoformat()}"
+
+
+def make_report_job(settings: Settings, send: Send = send_mail) -> JobFunc:
+    def email_report(ctx: RunContext) -> dict[str, Any]:
+        if not report_is_configured(settings):
+            raise ConfigError(
+                "the e-mailed report needs SMTP_HOST (the mail server) and REPORT_RECIPIENTS (who gets it); "
+                "set them in .streamlit/secrets.toml or the environment"
+            )
+        tz = settings.tz
+        # The slot, not the wall clock: a retry after midnight still reports the day its slot was for.
+        start, end = report_period(ctx.claim.scheduled_for, tz, settings.report_period_days)
+        label = period_label(start, end, tz)
+        ctx.progress(0, f"reading the orders of {label}")
+        engine = get_engine(settings.database_url)
+        summary, rows = _read(engine, start, end)
+        ctx.progress(len(rows), f"rendering {len(rows)} orders as CSV and Excel")
+        attachments: list[Attachment] = [
+            (f"orders_{label}.csv", render_csv(rows, tz), CSV_MIME),
+            (f"orders_{label}.xlsx", render_xlsx(summary, rows, tz, label), XLSX_MIME),
+        ]
+        recipients = list(settings.report_recipients)
+        ctx.progress(len(rows), f"sending to {len(recipients)} recipient(s)")
+        subject = f"Freshdash report {label}: {summary['orders']} orders, {summary['revenue']:,.2f} revenue"
+        message_id = send(settings, subject, render_body(summary, label, tz, attachments), recipients, attachments)
+        ctx.log("INFO", f"report {label} sent to {', '.join(recipients)} ({message_id})")
+        return {
+            "rows": len(rows),
+            "period_start": start.astimezone(tz).isoformat(),
+            "period_end": end.astimezone(tz).isoformat(),
+            "recipients": recipients,
+            "attachments": [{"name": name, "bytes": len(content), "mime": mime} for name, content, mime in attachments],
+            "message_id": message_id,
+            "orders": summary["orders"],
+            "revenue": summary["revenue"],
+        }
+
+    return email_report
+
+
+def _read(engine: Any, start: datetime, end: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    if not has_orders(engine):  # nothing synced yet: an empty report says so rather than failing
+        empty = {"orders": 0, "revenue": 0.0, "average": 0.0, "units": 0, "by_region": [], "by_status": []}
+        return empty, []
+    summary = period_kpis(engine, start, end)
+    summary["by_region"] = period_breakdown(engine, start, end, "region")
+    summary["by_status"] = period_breakdown(engine, start, end, "status")
+    return summary, orders_between(engine, start, end)
+
+
+def _local(name: str, value: Any, tz: ZoneInfo) -> Any:
+    """Timestamps of the orders table are naive UTC; people read them in SCHEDULER_TIMEZONE."""
+    if name in TIMESTAMPS and isinstance(value, str):  # SQLite hands untyped timestamp columns back as text
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=ZoneInfo("UTC"))
+        return aware.astimezone(tz)
+    return value
+
+
+def render_csv(rows: Sequence[dict[str, Any]], tz: ZoneInfo) -> bytes:
+    """UTF-8 with a byte-order mark (Excel then reads accents right), ISO 8601 local times with offset."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    for row in rows:
+        values = [_local(name, row.get(name), tz) for name in COLUMNS]
+        writer.writerow([v.isoformat() if isinstance(v, datetime) else v for v in values])
+    return out.getvalue().encode("utf-8-sig")
+
+
+def render_xlsx(summary: dict[str, Any], rows: Sequence[dict[str, Any]], tz: ZoneInfo, label: str) -> bytes:
+    """A Summary sheet (KPIs, by region, by status) and an Orders sheet; local times without zone (Excel)."""
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Summary")
+    sheet.append(["Freshdash report", label])
+    sheet.append(["Time zone", str(tz)])
+    sheet.append([])
+    for key, title in (("orders", "Orders"), ("revenue", "Revenue"), ("average", "Average order"), ("units", "Units")):
+        sheet.append([title, summary[key]])
+    for part, name in (("by_region", "region"), ("by_status", "status")):
+        sheet.append([])
+        sheet.append([name.capitalize(), "Orders", "Revenue"])
+        for item in summary[part]:
+            sheet.append([item[name], item["orders"], item["revenue"]])
+    orders = book.create_sheet("Orders")
+    orders.append(list(COLUMNS))
+    for row in rows:
+        values = [_local(name, row.get(name), tz) for name in COLUMNS]
+        orders.append([v.replace(tzinfo=None) if isinstance(v, datetime) else v for v in values])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def render_body(summary: dict[str, Any], label: str, tz: ZoneInfo, attachments: Sequence[Attachment]) -> str:
+    lines = [
+        f"Freshdash report for {label} ({tz}).",
+        "",
+        f"Orders:        {summary['orders']}",
+        f"Revenue:       {summary['revenue']:,.2f}",
+        f"Average order: {summary['average']:,.2f}",
+        f"Units:         {summary['units']}",
+    ]
+    if summary["by_region"]:
+        lines += ["", "By region:"]
+        lines += [f"  {r['region']}: {r['orders']} orders, {r['revenue']:,.2f}" for r in summary["by_region"]]
+    lines += ["", "Attached: " + ", ".join(name for name, _, _ in attachments)]
+    return "\n".join(lines) + "\n"

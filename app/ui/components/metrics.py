@@ -1,0 +1,74 @@
+"""Scheduler page section: the numbers /metrics exports (runs per job and status, failures by reason), open alerts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from app.core.alerts import open_alerts
+from app.core.metrics import metrics_snapshot
+from app.core.scheduler import SyncScheduler
+from app.errors import AppError
+from app.ui import resources
+from app.ui.text import t
+
+
+def render_metrics_panel(scheduler: SyncScheduler | None = None) -> None:
+    """Read from the database like a scrape does, so every replica's page shows the same numbers."""
+    scheduler = scheduler or resources.get_scheduler()
+    lang = scheduler.settings.ui_language
+    st.subheader(t(lang, "metrics.title"))
+    try:
+        scheduler.prepare()
+        snapshot = metrics_snapshot(scheduler.engine, scheduler.clock.now())
+        alerts = open_alerts(scheduler.engine)
+    except AppError as exc:  # a database that is down: say so, the rest of the page still renders
+        st.warning(t(lang, "metrics.unavailable", error=exc))
+        return
+    failed = sum(item["runs"] for item in snapshot["failures"])
+    cells = st.columns(4)
+    cells[0].metric(t(lang, "metrics.jobs_active"), f"{snapshot['jobs_active']} / {snapshot['jobs']}")
+    cells[1].metric(t(lang, "metrics.queue"), snapshot["queue_size"])
+    cells[2].metric(t(lang, "metrics.alerts"), len(alerts))
+    cells[3].metric(t(lang, "metrics.failures"), failed)
+    left, right = st.columns(2)
+    with left:
+        st.caption(t(lang, "metrics.runs"))
+        rows = runs_table(snapshot)
+        if rows:
+            st.dataframe(rows, hide_index=True, width="stretch")
+        else:
+            st.info(t(lang, "metrics.no_runs"))
+    with right:
+        st.caption(t(lang, "metrics.by_reason"))
+        if snapshot["failures"]:
+            st.dataframe(snapshot["failures"], hide_index=True, width="stretch")
+        else:
+            st.info(t(lang, "metrics.no_failures"))
+    st.caption(t(lang, "metrics.open_alerts"))
+    if not alerts:
+        st.success(t(lang, "metrics.no_alerts"))
+        return
+    tz = scheduler.settings.tz
+    shown = [
+        {
+            "job": a["job_name"],
+            "alert": a["kind"],
+            "detail": a["detail"],
+            "since": a["opened_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+            "e-mailed": a["notified_at"] is not None,
+        }
+        for a in alerts
+    ]
+    st.dataframe(shown, hide_index=True, width="stretch")
+
+
+def runs_table(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per job, one column per status (the counters of freshdash_runs_total)."""
+    statuses = sorted({item["status"] for item in snapshot["runs"]})
+    table: dict[str, dict[str, Any]] = {}
+    for item in snapshot["runs"]:
+        row = table.setdefault(item["job"], {"job": item["job"], **dict.fromkeys(statuses, 0)})
+        row[item["status"]] = item["runs"]
+    return [table[job] for job in sorted(table)]
