@@ -355,3 +355,30 @@ def test_with_the_real_timer_a_dependent_waits_for_its_dependency_then_runs(
             before = events[:index]
             assert before.count(("download", "end")) >= before.count(("download", "start")) > 0, events
     assert [r["status"] for r in run_rows(s, "load")].count("skipped") == 0
+
+
+def test_the_scheduler_heartbeat_raises_a_failing_alert_once(sqlite_url: str, make_settings: Any) -> None:
+    from app.core.alerts import open_alerts
+
+    clock = FrozenClock(MONDAY_NOON)
+    broken = JobDefinition(spec("export", "every 1m"), ScriptedJob(failures=99))
+    s = build(make_settings(sqlite_url, ALERT_AFTER_FAILURES=2), clock, broken)
+    for _ in range(3):  # the heartbeat judges before it runs what is due: two failures seen on the third
+        s.tick()
+        clock.advance(61)
+    assert [(a["job_name"], a["kind"]) for a in open_alerts(s.engine)] == [("export", "failing")]
+    for _ in range(5):  # still failing, later stale too: each episode is raised once, not on every check
+        clock.advance(61)
+        s.tick()
+    kinds = sorted(a["kind"] for a in open_alerts(s.engine) if a["job_name"] == "export")
+    assert kinds == ["failing", "stale"]
+
+
+def test_the_report_job_joins_the_catalogue_once_smtp_is_configured(sqlite_url: str, make_settings: Any) -> None:
+    plain = {d.spec.name for d in default_jobs(make_settings(sqlite_url))}
+    assert "email_report" not in plain
+    configured = make_settings(
+        sqlite_url, SMTP_HOST="smtp.example.com", REPORT_RECIPIENTS="ana@example.com", REPORT_TIME="06:45"
+    )
+    report = next(d for d in default_jobs(configured) if d.spec.name == "email_report")
+    assert report.spec.trigger == "daily 06:45"

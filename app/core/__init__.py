@@ -9,4 +9,9 @@ Vocabulary (one word per concept):
 - *cursor*: an incremental sync's persisted high-water mark (``sync_cursors``), committed with the data.
 - *presence*: sessions seen recently; without presence the scheduler *hibernates*.
 - *status*: a read-only snapshot for the UI and CLI.
+- *trigger*: when a job's slots fall (interval, delay, cron, daily, once; day groups and hours windows).
+- *dependency*: a job whose latest run must have succeeded in a job's window before that job runs.
+- *queue*: today's planned slots of every job (``planned_runs``), renewed daily.
+- *alert*: an episode of a job failing N times in a row or its data too old, raised once, closed when it clears.
+- *tally*: finished runs folded into counters, so metrics stay monotonic after history is purged.
 """

@@ -25,15 +25,18 @@ from app.clock import Clock, SystemClock
 from app.config import Settings, load_settings
 from app.core import process_registry
 from app.core.agenda import Agenda
+from app.core.alerts import Alerter
 from app.core.catalogue import JobDefinition, check_dependencies
 from app.core.database import create_schema, get_engine
 from app.core.dependencies import Verdict, decide, window_start
 from app.core.instances import InstanceStore
+from app.core.metrics import start_metrics_server
 from app.core.models import RunStatus
 from app.core.presence import Presence, should_hibernate
 from app.core.runner import Outcome, Runner
 from app.core.status import StatusReader
 from app.core.store import JobStore, RunRequest
+from app.core.tally import settle
 from app.core.triggers import Trigger
 from app.errors import AppError, SchedulerError, UnknownJobError
 
@@ -43,6 +46,8 @@ HOUSEKEEPING_ID = "__housekeeping__"
 # The timer fires this much before a slot: the claim's database round trip happens early and the run
 # starts on the slot (the runner waits for it), instead of a few milliseconds late.
 TIMER_LEAD = timedelta(milliseconds=25)
+# Alerts and metric tallies are judged at most this often (not on every heartbeat: 100 jobs cost queries).
+WATCH_EVERY = timedelta(seconds=30)
 __all__ = ["DEFAULT_JOB", "JobDefinition", "RunHandle", "SyncScheduler", "get_scheduler", "initialize_scheduler"]
 
 
@@ -108,6 +113,8 @@ class SyncScheduler:
         self.instances = InstanceStore(self.engine)
         self.status_reader = StatusReader(self.engine, self.settings)
         self.presence = presence or Presence()
+        self.alerter = Alerter(self.engine, self.settings, self.clock)
+        self._watched_at: datetime | None = None
         self.runner = Runner(self.store, self.clock, _secret_values(self.settings))
         self.definitions = {d.spec.name: d for d in (jobs if jobs is not None else default_jobs(self.settings))}
         check_dependencies(self.definitions.values())
@@ -425,6 +432,17 @@ class SyncScheduler:
         reaped = self.store.reap_expired(now)
         if reaped:
             logger.warning("%d run(s) abandoned after their lease expired", reaped)
+        if self._watched_at is None or now - self._watched_at >= WATCH_EVERY:
+            self._watched_at = now
+            self._watch(now)
+
+    def _watch(self, now: datetime) -> None:
+        """Fold old runs into the metric tallies and raise or close alerts; never stops the heartbeat."""
+        try:
+            settle(self.engine, now)
+            self.alerter.check(now)
+        except AppError:
+            logger.warning("alert check failed; trying again in %s", WATCH_EVERY, exc_info=True)
 
     @property
     def state_name(self) -> str:
@@ -484,7 +502,7 @@ def _replace(settings: Settings, **changes: Any) -> Settings:
 
 
 def _secret_values(settings: Settings) -> list[str]:
-    values = [settings.admin_password, settings.source_token]
+    values = [settings.admin_password, settings.source_token, settings.smtp_password]
     for url in (settings.database_url, settings.source_url, settings.source_endpoint):
         try:
             password = make_url(url).password if url else None
@@ -534,10 +552,19 @@ def initialize_scheduler(settings: Settings | None = None) -> SyncScheduler | No
             return None
         if not scheduler.timer_running:
             scheduler.start(resume_jobs=False)
+        _start_metrics(scheduler)
         return scheduler
     except AppError as exc:
         logger.error("scheduler not started: %s", exc)
         return None
+
+
+def _start_metrics(scheduler: SyncScheduler) -> None:
+    """The Prometheus endpoint on METRICS_PORT (once per process); a busy port is logged, not fatal."""
+    try:
+        start_metrics_server(scheduler.settings.metrics_port, scheduler.engine, scheduler.clock)
+    except AppError as exc:
+        logger.error("metrics endpoint not started: %s", exc)
 
 
 def get_scheduler_status(job: str = DEFAULT_JOB) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The built-in jobs: the incremental sync, the daily renewal of today's queue, and history retention."""
+"""The built-in jobs: the incremental sync, the daily renewal of today's queue, history retention, and the
+e-mailed report when SMTP is configured."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from app.core.runner import JobFunc, RunContext
 from app.core.status import StatusReader
 from app.core.store import JobSpec
 from app.core.triggers import interval_trigger
+from app.jobs.report import REPORT_JOB, make_report_job, report_is_configured
 
 SYNC_JOB = "incremental_sync"
 RENEWAL_JOB = "daily_renewal"
@@ -54,11 +56,25 @@ def builtin_jobs(settings: Settings) -> list[JobDefinition]:
         trigger="daily 03:00",
         tags=("maintenance",),
     )
-    return [
+    jobs = [
         JobDefinition(sync, make_sync_job(settings)),
         JobDefinition(renewal, renew_todays_queue),
         JobDefinition(retention, make_retention_job(settings)),
     ]
+    if report_is_configured(settings):  # without SMTP_HOST and REPORT_RECIPIENTS it would only fail daily
+        report = JobSpec(
+            name=REPORT_JOB,
+            description=f"E-mails the previous {settings.report_period_days} day(s) of orders as CSV and Excel",
+            interval_seconds=86400.0,
+            timeout_seconds=600.0,
+            max_retries=2,
+            retry_backoff_seconds=300.0,
+            priority=5,
+            trigger=f"daily {settings.report_time}",
+            tags=("report",),
+        )
+        jobs.append(JobDefinition(report, make_report_job(settings)))
+    return jobs
 
 
 def renew_todays_queue(ctx: RunContext) -> dict[str, Any]:
