@@ -577,8 +577,9 @@ def test_cursor_values_are_typed_so_they_compare(
     source = sync.source()
     assert source._schema()["updated_at"] == kind
     batch = next(source.read_batches(None, 10))
-    assert batch[0]["updated_at"] == parsed
-    cursor = source.parse_cursor(Cursor(batch[0]["updated_at"], 1).as_json())
+    value = batch.rows[0][batch.names.index("updated_at")]
+    assert value == parsed
+    cursor = source.parse_cursor(Cursor(value, 1).as_json())
     assert cursor is not None and cursor.value == parsed
 
 
