@@ -249,6 +249,17 @@ def test_a_changed_column_type_or_a_removed_column_is_refused_with_a_clear_messa
     assert set(stored_columns(world)) == {"id", "updated_at", "customer", "amount", "deleted"}
 
 
+def test_the_destination_indexes_its_cursor_column_after_the_first_load(world: World) -> None:
+    world.add(250, T0)
+    world.engine().run(world.batch_size)
+    indexes = {ix["name"]: ix["column_names"] for ix in inspect(world.store).get_indexes("orders")}
+    assert indexes == {"ix_orders_updated_at": ["updated_at"]}
+    with world.store.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_orders_updated_at")
+    world.engine().run(world.batch_size)  # nothing new to read: the index still comes back
+    assert [ix["name"] for ix in inspect(world.store).get_indexes("orders")] == ["ix_orders_updated_at"]
+
+
 def test_new_keys_below_the_largest_stored_key_are_counted_as_inserts(world: World) -> None:
     world.next_id = 100
     world.add(5, T0)  # ids 100..104

@@ -23,6 +23,10 @@ from app.sync.source import Batch, Row
 logger = logging.getLogger(__name__)
 Processor = Callable[[Any], Any]
 LOOKUP_CHUNK = 5000  # keys per IN (...) list: under SQLite's and PostgreSQL's limits on parameters
+# SQLite checkpoints the WAL (copies it into the database and syncs both files) at the first commit past 1,000
+# pages by default, and a batch of scattered updates passes that on every commit. A sync's connections let the
+# WAL grow to ~40 MB instead, and each run ends with one checkpoint (finish()).
+WAL_PAGES_BETWEEN_CHECKPOINTS = 10_000
 
 
 class Destination:
@@ -35,29 +39,49 @@ class Destination:
         self.cursor_field = cursor_field
         self.dialect = store.dialect
         self.table: Table | None = None
+        self._pending_index: Index | None = None
         self._writers: dict[tuple[str, ...], _Writer] = {}
 
     def prepare(self, columns: list[Column[Any]]) -> Table:
         """Create the table, or add the source's new columns to it; refuse changed or removed columns."""
         table = Table(self.name, MetaData(), *columns)
-        # "Latest changes first" (dashboards, audits) reads the cursor column backwards: index it.
-        Index(f"ix_{self.name}_{self.cursor_field}", table.c[self.cursor_field])
         try:
             with write_transaction(self.store) as conn:
                 inspector = inspect(conn)
                 if not inspector.has_table(self.name):
                     table.create(conn)
+                    present = {}
                 else:
                     present = {c["name"]: c["type"] for c in inspector.get_columns(self.name)}
                     self._check(table, present)
                     for column in table.columns:
                         if column.name not in present:
                             self._add_column(conn, column)
+                indexed = {ix["name"] for ix in inspector.get_indexes(self.name)} if present else set()
         except SQLAlchemyError as exc:
             raise StoreError(f"preparing the destination table {self.name!r} failed: {_reason(exc)}") from None
+        # "Latest changes first" (dashboards, audits) reads the cursor column backwards: it gets an index, which
+        # a new table gets after its first load (finish()).
+        index = Index(f"ix_{self.name}_{self.cursor_field}", table.c[self.cursor_field])
+        self._pending_index = None if index.name in indexed else index
         self.table = table
         self._writers.clear()
         return table
+
+    def finish(self) -> None:
+        """After a run: build the cursor column's index if the table has none yet (after a first load, one
+        sort is cheaper than growing it row by row), and checkpoint SQLite's WAL."""
+        try:
+            if self._pending_index is not None:
+                with write_transaction(self.store) as conn:
+                    self._pending_index.create(conn, checkfirst=True)
+                logger.info("destination %s indexed on %s", self.name, self.cursor_field)
+                self._pending_index = None
+            if self.dialect.name == "sqlite":
+                with self.store.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except SQLAlchemyError as exc:
+            raise StoreError(f"finishing the destination table {self.name!r} failed: {_reason(exc)}") from None
 
     def _check(self, table: Table, present: dict[str, TypeEngine[Any]]) -> None:
         problems = [
@@ -101,6 +125,8 @@ class Destination:
         assert dbapi_conn is not None
         cursor = dbapi_conn.cursor()
         try:
+            if self.dialect.name == "sqlite":
+                cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES_BETWEEN_CHECKPOINTS}")
             return writer.write(cursor, writer.rows(batch))
         except self.dialect.loaded_dbapi.Error as exc:
             raise StoreError(f"writing a batch to {self.name!r} failed: {type(exc).__name__}: {_first(exc)}") from None

@@ -87,6 +87,7 @@ class SyncEngine:
             batches += 1
             if progress is not None:
                 progress(rows, f"batch {batches}: {rows:,} rows")
+        self.destination.finish()
         return SyncResult(rows, inserted, updated, batches, stored, version)
 
     def _validate(self, batch: Batch) -> None:

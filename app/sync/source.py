@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Column, Engine, MetaData, Table, bindparam, or_, select
+from sqlalchemy import Column, Engine, MetaData, Table, bindparam, inspect, or_, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 from sqlalchemy.sql.compiler import Compiled
@@ -97,7 +97,9 @@ class SqlTableSource:
     def table(self) -> Table:
         if self._table is None:
             try:
-                self._table = Table(self.table_name, MetaData(), autoload_with=self.engine)
+                # Names and types are all a sync needs: cheaper than reflecting keys, indexes and constraints.
+                found = inspect(self.engine).get_columns(self.table_name)
+                self._table = Table(self.table_name, MetaData(), *(Column(c["name"], c["type"]) for c in found))
             except NoSuchTableError:
                 raise SourceError(f"source table {self.table_name!r} does not exist (SOURCE_TABLE)") from None
             except (SQLAlchemyError, StoreError) as exc:
@@ -145,11 +147,9 @@ class SqlTableSource:
             if not rows:
                 return
             last = rows[-1]
-            cursor = reader.decode_cursor(last, types)
-            if not raw:
-                rows = reader.decode(rows, types)
-            yield Batch(reader.names, rows, cursor, driver_values=raw)
             position = (last[reader.value_at], last[reader.key_at])
+            cursor = reader.decode_cursor(last, types)
+            yield Batch(reader.names, rows if raw else reader.decode(rows, types), cursor, driver_values=raw)
             if len(rows) < batch_size:
                 return
 
