@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Column, Connection, Engine, Index, MetaData, Table, inspect, text
+from sqlalchemy import JSON, Column, Connection, Engine, Index, MetaData, Table, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import CreateColumn
 from sqlalchemy.types import NullType, TypeEngine
@@ -64,9 +64,15 @@ class Destination:
         # a new table gets after its first load (finish()).
         index = Index(f"ix_{self.name}_{self.cursor_field}", table.c[self.cursor_field])
         self._pending_index = None if index.name in indexed else index
-        self.table = table
+        # Values are written as the store's columns hold them (a JSON column stays JSON when the source's
+        # inference now says integer).
+        self.table = Table(
+            self.name,
+            MetaData(),
+            *(Column(c.name, _stored(present.get(c.name), c.type), primary_key=c.primary_key) for c in columns),
+        )
         self._writers.clear()
-        return table
+        return self.table
 
     def finish(self) -> None:
         """After a run: build the cursor column's index if the table has none yet (after a first load, one
@@ -224,10 +230,15 @@ def _count_true(cursor: Any) -> int:
 
 
 def _same_kind(stored: TypeEngine[Any], wanted: TypeEngine[Any]) -> bool:
-    """Whether a reflected column holds what the source's column holds (generic kinds: text, integer, ...)."""
-    if isinstance(stored, NullType) or isinstance(wanted, NullType):
+    """Whether a reflected column holds what the source's column holds (generic kinds: text, integer, ...);
+    a JSON column holds any of them."""
+    if isinstance(stored, (NullType, JSON)) or isinstance(wanted, NullType):
         return True
     return bool(stored._type_affinity is wanted._type_affinity)
+
+
+def _stored(stored: TypeEngine[Any] | None, wanted: TypeEngine[Any]) -> TypeEngine[Any]:
+    return wanted if stored is None or isinstance(stored, NullType) else stored
 
 
 def _show(type_: TypeEngine[Any]) -> str:
