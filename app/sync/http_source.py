@@ -15,8 +15,9 @@ The contract the API must keep (also in the README, "HTTP JSON API"):
   given; `null` or an empty page ends the read. Without a `next` member (a bare list) the source asks again
   after the last item while pages come back full.
 - Each item is a JSON object holding the key (a whole number or a string) and the cursor field (a number,
-  a string, or an ISO 8601 datetime string, compared as a datetime). Other fields are optional; fields first
-  seen after the first page are ignored (the destination table was created from the first page).
+  a string, or an ISO 8601 datetime string, compared as a datetime). Other fields are optional. The columns
+  are inferred from the first page of the whole collection on every run: a field it gains becomes a new
+  destination column, one it loses fails the run with a message; fields seen only on later pages are ignored.
 - 429, 5xx, connection errors and timeouts are retried with exponential backoff (a `Retry-After` in seconds
   or as an HTTP date is honoured); other statuses fail at once. Any bad page or item raises SourceError, so
   the engine refuses the whole batch. Error messages never contain the token or URL credentials.
