@@ -1,7 +1,8 @@
 """The destination table of a sync: created from the source's columns, widened in place when the source gains
 columns, and written one batch at a time with a prepared upsert through the store's driver.
 
-It never commits: every write runs inside the caller's transaction (the engine's, with the cursor).
+A batch write never commits: it runs inside the caller's transaction (the engine's, with the cursor); only
+the DDL of prepare() and finish() commits on its own.
 """
 
 from __future__ import annotations
@@ -64,8 +65,8 @@ class Destination:
         # a new table gets after its first load (finish()).
         index = Index(f"ix_{self.name}_{self.cursor_field}", table.c[self.cursor_field])
         self._pending_index = None if index.name in indexed else index
-        # Values are written as the store's columns hold them (a JSON column stays JSON when the source's
-        # inference now says integer).
+        # Values are written as the store's columns hold them (a JSON column stays JSON when an API's
+        # inferred kind now says text or integer).
         self.table = Table(
             self.name,
             MetaData(),
