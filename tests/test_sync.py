@@ -308,8 +308,14 @@ def test_datetime_text_of_another_writer_is_copied_as_is_and_ties_are_not_skippe
     engine = SyncEngine(store, SqlTableSource(source, "events"), "events", FrozenClock(), "events")
     result = engine.run(10)  # 25 rows sharing one timestamp, pages of 10
     assert (result.rows, result.batches) == (25, 3)
+    with source.begin() as conn:  # committed later within the same second
+        for n in range(26, 31):
+            conn.exec_driver_sql("INSERT INTO events VALUES (?, '2026-02-01 09:00:00')", (n,))
+    again = SyncEngine(store, SqlTableSource(source, "events"), "events", FrozenClock(), "events")
+    assert again.run(10).rows == 5  # the next run starts from the cursor exactly as the source stores it
     with store.connect() as conn:
         assert conn.exec_driver_sql("SELECT DISTINCT updated_at FROM events").all() == [("2026-02-01 09:00:00",)]
+        assert conn.exec_driver_sql("SELECT count(*) FROM events").scalar() == 30
     source.dispose()
 
 

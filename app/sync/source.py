@@ -25,13 +25,19 @@ Processor = Callable[[Any], Any]
 
 @dataclass(frozen=True)
 class Cursor:
-    """A high-water mark: the last (cursor value, key) read; ties on the value are broken by the key."""
+    """A high-water mark: the last (cursor value, key) read; ties on the value are broken by the key.
+
+    `as_read`: the same pair exactly as the source's driver returned it, kept when JSON holds it exactly
+    (SQLite text and numbers), so the next run compares what the source stores, not a re-encoding of it.
+    """
 
     value: Any
     key: Any
+    as_read: tuple[Any, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"value": _to_json(self.value), "key": _to_json(self.key)}
+        found = {"value": _to_json(self.value), "key": _to_json(self.key)}
+        return found if self.as_read is None else {**found, "as_read": list(self.as_read)}
 
 
 @dataclass(frozen=True)
@@ -121,7 +127,12 @@ class SqlTableSource:
     def parse_cursor(self, stored: dict[str, Any] | None) -> Cursor | None:
         if not stored:
             return None
-        return Cursor(self._typed(self.cursor_field, stored.get("value")), self._typed(self.key, stored.get("key")))
+        as_read = stored.get("as_read")
+        return Cursor(
+            self._typed(self.cursor_field, stored.get("value")),
+            self._typed(self.key, stored.get("key")),
+            (as_read[0], as_read[1]) if isinstance(as_read, list) and len(as_read) == 2 else None,
+        )
 
     def _typed(self, column: str, value: Any) -> Any:
         if value is None:
@@ -139,9 +150,9 @@ class SqlTableSource:
     def read_batches(self, after: Cursor | None, batch_size: int, store: Dialect | None = None) -> Iterator[Batch]:
         reader = _KeysetReader(self.table, self.key, self.cursor_field, self.engine.dialect, batch_size)
         raw = passes_through(self.engine.dialect, store)
-        # Inside a run the next page starts at the last row's driver values, compared exactly as the source
-        # stores them; only a cursor read back from the store goes through the bind processors.
-        position = None if after is None else reader.encode(after)
+        # The next page starts at the last row's driver values, compared exactly as the source stores them;
+        # a stored cursor without them (older, or values JSON cannot hold exactly) goes through the bind processors.
+        position = None if after is None else after.as_read or reader.encode(after)
         while True:
             rows, types = self._fetch(reader, position)
             if not rows:
@@ -228,9 +239,12 @@ class _KeysetReader:
 
     def decode_cursor(self, row: Row, types: list[Any]) -> Cursor:
         processors = dict(self.decoders(types))
+        value, key = row[self.value_at], row[self.key_at]
+        exact = all(type(v) in (str, int, float) for v in (value, key))
         return Cursor(
-            _process(processors.get(self.value_at), row[self.value_at]),
-            _process(processors.get(self.key_at), row[self.key_at]),
+            _process(processors.get(self.value_at), value),
+            _process(processors.get(self.key_at), key),
+            (value, key) if exact else None,
         )
 
 
