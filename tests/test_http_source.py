@@ -577,8 +577,9 @@ def test_cursor_values_are_typed_so_they_compare(
     source = sync.source()
     assert source._schema()["updated_at"] == kind
     batch = next(source.read_batches(None, 10))
-    assert batch[0]["updated_at"] == parsed
-    cursor = source.parse_cursor(Cursor(batch[0]["updated_at"], 1).as_json())
+    value = batch.rows[0][batch.names.index("updated_at")]
+    assert value == parsed
+    cursor = source.parse_cursor(Cursor(value, 1).as_json())
     assert cursor is not None and cursor.value == parsed
 
 
@@ -590,6 +591,31 @@ def test_mixed_cursor_types_are_refused(api: Api, sync: Sync) -> None:
     api.entries[2] = (T0 + timedelta(seconds=1), {"id": 2, "updated_at": 5})
     with pytest.raises(SourceError, match="must hold numbers, strings or ISO datetimes"):
         sync.source().columns()
+
+
+def test_a_field_the_api_gains_becomes_a_column_on_the_next_run(api: Api, sync: Sync) -> None:
+    api.add(5)
+    for id_ in range(1, 6):
+        api.put(id_, {**api.entries[id_][1], "note": None})  # all null: a JSON column
+    sync.run(100)
+    for id_ in range(1, 6):  # the API now serves every item with a new field
+        api.put(id_, {**api.entries[id_][1], "channel": None})
+    api.touch([2], channel="app", note="x")  # note now looks like text: it stays JSON
+    result = sync.run(100)
+    assert (result.rows, result.inserted, result.updated) == (1, 0, 1)
+    with sync.store.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT id, channel, note FROM orders ORDER BY id").all()
+    assert [tuple(r) for r in rows[:3]] == [(1, None, "null"), (2, "app", '"x"'), (3, None, "null")]
+    sync.assert_equal()
+
+
+def test_a_field_the_api_drops_is_named_instead_of_ignored(api: Api, sync: Sync) -> None:
+    api.add(3)
+    sync.run(100)
+    for id_ in range(1, 4):
+        api.put(id_, {k: v for k, v in api.entries[id_][1].items() if k != "tags"})
+    with pytest.raises(SourceError, match="column 'tags' is in 'orders' but no longer in the source"):
+        sync.run(100)
 
 
 def test_an_empty_api_says_the_first_sync_waits_for_data(sync: Sync) -> None:

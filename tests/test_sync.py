@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,10 +27,13 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     create_engine,
     func,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
 
@@ -37,10 +41,11 @@ from app.clock import FrozenClock
 from app.core.database import create_schema, get_engine
 from app.errors import LeaseLostError, SourceError
 from app.sync.engine import CursorMovedError, SyncEngine
-from app.sync.source import SqlTableSource
+from app.sync.source import Batch, Cursor, SqlTableSource
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 2, 1, 9, 0)
+T1 = T0 + timedelta(hours=1)
 
 
 def source_table(metadata: MetaData) -> Table:
@@ -163,15 +168,10 @@ def test_a_duplicate_run_with_a_stale_cursor_cannot_write(world: World) -> None:
     stale.table()
     world.engine().run(world.batch_size)  # another run commits first
     world.touch([1], T0 + timedelta(minutes=1), amount=-1.0)
+    row = (1, T0, "x", 0.0, False)
+    batch = Batch(("id", "updated_at", "customer", "amount", "deleted"), [row], Cursor(T0, 1))
     with pytest.raises(CursorMovedError):
-        stale._commit(
-            stale.table(),
-            [{"id": 1, "updated_at": T0, "customer": "x", "amount": 0.0, "deleted": False}],
-            None,
-            0,
-            stale.source.parse_cursor({"value": T0.isoformat(), "key": 1}),
-            None,
-        )  # type: ignore[arg-type]
+        stale._commit(batch, 0, None)  # it still believes the cursor is at version 0
     world.engine().run(world.batch_size)
     world.assert_equal()
 
@@ -201,6 +201,122 @@ def test_source_down_gives_a_clear_error_without_the_password(sqlite_url: str) -
         engine.run(100)
     assert "cannot reach the source postgresql+psycopg://reader:***@127.0.0.1:1/src" in str(caught.value)
     assert "s3cr3t" not in str(caught.value)
+
+
+def stored_columns(world: World) -> dict[str, Any]:
+    return {c["name"]: c["type"] for c in inspect(world.store).get_columns("orders")}
+
+
+def test_a_column_the_source_gains_is_added_to_the_destination_in_place(world: World) -> None:
+    world.add(30, T0)
+    world.engine().run(world.batch_size)
+    with world.source.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE src_orders ADD COLUMN channel VARCHAR(20)")
+        touch = text("UPDATE src_orders SET channel = 'web', updated_at = :at WHERE id <= 3")
+        conn.execute(touch.bindparams(bindparam("at", type_=DateTime)), {"at": T1})
+    result = world.engine().run(world.batch_size)
+    assert (result.rows, result.inserted, result.updated) == (3, 0, 3)
+    assert "channel" in stored_columns(world)
+    world.assert_equal()  # the other columns and rows are untouched
+    with world.store.connect() as conn:
+        channels = dict(conn.exec_driver_sql("SELECT id, channel FROM orders WHERE id <= 4").all())
+    assert channels == {1: "web", 2: "web", 3: "web", 4: None}
+
+
+def test_a_changed_column_type_or_a_removed_column_is_refused_with_a_clear_message(world: World) -> None:
+    world.add(20, T0)
+    world.engine().run(world.batch_size)
+    world.table.drop(world.source)
+    changed = Table(
+        "src_orders",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("updated_at", DateTime, nullable=False),
+        Column("customer", String(40)),
+        Column("amount", String(20)),  # was a Float; "deleted" is gone
+    )
+    changed.create(world.source)
+    with world.source.begin() as conn:
+        conn.execute(insert(changed), [{"id": 99, "updated_at": T1, "customer": "x", "amount": "1.5"}])
+    before = world.engine().read_cursor()
+    with pytest.raises(SourceError) as caught:
+        world.engine().run(world.batch_size)
+    message = str(caught.value)
+    assert "column 'deleted' is in 'orders' but no longer in the source" in message
+    assert re.search(r"column 'amount' is (FLOAT|DOUBLE[A-Z ]*) in 'orders' but VARCHAR\(20\) in the source", message)
+    assert "python -m app resync" in message
+    assert world.engine().read_cursor() == before
+    assert set(stored_columns(world)) == {"id", "updated_at", "customer", "amount", "deleted"}
+
+
+def test_the_destination_indexes_its_cursor_column_after_the_first_load(world: World) -> None:
+    world.add(250, T0)
+    world.engine().run(world.batch_size)
+    indexes = {ix["name"]: ix["column_names"] for ix in inspect(world.store).get_indexes("orders")}
+    assert indexes == {"ix_orders_updated_at": ["updated_at"]}
+    with world.store.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_orders_updated_at")
+    world.engine().run(world.batch_size)  # nothing new to read: the index still comes back
+    assert [ix["name"] for ix in inspect(world.store).get_indexes("orders")] == ["ix_orders_updated_at"]
+
+
+def test_new_keys_below_the_largest_stored_key_are_counted_as_inserts(world: World) -> None:
+    world.next_id = 100
+    world.add(5, T0)  # ids 100..104
+    world.engine().run(world.batch_size)
+    world.next_id = 10
+    world.add(3, T1)  # ids 10..12: new, yet below the largest stored id
+    world.touch([101], T1, amount=5.0)
+    result = world.engine().run(world.batch_size)
+    assert (result.rows, result.inserted, result.updated) == (4, 3, 1)
+    world.assert_equal()
+
+
+def test_text_keys_are_upserted_and_counted(db_url: str, tmp_path: Path) -> None:
+    source = create_engine(f"sqlite:///{tmp_path / 'text_keys.db'}")
+    table = Table(
+        "codes", MetaData(), Column("code", String(10), primary_key=True), Column("at", DateTime, nullable=False)
+    )
+    table.create(source)
+    with source.begin() as conn:
+        conn.execute(insert(table), [{"code": c, "at": T0} for c in ("b", "d")])
+    store = get_engine(db_url)
+    create_schema(store)
+    engine = SyncEngine(store, SqlTableSource(source, "codes", "code", "at"), "codes", FrozenClock(), "codes")
+    assert engine.run(10).inserted == 2
+    with source.begin() as conn:
+        conn.execute(insert(table), [{"code": c, "at": T1} for c in ("a", "c")])
+        conn.execute(update(table).where(table.c.code == "d").values(at=T1))
+    result = engine.run(10)
+    assert (result.rows, result.inserted, result.updated) == (3, 2, 1)
+    with store.connect() as conn:
+        assert [r[0] for r in conn.exec_driver_sql("SELECT code FROM codes ORDER BY code")] == ["a", "b", "c", "d"]
+    source.dispose()
+
+
+def test_datetime_text_of_another_writer_is_copied_as_is_and_ties_are_not_skipped(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """SQLite text without microseconds (CURRENT_TIMESTAMP's form): pages continue from the exact text."""
+    source = create_engine(f"sqlite:///{tmp_path / 'plain_text.db'}")
+    with source.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE events (id INTEGER PRIMARY KEY, updated_at DATETIME NOT NULL)")
+        for n in range(1, 26):
+            conn.exec_driver_sql("INSERT INTO events VALUES (?, '2026-02-01 09:00:00')", (n,))
+    store = get_engine(sqlite_url)
+    create_schema(store)
+    engine = SyncEngine(store, SqlTableSource(source, "events"), "events", FrozenClock(), "events")
+    result = engine.run(10)  # 25 rows sharing one timestamp, pages of 10
+    assert (result.rows, result.batches) == (25, 3)
+    with source.begin() as conn:  # committed later within the same second
+        for n in range(26, 31):
+            conn.exec_driver_sql("INSERT INTO events VALUES (?, '2026-02-01 09:00:00')", (n,))
+    again = SyncEngine(store, SqlTableSource(source, "events"), "events", FrozenClock(), "events")
+    assert again.run(10).rows == 5  # the next run starts from the cursor exactly as the source stores it
+    with store.connect() as conn:
+        assert conn.exec_driver_sql("SELECT DISTINCT updated_at FROM events").all() == [("2026-02-01 09:00:00",)]
+        assert conn.exec_driver_sql("SELECT count(*) FROM events").scalar() == 30
+    source.dispose()
 
 
 def test_unknown_table_or_column_is_named(tmp_path: Path) -> None:
@@ -251,7 +367,7 @@ def test_kill_9_mid_sync_keeps_data_and_cursor_consistent(tmp_path: Path, db_url
     w.add(60_000, T0)
     script = (
         "import sys; from app.core.database import get_engine; from app.clock import SystemClock;"
-        "from app.sync.engine import SyncEngine; from app.sync.source import SqlTableSource;"
+        "from app.sync.engine import SyncEngine; from app.sync.source import Batch, Cursor, SqlTableSource;"
         "from sqlalchemy import create_engine;"
         "e = SyncEngine(get_engine(sys.argv[2]), SqlTableSource(create_engine(sys.argv[1]), 'src_orders'),"
         " 'orders', SystemClock(), 'sync');"

@@ -9,18 +9,18 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, cast
 
-from sqlalchemy import Column, Connection, Engine, Index, MetaData, Table, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, Engine, Table, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.clock import Clock
 from app.core.database import write_transaction
 from app.core.models import SyncCursor
 from app.errors import LeaseLostError, SourceError, StoreError
-from app.sync.source import Cursor, Row, Source
+from app.sync.destination import Destination
+from app.sync.source import Batch, Cursor, Row, Source
 
 logger = logging.getLogger(__name__)
 cursors = cast(Table, SyncCursor.__table__)
@@ -51,21 +51,16 @@ class SyncEngine:
     ) -> None:
         self.store = store
         self.source = source
-        self.destination = destination
+        self.destination = Destination(store, destination, source.key, source.cursor_field)
         self.cursor_name = cursor_name or destination
         self.clock = clock
-        self._table: Table | None = None
 
     def table(self) -> Table:
-        """The destination table, created from the source's columns when missing."""
-        if self._table is None:
-            columns: list[Column[Any]] = self.source.columns()
-            table = Table(self.destination, MetaData(), *columns)
-            # "Latest changes first" (dashboards, audits) reads the cursor column backwards: index it.
-            Index(f"ix_{self.destination}_{self.source.cursor_field}", table.c[self.source.cursor_field])
-            table.create(self.store, checkfirst=True)
-            self._table = table
-        return self._table
+        """The destination table, created from the source's columns or widened by its new ones."""
+        if self.destination.table is None:
+            self.destination.prepare(self.source.columns())
+        assert self.destination.table is not None
+        return self.destination.table
 
     def read_cursor(self) -> tuple[dict[str, Any] | None, int]:
         with self.store.connect() as conn:
@@ -78,74 +73,51 @@ class SyncEngine:
         reset_cursor(self.store, self.cursor_name, self.clock.now())
 
     def run(self, batch_size: int, guard: Guard | None = None, progress: Progress | None = None) -> SyncResult:
-        table = self.table()
+        self.table()
         stored, version = self.read_cursor()
         cursor = self.source.parse_cursor(stored)
         rows = inserted = updated = batches = 0
-        for batch in self.source.read_batches(cursor, batch_size):
+        for batch in self.source.read_batches(cursor, batch_size, self.store.dialect):
             self._validate(batch)
-            new_cursor = Cursor(batch[-1][self.source.cursor_field], batch[-1][self.source.key])
-            added = self._commit(table, batch, stored, version, new_cursor, guard)
-            stored, version = new_cursor.as_json(), version + 1
-            rows += len(batch)
+            added = self._commit(batch, version, guard)
+            stored, version = batch.last.as_json(), version + 1
+            rows += len(batch.rows)
             inserted += added
-            updated += len(batch) - added
+            updated += len(batch.rows) - added
             batches += 1
             if progress is not None:
                 progress(rows, f"batch {batches}: {rows:,} rows")
+        self.destination.finish()
         return SyncResult(rows, inserted, updated, batches, stored, version)
 
-    def _validate(self, batch: list[Row]) -> None:
-        key, field = self.source.key, self.source.cursor_field
-        for row in batch:
-            if row.get(key) is None:
-                raise SourceError(f"source row without its key {key!r}: {_preview(row)}")
-            if row.get(field) is None:
-                raise SourceError(f"source row {row[key]!r} has no cursor value {field!r}")
+    def _validate(self, batch: Batch) -> None:
+        """Every row has its key and a cursor value (checked at C speed; the loop only names the culprit)."""
+        key_at, value_at = batch.names.index(self.source.key), batch.names.index(self.source.cursor_field)
+        if None not in map(itemgetter(key_at), batch.rows) and None not in map(itemgetter(value_at), batch.rows):
+            return
+        for row in batch.rows:
+            if row[key_at] is None:
+                raise SourceError(f"source row without its key {self.source.key!r}: {_preview(batch.names, row)}")
+            if row[value_at] is None:
+                raise SourceError(f"source row {row[key_at]!r} has no cursor value {self.source.cursor_field!r}")
 
-    def _commit(
-        self,
-        table: Table,
-        batch: list[Row],
-        expected: dict[str, Any] | None,
-        version: int,
-        new_cursor: Cursor,
-        guard: Guard | None,
-    ) -> int:
-        """Upsert one batch and move the cursor from `version` to `version + 1`, atomically."""
-        keys = [row[self.source.key] for row in batch]
+    def _commit(self, batch: Batch, version: int, guard: Guard | None) -> int:
+        """Upsert one batch and move the cursor from `version` to `version + 1`, atomically; returns the
+        number of new keys."""
         now = self.clock.now()
         try:
             with write_transaction(self.store) as conn:
                 if guard is not None:
                     guard(conn)
-                self._advance_cursor(conn, version, new_cursor, now)
-                existing = self._existing_keys(conn, table, keys)
-                conn.execute(self._upsert(conn, table), batch)
-            return len(set(keys) - existing)
-        except (LeaseLostError, SourceError):
+                self._advance_cursor(conn, version, batch.last, now)
+                return self.destination.write(conn, batch)
+        except (LeaseLostError, SourceError, StoreError):
             raise
         except SQLAlchemyError as exc:
             raise StoreError(
-                f"writing a batch to {self.destination!r} failed: {type(exc).__name__}: "
+                f"writing a batch to {self.destination.name!r} failed: {type(exc).__name__}: "
                 f"{str(getattr(exc, 'orig', exc)).splitlines()[0][:300]}"
             ) from None
-
-    def _existing_keys(self, conn: Connection, table: Table, keys: list[Any]) -> set[Any]:
-        """Keys of the batch already in the destination (to count inserts vs updates).
-
-        Plain driver SQL: compiling an expanding IN of thousands of parameters per batch costs more than
-        the lookup itself.
-        """
-        prepare = conn.dialect.identifier_preparer
-        marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        sql = (
-            f"SELECT {prepare.quote(self.source.key)} FROM {prepare.format_table(table)} "
-            f"WHERE {prepare.quote(self.source.key)} IN ({', '.join([marker] * len(keys))})"
-        )
-        processor = table.c[self.source.key].type.bind_processor(conn.dialect)
-        values = tuple(processor(k) if processor else k for k in keys)
-        return {row[0] for row in conn.exec_driver_sql(sql, values)}
 
     def _advance_cursor(self, conn: Connection, version: int, new_cursor: Cursor, now: Any) -> None:
         values = {"value": new_cursor.as_json(), "version": version + 1, "updated_at": now}
@@ -159,17 +131,6 @@ class SyncEngine:
         ).rowcount
         if moved != 1:
             raise CursorMovedError(f"cursor {self.cursor_name!r} moved on (expected version {version})")
-
-    def _upsert(self, conn: Connection, table: Table) -> Any:
-        dialect = conn.dialect.name
-        if dialect == "postgresql":
-            stmt: Any = pg_insert(table)
-        elif dialect == "sqlite":
-            stmt = sqlite_insert(table)
-        else:  # pragma: no cover - the store is SQLite or PostgreSQL (DATABASE_URL is validated)
-            raise StoreError(f"unsupported store dialect {dialect!r}")
-        changed = {c.name: stmt.excluded[c.name] for c in table.columns if not c.primary_key}
-        return stmt.on_conflict_do_update(index_elements=[self.source.key], set_=changed)
 
 
 def reset_cursor(store: Engine, name: str, now: datetime) -> bool:
@@ -186,6 +147,6 @@ def reset_cursor(store: Engine, name: str, now: datetime) -> bool:
     return bool(moved)
 
 
-def _preview(row: Row) -> str:
-    text = repr(row)
+def _preview(names: tuple[str, ...], row: Row) -> str:
+    text = repr(dict(zip(names, row, strict=False)))
     return text if len(text) < 200 else text[:200] + "…"

@@ -15,8 +15,9 @@ The contract the API must keep (also in the README, "HTTP JSON API"):
   given; `null` or an empty page ends the read. Without a `next` member (a bare list) the source asks again
   after the last item while pages come back full.
 - Each item is a JSON object holding the key (a whole number or a string) and the cursor field (a number,
-  a string, or an ISO 8601 datetime string, compared as a datetime). Other fields are optional; fields first
-  seen after the first page are ignored (the destination table was created from the first page).
+  a string, or an ISO 8601 datetime string, compared as a datetime). Other fields are optional. The columns
+  are inferred from the first page of the whole collection on every run: a field it gains becomes a new
+  destination column, one it loses fails the run with a message; fields seen only on later pages are ignored.
 - 429, 5xx, connection errors and timeouts are retried with exponential backoff (a `Retry-After` in seconds
   or as an HTTP date is honoured); other statuses fail at once. Any bad page or item raises SourceError, so
   the engine refuses the whole batch. Error messages never contain the token or URL credentials.
@@ -35,12 +36,13 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import httpx
 from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, Float, Text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
 from app.clock import Clock, SystemClock
 from app.config import redact_http_url
 from app.errors import SourceError
-from app.sync.source import Cursor, Row
+from app.sync.source import Batch, Cursor, Row
 
 logger = logging.getLogger(__name__)
 Wait = Callable[[float], object]
@@ -154,8 +156,10 @@ class HttpJsonSource:
         kind = self._schema()[self.cursor_field]
         return Cursor(self._value(self.cursor_field, kind, stored.get("value"), "the stored cursor"), stored.get("key"))
 
-    def read_batches(self, after: Cursor | None, batch_size: int) -> Iterator[list[Row]]:
+    def read_batches(self, after: Cursor | None, batch_size: int, store: Dialect | None = None) -> Iterator[Batch]:
         kinds = self._schema()
+        names = tuple(kinds)
+        key_at, value_at = names.index(self.key), names.index(self.cursor_field)
         position = after
         url = self._page_url(position, batch_size)
         with self._client() as client:
@@ -163,10 +167,11 @@ class HttpJsonSource:
                 items, next_url = self._get_page(client, url)
                 rows = self._rows(items, kinds, position, url)  # the whole page is checked before any batch
                 for start in range(0, len(rows), batch_size):
-                    yield rows[start : start + batch_size]
+                    chunk = rows[start : start + batch_size]
+                    yield Batch(names, chunk, Cursor(chunk[-1][value_at], chunk[-1][key_at]))
                 if not rows:
                     return
-                position = Cursor(rows[-1][self.cursor_field], rows[-1][self.key])
+                position = Cursor(rows[-1][value_at], rows[-1][key_at])
                 if next_url is _NO_NEXT:
                     if len(items) < batch_size:
                         return
@@ -247,11 +252,13 @@ class HttpJsonSource:
     def _rows(self, items: list[Any], kinds: dict[str, str], after: Cursor | None, url: str) -> list[Row]:
         rows: list[Row] = []
         previous = None if after is None else (after.value, after.key)
+        names = list(kinds)
+        key_at, value_at = names.index(self.key), names.index(self.cursor_field)
         for n, item in enumerate(items):
             self._check_item(n, item, url)
             where = f"item {n} ({self.key}={item[self.key]!r}) of {self._show(url)}"
-            row = {name: self._value(name, kind, item.get(name), where) for name, kind in kinds.items()}
-            position = (row[self.cursor_field], row[self.key])
+            row = tuple(self._value(name, kind, item.get(name), where) for name, kind in kinds.items())
+            position = (row[value_at], row[key_at])
             try:
                 in_order = previous is None or position > previous
             except TypeError:

@@ -1,0 +1,258 @@
+"""The destination table of a sync: created from the source's columns, widened in place when the source gains
+columns, and written one batch at a time with a prepared upsert through the store's driver.
+
+A batch write never commits: it runs inside the caller's transaction (the engine's, with the cursor); only
+the DDL of prepare() and finish() commits on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import JSON, Column, Connection, Engine, Index, MetaData, Table, inspect, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.schema import CreateColumn
+from sqlalchemy.types import NullType, TypeEngine
+
+from app.core.database import write_transaction
+from app.errors import SourceError, StoreError
+from app.sync.source import Batch, Row
+
+logger = logging.getLogger(__name__)
+Processor = Callable[[Any], Any]
+LOOKUP_CHUNK = 5000  # keys per IN (...) list: under SQLite's and PostgreSQL's limits on parameters
+# SQLite checkpoints the WAL (copies it into the database and syncs both files) at the first commit past 1,000
+# pages by default, and a batch of scattered updates passes that on every commit. A sync's connections let the
+# WAL grow to ~40 MB instead, and each run ends with one checkpoint (finish()).
+WAL_PAGES_BETWEEN_CHECKPOINTS = 10_000
+
+
+class Destination:
+    """One table of the store, keyed by the source's key."""
+
+    def __init__(self, store: Engine, name: str, key: str, cursor_field: str) -> None:
+        self.store = store
+        self.name = name
+        self.key = key
+        self.cursor_field = cursor_field
+        self.dialect = store.dialect
+        self.table: Table | None = None
+        self._pending_index: Index | None = None
+        self._writers: dict[tuple[str, ...], _Writer] = {}
+
+    def prepare(self, columns: list[Column[Any]]) -> Table:
+        """Create the table, or add the source's new columns to it; refuse changed or removed columns."""
+        table = Table(self.name, MetaData(), *columns)
+        try:
+            with write_transaction(self.store) as conn:
+                inspector = inspect(conn)
+                if not inspector.has_table(self.name):
+                    table.create(conn)
+                    present = {}
+                else:
+                    present = {c["name"]: c["type"] for c in inspector.get_columns(self.name)}
+                    self._check(table, present)
+                    for column in table.columns:
+                        if column.name not in present:
+                            self._add_column(conn, column)
+                indexed = {ix["name"] for ix in inspector.get_indexes(self.name)} if present else set()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"preparing the destination table {self.name!r} failed: {_reason(exc)}") from None
+        # "Latest changes first" (dashboards, audits) reads the cursor column backwards: it gets an index, which
+        # a new table gets after its first load (finish()).
+        index = Index(f"ix_{self.name}_{self.cursor_field}", table.c[self.cursor_field])
+        self._pending_index = None if index.name in indexed else index
+        # Values are written as the store's columns hold them (a JSON column stays JSON when an API's
+        # inferred kind now says text or integer).
+        self.table = Table(
+            self.name,
+            MetaData(),
+            *(Column(c.name, _stored(present.get(c.name), c.type), primary_key=c.primary_key) for c in columns),
+        )
+        self._writers.clear()
+        return self.table
+
+    def finish(self) -> None:
+        """After a run: build the cursor column's index if the table has none yet (after a first load, one
+        sort is cheaper than growing it row by row), and checkpoint SQLite's WAL."""
+        try:
+            if self._pending_index is not None:
+                with write_transaction(self.store) as conn:
+                    self._pending_index.create(conn, checkfirst=True)
+                logger.info("destination %s indexed on %s", self.name, self.cursor_field)
+                self._pending_index = None
+            if self.dialect.name == "sqlite":
+                with self.store.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except SQLAlchemyError as exc:
+            raise StoreError(f"finishing the destination table {self.name!r} failed: {_reason(exc)}") from None
+
+    def _check(self, table: Table, present: dict[str, TypeEngine[Any]]) -> None:
+        problems = [
+            f"column {name!r} is in {self.name!r} but no longer in the source"
+            for name in present
+            if name not in table.c
+        ]
+        for column in table.columns:
+            stored = present.get(column.name)
+            if stored is not None and not _same_kind(stored, column.type):
+                problems.append(
+                    f"column {column.name!r} is {_show(stored)} in {self.name!r} but {_show(column.type)} in the source"
+                )
+        if problems:
+            raise SourceError(
+                f"the source's columns no longer match the destination table {self.name!r}: {'; '.join(problems)}. "
+                "Only new columns are added in place: change the table by hand (ALTER TABLE), or drop it and run "
+                "`python -m app resync` to load everything again"
+            )
+
+    def _add_column(self, conn: Connection, column: Column[Any]) -> None:
+        added = Column(column.name, column.type, nullable=True)  # existing rows have no value for it
+        ddl = CreateColumn(added).compile(dialect=self.dialect)
+        conn.execute(text(f"ALTER TABLE {self._quoted()} ADD COLUMN {ddl}"))
+        logger.info("destination %s gained column %s (%s) from the source", self.name, column.name, _show(column.type))
+
+    def _quoted(self) -> str:
+        return self.dialect.identifier_preparer.quote(self.name)
+
+    def write(self, conn: Connection, batch: Batch) -> int:
+        """Upsert the batch by key in `conn`'s transaction; returns how many of its keys were new."""
+        writer = self._writers.get(batch.names)
+        if writer is None:
+            if self.table is None:
+                raise RuntimeError("Destination.prepare() must run before write()")
+            missing = [n for n in batch.names if n not in self.table.c]
+            if missing:
+                raise SourceError(f"source rows carry columns the destination {self.name!r} lacks: {missing}")
+            writer = self._writers[batch.names] = _Writer(self, batch.names)
+        dbapi_conn = conn.connection.dbapi_connection
+        assert dbapi_conn is not None
+        cursor = dbapi_conn.cursor()
+        try:
+            if self.dialect.name == "sqlite":
+                cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES_BETWEEN_CHECKPOINTS}")
+            return writer.write(cursor, writer.rows(batch))
+        except self.dialect.loaded_dbapi.Error as exc:
+            raise StoreError(f"writing a batch to {self.name!r} failed: {type(exc).__name__}: {_first(exc)}") from None
+        finally:
+            cursor.close()
+
+
+class _Writer:
+    """The upsert of one column list, prepared once: SQL text, the bind processors that change values, and
+    how inserts are told from updates."""
+
+    def __init__(self, destination: Destination, names: tuple[str, ...]) -> None:
+        assert destination.table is not None
+        dialect = destination.dialect
+        self.key_at = names.index(destination.key)
+        self.encoders = [
+            (n, processor)
+            for n, name in enumerate(names)
+            if (processor := destination.table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        ]
+        quote = dialect.identifier_preparer.quote
+        marker = "?" if dialect.paramstyle == "qmark" else "%s"
+        # With %s markers a literal % in a name must be doubled.
+        escape: Callable[[str], str] = (lambda s: s.replace("%", "%%")) if marker == "%s" else (lambda s: s)
+        columns = [escape(quote(n)) for n in names]
+        table, key = escape(destination._quoted()), columns[self.key_at]
+        updates = ", ".join(f"{c} = excluded.{c}" for n, c in zip(names, columns, strict=True) if n != destination.key)
+        self.sql = (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(names))}) "
+            f"ON CONFLICT ({key}) " + (f"DO UPDATE SET {updates}" if updates else "DO NOTHING")
+        )
+        # PostgreSQL tells an inserted row from an updated one (xmax is 0 only for a new row version);
+        # SQLite cannot, so its new keys are counted with a lookup before the upsert.
+        self.returning = dialect.name == "postgresql" and dialect.driver == "psycopg"
+        if self.returning:
+            self.sql += " RETURNING (xmax = 0)"
+        self.lookup = f"SELECT count(*) FROM {table} WHERE {key} IN "
+        self.max_key = f"SELECT max({key}) FROM {table}"
+        self.marker = marker
+
+    def rows(self, batch: Batch) -> Sequence[Row]:
+        if batch.driver_values or not self.encoders:
+            return batch.rows
+        encoded: list[Row] = []
+        for row in batch.rows:
+            values = list(row)
+            for n, processor in self.encoders:
+                values[n] = processor(values[n])
+            encoded.append(values)
+        return encoded
+
+    def write(self, cursor: Any, rows: Sequence[Row]) -> int:
+        if self.returning:
+            cursor.executemany(self.sql, rows, returning=True)
+            return _count_true(cursor)
+        keys = set(map(itemgetter(self.key_at), rows))
+        new = len(keys) - self._existing(cursor, keys)
+        cursor.executemany(self.sql, rows)
+        return new
+
+    def _existing(self, cursor: Any, keys: set[Any]) -> int:
+        """How many of these keys the table holds already.
+
+        Keys above the table's largest key are new without a lookup (a first load in key order, the new rows
+        of an incremental run); only the others are looked up.
+        """
+        cursor.execute(self.max_key)
+        top = cursor.fetchone()[0]
+        if top is None:
+            return 0
+        candidates = list(keys)
+        try:
+            if isinstance(top, int) and isinstance(low := min(candidates), int):
+                if low > top:
+                    return 0
+                candidates = [k for k in candidates if k <= top]
+        except TypeError:  # keys that do not compare with each other: look them all up
+            pass
+        found = 0
+        for start in range(0, len(candidates), LOOKUP_CHUNK):
+            chunk = candidates[start : start + LOOKUP_CHUNK]
+            cursor.execute(self.lookup + f"({', '.join([self.marker] * len(chunk))})", chunk)
+            found += int(cursor.fetchone()[0])
+        return found
+
+
+def _count_true(cursor: Any) -> int:
+    """Rows whose RETURNING value is true, over every result set of an executemany(returning=True)."""
+    count = 0
+    while True:
+        row = cursor.fetchone()
+        count += bool(row and row[0])
+        if not cursor.nextset():
+            return count
+
+
+def _same_kind(stored: TypeEngine[Any], wanted: TypeEngine[Any]) -> bool:
+    """Whether a reflected column holds what the source's column holds (generic kinds: text, integer, ...);
+    a JSON column holds any of them."""
+    if isinstance(stored, (NullType, JSON)) or isinstance(wanted, NullType):
+        return True
+    return bool(stored._type_affinity is wanted._type_affinity)
+
+
+def _stored(stored: TypeEngine[Any] | None, wanted: TypeEngine[Any]) -> TypeEngine[Any]:
+    return wanted if stored is None or isinstance(stored, NullType) else stored
+
+
+def _show(type_: TypeEngine[Any]) -> str:
+    try:
+        return str(type_.compile())
+    except Exception:  # noqa: BLE001 - a type without a generic SQL name is still worth naming
+        return type(type_).__name__
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    return f"{type(getattr(exc, 'orig', None) or exc).__name__}: {_first(exc)}"
+
+
+def _first(exc: BaseException) -> str:
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return lines[0][:300] if lines else type(exc).__name__
