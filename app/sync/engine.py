@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -26,6 +27,9 @@ logger = logging.getLogger(__name__)
 cursors = cast(Table, SyncCursor.__table__)
 Guard = Callable[[Connection], None]
 Progress = Callable[[int, str], None]
+# Wraps each batch's upsert inside the batch's transaction, e.g. to keep an aggregate of the destination in
+# step (app/sync/summary.py): it commits or rolls back with the batch and its cursor.
+AroundBatch = Callable[[Connection, Table, list[Row]], AbstractContextManager[None]]
 
 
 @dataclass(frozen=True)
@@ -47,13 +51,20 @@ class CursorMovedError(LeaseLostError):
 
 class SyncEngine:
     def __init__(
-        self, store: Engine, source: Source, destination: str, clock: Clock, cursor_name: str | None = None
+        self,
+        store: Engine,
+        source: Source,
+        destination: str,
+        clock: Clock,
+        cursor_name: str | None = None,
+        around_batch: AroundBatch | None = None,
     ) -> None:
         self.store = store
         self.source = source
         self.destination = destination
         self.cursor_name = cursor_name or destination
         self.clock = clock
+        self.around_batch = around_batch
         self._table: Table | None = None
 
     def table(self) -> Table:
@@ -121,7 +132,8 @@ class SyncEngine:
                     guard(conn)
                 self._advance_cursor(conn, version, new_cursor, now)
                 existing = self._existing_keys(conn, table, keys)
-                conn.execute(self._upsert(conn, table), batch)
+                with self.around_batch(conn, table, batch) if self.around_batch else nullcontext():
+                    conn.execute(self._upsert(conn, table), batch)
             return len(set(keys) - existing)
         except (LeaseLostError, SourceError):
             raise
