@@ -19,6 +19,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 FULL = "full"
 FRAGMENT = "fragment"
+SELF = "self"  # a fragment run that reran the whole page (the badge's st.rerun() once a sync committed)
 # a run ended by a newer request (st.rerun(), a fragment's rerun of the app) is not the end of the request
 _EARLY = ForwardMsg.FINISHED_EARLY_FOR_RERUN
 _COMPILE_ERROR = ForwardMsg.FINISHED_WITH_COMPILE_ERROR
@@ -28,11 +29,10 @@ _COMPILE_ERROR = ForwardMsg.FINISHED_WITH_COMPILE_ERROR
 class Stats:
     """What every client of one phase records (shared; asyncio runs them in one thread)."""
 
-    latencies: dict[str, list[float]] = field(default_factory=lambda: {FULL: [], FRAGMENT: []})
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {FULL: [], FRAGMENT: [], SELF: []})
     failures: list[str] = field(default_factory=list)
     exceptions_shown: int = 0
     bytes_received: int = 0
-    server_reruns: int = 0  # full runs the server started by itself (the badge's st.rerun after a sync)
 
 
 class StreamlitClient:
@@ -46,6 +46,7 @@ class StreamlitClient:
         self._ws: ClientConnection | None = None
         self._lock = asyncio.Lock()
         self._finished: asyncio.Future[int] | None = None
+        self._pending = ""  # the kind of the request in flight; a fragment's becomes SELF if the page reruns
         self._reader: asyncio.Task[None] | None = None
 
     async def open(self) -> float:
@@ -72,6 +73,7 @@ class StreamlitClient:
                 msg.rerun_script.fragment_id = fragment_id
                 msg.rerun_script.is_auto_rerun = True
             self._finished = asyncio.get_running_loop().create_future()
+            self._pending = kind
             started = time.perf_counter()
             await self._ws.send(msg.SerializeToString())
             try:
@@ -84,7 +86,7 @@ class StreamlitClient:
             elapsed = (time.perf_counter() - started) * 1000
             if status == _COMPILE_ERROR:
                 self.stats.failures.append(f"{kind} rerun: compile error")
-            self.stats.latencies[kind].append(elapsed)
+            self.stats.latencies[self._pending].append(elapsed)
             return elapsed
 
     async def run_fragment_timers(self, until: float) -> None:
@@ -113,13 +115,14 @@ class StreamlitClient:
 
     def _handle(self, msg: ForwardMsg) -> None:
         kind = msg.WhichOneof("type")
-        if kind == "new_session":
-            # a full run starts: the frontend forgets fragment timers; the run re-registers the live ones
+        if kind == "new_session" and not msg.metadata.run.fragment_ids:
+            # a full run starts (a fragment run starts with one too, naming its fragments): the frontend forgets
+            # its fragment timers, and the run re-registers the live ones with auto_rerun
             self.fragments.clear()
             if not self.page_script_hash:
                 self.page_script_hash = msg.new_session.page_script_hash
-            if self._finished is None:
-                self.stats.server_reruns += 1
+            if self._pending == FRAGMENT:
+                self._pending = SELF
         elif kind == "auto_rerun":
             interval = float(msg.auto_rerun.interval)
             self.fragments[msg.auto_rerun.fragment_id] = (interval, time.monotonic() + interval)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import ROOT, load, percentile, progress
-from _st_client import FRAGMENT, FULL, Stats, StreamlitClient
+from _st_client import FRAGMENT, FULL, SELF, Stats, StreamlitClient
 from ui_render import Server, streamlit_server
 
 FMT_IN = "%Y-%m-%d %H:%M:%S.%f"
@@ -158,12 +158,19 @@ def check_runs(db: Path) -> dict[str, Any]:
 
 
 def summary(stats: Stats) -> str:
-    full, frag = stats.latencies[FULL], stats.latencies[FRAGMENT]
-    return (
+    full, frag, own = stats.latencies[FULL], stats.latencies[FRAGMENT], stats.latencies[SELF]
+    line = (
         f"page p50={percentile(full, 50):.0f} p95={percentile(full, 95):.0f} max={max(full, default=float('nan')):.0f}"
-        f" ms (n={len(full)}), fragment p50={percentile(frag, 50):.0f} p95={percentile(frag, 95):.0f} ms "
-        f"(n={len(frag)}), failures={len(stats.failures)}"
+        f" ms (n={len(full)}), failures={len(stats.failures)}"
     )
+    if frag:
+        line += f", fragment p50={percentile(frag, 50):.0f} p95={percentile(frag, 95):.0f} ms (n={len(frag)})"
+    if own:
+        line += (
+            f", fragment->page after a sync p50={percentile(own, 50):.0f} p95={percentile(own, 95):.0f} ms "
+            f"(n={len(own)})"
+        )
+    return line
 
 
 def main() -> None:
@@ -222,7 +229,7 @@ def main() -> None:
     print(
         f"bench_sessions_load: {sessions} websocket sessions x {duration:g} s on the dashboard (page rerun every "
         f"{PAUSE_S[0]:g}-{PAUSE_S[1]:g} s + fragment timers), 1-min sync interval; {summary(stats)}, "
-        f"exceptions shown={stats.exceptions_shown}, self-reruns={stats.server_reruns}; "
+        f"exceptions shown={stats.exceptions_shown}; "
         f"baseline {sessions} sessions x {hello_duration:g} s on a hello page: {summary(hello_stats)}; "
         f"ratio page p95={p95 / hello95:.1f}x hello; single session page p50={percentile(single, 50):.0f} "
         f"p95={percentile(single, 95):.0f} ms (n={len(single)}); runs={runs['runs']} {runs['triggers']} "
