@@ -3,7 +3,9 @@
 A real `streamlit run streamlit_app.py` (scheduler disabled, so no sync runs while measuring) is driven by
 python playwright with Debian chromium. "Fully rendered" = the KPI metric "Orders", the orders table
 (stDataFrame) and the sidebar badge are visible and the script is not running. Each load is a fresh browser
-context (a new Streamlit session); the first dashboard load after start is reported apart (cold caches).
+context (a new Streamlit session); the first dashboard load after start is reported apart (cold caches), and so
+are loads right after a sync: the cursor's version is bumped (what a committed batch does), so the data caches,
+keyed on that version, miss and the dashboard's queries run again on 1M orders.
 Baseline in the same run: a bare `st.title("hello"); st.write("hello")` script served the same way.
 Goal: dashboard warm median < 3x hello.
 
@@ -192,13 +194,31 @@ def build_store(folder: Path, orders: int, runs: int) -> dict[str, str]:
         runs,
         "runs",
     )
-    with conn:
-        changed = conn.execute("UPDATE sync_cursors SET version = version + 1 WHERE name=?", (DEFAULT_JOB,))
-        assert changed.rowcount == 1, "no sync cursor after the real sync"
+    conn.close()
+    # rows bulk-inserted outside the sync: recompute the daily summary once, as a sync would have kept it
+    from app.sync import summary
+
+    summary_started = time.perf_counter()
+    summary.rebuild_for(get_engine(settings.database_url), "orders")
+    dispose_engines()
+    progress(f"daily summary rebuilt in {time.perf_counter() - summary_started:.1f} s")
+    bump_data_version(store)
+    conn = sqlite3.connect(store, timeout=30)
     counts = conn.execute("SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM runs)").fetchone()
     conn.close()
     progress(f"store: {counts[0]:,} orders, {counts[1]:,} runs, built in {time.perf_counter() - started:.1f} s")
     return env
+
+
+def bump_data_version(store: Path) -> None:
+    """What a committed sync batch does to the cursor: the data version moves on (caches keyed on it miss)."""
+    from app.core.scheduler import DEFAULT_JOB
+
+    conn = sqlite3.connect(store, timeout=30)
+    with conn:
+        changed = conn.execute("UPDATE sync_cursors SET version = version + 1 WHERE name=?", (DEFAULT_JOB,))
+        assert changed.rowcount == 1, "no sync cursor after the real sync"
+    conn.close()
 
 
 # -- the browser -------------------------------------------------------------------------------------------
@@ -266,10 +286,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=None, help="orders and runs to bulk-insert (1,000,000)")
     parser.add_argument("--loads", type=int, default=None, help="warm page loads per server (15)")
     parser.add_argument("--calls", type=int, default=None, help="badge body calls (200)")
+    parser.add_argument("--syncs", type=int, default=None, help="loads right after a data version bump (5)")
     args = parser.parse_args()
     rows = args.rows or (20_000 if args.quick else 1_000_000)
     loads = args.loads or (4 if args.quick else 15)
     calls = args.calls or (50 if args.quick else 200)
+    syncs = args.syncs or (2 if args.quick else 5)
 
     from playwright.sync_api import sync_playwright
 
@@ -298,19 +320,28 @@ def main() -> None:
                     hello_ms.append(timed_load(browser, base.url, HELLO_READY))
                     dash_ms.append(timed_load(browser, dash.url, DASHBOARD_READY))
                     progress(f"load {i + 1}/{loads}: hello {hello_ms[-1]:.0f} ms, dashboard {dash_ms[-1]:.0f} ms")
+                after_sync = []
+                for i in range(syncs):
+                    bump_data_version(folder / "store.db")
+                    after_sync.append(timed_load(browser, dash.url, DASHBOARD_READY))
+                    progress(f"after sync {i + 1}/{syncs}: dashboard {after_sync[-1]:.0f} ms")
             finally:
                 browser.close()
             rss_dash, rss_hello = dash.rss_kb(), base.rss_kb()
 
     hello_med, dash_med = percentile(hello_ms, 50), percentile(dash_ms, 50)
     ratio = dash_med / hello_med
+    sync_ratio = percentile(after_sync, 50) / hello_med
     badge_med = percentile(body_ms, 50)
     ok_ratio, ok_badge = ratio < GOAL_RATIO, badge_med < GOAL_BADGE_MS
     print(
         f"bench_ui_render: {rows:,} orders + {rows:,} runs; hello median={hello_med:.0f} ms (cold {hello_cold:.0f}); "
         f"dashboard cold={dash_cold:.0f} ms median={dash_med:.0f} p95={percentile(dash_ms, 95):.0f} ms "
         f"(n={loads} fresh contexts each); ratio median={ratio:.2f}x (goal <{GOAL_RATIO:g}x) "
-        f"{'PASS' if ok_ratio else 'FAIL'}; badge body get_status()+badge_state median={badge_med:.3f} "
+        f"{'PASS' if ok_ratio else 'FAIL'}; first load after a sync median={percentile(after_sync, 50):.0f} "
+        f"max={max(after_sync):.0f} ms (n={syncs}), {sync_ratio:.2f}x hello "
+        f"(goal <{GOAL_RATIO:g}x) {'PASS' if sync_ratio < GOAL_RATIO else 'FAIL'}; "
+        f"badge body get_status()+badge_state median={badge_med:.3f} "
         f"p95={percentile(body_ms, 95):.3f} ms (n={calls}) vs SELECT 1 median={percentile(select_ms, 50):.3f} ms "
         f"({badge_med / percentile(select_ms, 50):.1f}x) (goal <{GOAL_BADGE_MS:g} ms) "
         f"{'PASS' if ok_badge else 'FAIL'}; "

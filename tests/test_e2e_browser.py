@@ -334,3 +334,46 @@ def test_closing_every_tab_lets_the_scheduler_hibernate_and_a_visit_wakes_it(
         assert len(catch_up) == 1 and catch_up[0]["trigger"] != "manual", catch_up
         badge(page).filter(has_text="Auto-sync on").wait_for(timeout=15 * SECOND)
         assert_no_exception(page)
+
+
+AS_OF_TEXT = """() => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
+    .map(e => e.innerText.trim()).find(t => t.startsWith('Data as of')) || null"""
+
+
+def test_without_a_scheduler_here_the_page_refreshes_itself_and_says_so(
+    browser: Any, tmp_path: Path, new_page: Callable[[], Any]
+) -> None:
+    # No timer in this process and data that stays fresh for an hour: once the first view's catch-up is in,
+    # only the fallback refresh (0.1 min, doubled on the high-traffic dashboard) can rerun the page.
+    with streamlit_server(
+        tmp_path / "fallback", SCHEDULER_ENABLED="false", AUTOREFRESH_INTERVAL_MINUTES="0.1", SYNC_INTERVAL_MINUTES="60"
+    ) as server:
+        page = new_page()
+        open_page(page, server)
+        metric(page, "Orders").first.wait_for(timeout=45 * SECOND)
+        page.get_by_text("The scheduler is not running here: this page refreshes itself every 12 s.").wait_for()
+        wait_until(lambda: [r["status"] for r in server.runs()] == ["success"], "the catch-up run's end", 30, server)
+        wait_idle(page)
+        runs = server.runs()
+        assert [(r["trigger"], r["requested_by"], r["status"]) for r in runs] == [
+            ("manual", "auto-refresh dashboard", "success")
+        ], runs
+        page.evaluate("() => { window.__samePage = true; }")  # a browser reload would forget it
+
+        seen = [page.evaluate(AS_OF_TEXT)]  # "Data as of 2026-… (14 s ago)": a full rerun redraws the age
+        changed_at: list[float] = []
+        deadline = time.monotonic() + 45
+        while len(changed_at) < 2:
+            assert time.monotonic() < deadline, f"the page did not rerun by itself twice: {seen}"
+            text = page.evaluate(AS_OF_TEXT)
+            if text and text != seen[-1]:
+                seen.append(text)
+                changed_at.append(time.monotonic())
+            page.wait_for_timeout(200)
+        gap = changed_at[1] - changed_at[0]
+        assert 6 <= gap <= 30, f"reruns {gap:.1f} s apart (the period is 12 s): {seen}"
+        assert page.evaluate("() => window.__samePage === true"), "the page was reloaded, not rerun"
+        assert server.runs() == runs, "a sync ran: the rerun may have come from new data, not from the fallback"
+        metric(page, "Orders").first.wait_for()
+        assert_no_exception(page)
+        screenshot(page, "dashboard_fallback_refresh")

@@ -299,9 +299,9 @@ def test_autorefresh_fallback_only_when_the_scheduler_is_not_running(
     configure: Configure, scheduler_enabled: str, fallback_enabled: str, expect_caption: bool
 ) -> None:
     configure(SCHEDULER_ENABLED=scheduler_enabled, ENABLE_AUTOREFRESH_FALLBACK=fallback_enabled)
-    for name, minutes in (("dashboard", 60), ("scheduler", 30)):  # the dashboard is a high-traffic page
+    for name, period in (("dashboard", "1 h"), ("scheduler", "30 min")):  # the dashboard is a high-traffic page
         captions = [str(c.value) for c in render(name).caption]
-        expected = f"this page refreshes itself every {minutes} min."
+        expected = f"this page refreshes itself every {period}."
         assert any(expected in c for c in captions) is expect_caption, (name, captions)
     assert scheduler().timer_running is (scheduler_enabled == "true")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from operator import itemgetter
@@ -26,6 +27,9 @@ logger = logging.getLogger(__name__)
 cursors = cast(Table, SyncCursor.__table__)
 Guard = Callable[[Connection], None]
 Progress = Callable[[int, str], None]
+# Wraps each batch's write inside the batch's transaction (given the batch's keys), e.g. to keep an aggregate
+# of the destination in step (app/sync/summary.py): it commits or rolls back with the batch and its cursor.
+AroundBatch = Callable[[Connection, Table, list[Any]], AbstractContextManager[None]]
 
 
 @dataclass(frozen=True)
@@ -47,13 +51,20 @@ class CursorMovedError(LeaseLostError):
 
 class SyncEngine:
     def __init__(
-        self, store: Engine, source: Source, destination: str, clock: Clock, cursor_name: str | None = None
+        self,
+        store: Engine,
+        source: Source,
+        destination: str,
+        clock: Clock,
+        cursor_name: str | None = None,
+        around_batch: AroundBatch | None = None,
     ) -> None:
         self.store = store
         self.source = source
         self.destination = Destination(store, destination, source.key, source.cursor_field)
         self.cursor_name = cursor_name or destination
         self.clock = clock
+        self.around_batch = around_batch
 
     def table(self) -> Table:
         """The destination table, created from the source's columns or widened by its new ones."""
@@ -110,7 +121,11 @@ class SyncEngine:
                 if guard is not None:
                     guard(conn)
                 self._advance_cursor(conn, version, batch.last, now)
-                return self.destination.write(conn, batch)
+                if self.around_batch is None:
+                    return self.destination.write(conn, batch)
+                key = batch.names.index(self.source.key)
+                with self.around_batch(conn, self.table(), [row[key] for row in batch.rows]):
+                    return self.destination.write(conn, batch)
         except (LeaseLostError, SourceError, StoreError):
             raise
         except SQLAlchemyError as exc:

@@ -13,6 +13,7 @@ from app.sync.demo import DemoSource
 from app.sync.engine import SyncEngine, SyncResult
 from app.sync.http_source import HttpJsonSource
 from app.sync.source import Source, SqlTableSource
+from app.sync.summary import maintain
 
 DESTINATION_TABLE = "orders"
 
@@ -53,6 +54,7 @@ def sync_engine(settings: Settings, clock: Clock, cursor_name: str) -> SyncEngin
         DESTINATION_TABLE,
         clock,
         cursor_name,
+        around_batch=maintain,  # the dashboard's daily summary commits with each batch
     )
 
 

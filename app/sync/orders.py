@@ -1,13 +1,31 @@
-"""Read-only queries over the synced orders for the dashboard (soft-deleted rows excluded)."""
+"""Read-only queries over the synced orders for the dashboard (soft-deleted rows excluded).
+
+Totals, the chart and the filter choices read the daily summary that the sync keeps (app/sync/summary.py);
+only the last 24 h and the latest rows touch the orders table, through indexes. Before the first sync that
+builds the summary, the same numbers are aggregated from the orders (a full scan, as before).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, column, func, inspect, literal, select, table
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    FromClause,
+    bindparam,
+    column,
+    func,
+    inspect,
+    literal,
+    select,
+    table,
+)
 
 from app.clock import utc
+from app.sync import summary
 from app.sync.job import DESTINATION_TABLE
 
 orders = table(
@@ -24,44 +42,52 @@ orders = table(
     column("status"),
     column("deleted"),
 )
-live = orders.c.deleted.is_(False) | orders.c.deleted.is_(None)
+live = summary.live(orders)
 
 
 def has_orders(engine: Engine) -> bool:
     return inspect(engine).has_table(DESTINATION_TABLE)
 
 
+def _days(conn: Connection) -> FromClause:
+    """The daily summary, or the same rows aggregated on the fly while it does not exist yet."""
+    return summary.daily if summary.exists(conn) else summary.aggregate(orders).subquery("days")
+
+
 def kpis(engine: Engine, now: datetime) -> dict[str, Any]:
-    day_ago = (now - timedelta(days=1)).replace(tzinfo=None)
-    query = select(
-        func.count(),
-        func.coalesce(func.sum(orders.c.amount), 0.0),
-        func.count().filter(orders.c.created_at >= day_ago),
-        func.coalesce(func.sum(orders.c.amount).filter(orders.c.created_at >= day_ago), 0.0),
-    ).where(live)
+    # naive UTC, typed so the driver compares it with the stored created_at (an index range)
+    day_ago = bindparam("day_ago", (now - timedelta(days=1)).replace(tzinfo=None), type_=DateTime())
+    recent_day = select(func.count(), func.coalesce(func.sum(orders.c.amount), 0.0)).where(
+        live, orders.c.created_at >= day_ago
+    )
     with engine.connect() as conn:
-        count, revenue, count_24h, revenue_24h = conn.execute(query).one()
+        days = _days(conn)
+        count, revenue = conn.execute(
+            select(func.coalesce(func.sum(days.c.orders), 0), func.coalesce(func.sum(days.c.revenue), 0.0))
+        ).one()
+        count_24h, revenue_24h = conn.execute(recent_day).one()
+    count, revenue = int(count), float(revenue)  # PostgreSQL sums integers as numeric
     return {
-        "orders": int(count),
-        "revenue": float(revenue),
-        "average": float(revenue) / count if count else 0.0,
+        "orders": count,
+        "revenue": revenue,
+        "average": revenue / count if count else 0.0,
         "orders_24h": int(count_24h),
         "revenue_24h": float(revenue_24h),
     }
 
 
 def daily_revenue(engine: Engine, days: int = 30) -> list[dict[str, Any]]:
-    day = func.date(orders.c.created_at)
-    query = (
-        select(day.label("day"), orders.c.region, func.sum(orders.c.amount).label("revenue"))
-        .where(live)
-        .group_by(day, orders.c.region)
-        .order_by(day)
-    )
+    """Revenue per day and region over the last `days` days that have orders (days as 'YYYY-MM-DD')."""
     with engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(query).mappings()]
-    days_seen = sorted({str(r["day"]) for r in rows})[-days:]
-    return [r for r in rows if str(r["day"]) in days_seen]
+        source = _days(conn)
+        query = (
+            select(source.c.day, source.c.region, func.sum(source.c.revenue).label("revenue"))
+            .group_by(source.c.day, source.c.region)
+            .order_by(source.c.day, source.c.region)
+        )
+        rows = [{**r, "day": str(r["day"])} for r in conn.execute(query).mappings()]
+    days_seen = sorted({r["day"] for r in rows})[-days:]
+    return [r for r in rows if r["day"] in days_seen]
 
 
 def recent(
@@ -77,10 +103,15 @@ def recent(
 
 
 def choices(engine: Engine) -> dict[str, list[str]]:
+    """The regions and statuses that live orders have (a filter never offers an empty table)."""
     with engine.connect() as conn:
-        regions = list(conn.execute(select(orders.c.region).distinct().order_by(orders.c.region)).scalars())
-        statuses = list(conn.execute(select(orders.c.status).distinct().order_by(orders.c.status)).scalars())
-    return {"regions": regions, "statuses": statuses}
+        days = _days(conn)
+
+        def distinct(name: str) -> list[str]:
+            query = select(days.c[name]).where(days.c[name] != "").distinct().order_by(days.c[name])
+            return list(conn.execute(query).scalars())
+
+        return {"regions": distinct("region"), "statuses": distinct("status")}
 
 
 # -- one period [start, end) of created orders (the e-mailed report) -----------------------------------

@@ -11,7 +11,7 @@ from streamlit_autorefresh import st_autorefresh
 
 from app.errors import AppError
 from app.ui import resources
-from app.ui.text import t
+from app.ui.text import human_age, t
 
 HIGH_TRAFFIC_FACTOR = 2
 ASKED_KEY = "fd_autorefresh_asked"
@@ -42,5 +42,5 @@ def render_smart_refresh(page_name: str, high_traffic: bool = False, interval_mi
         # its way" must be true); the request coalesces in the database, so many tabs still give one run.
         st.session_state[ASKED_KEY] = True
         scheduler.request_if_stale(requested_by=f"auto-refresh {page_name}")
-    st.caption(t(settings.ui_language, "fallback", minutes=f"{minutes:g}"))
+    st.caption(t(settings.ui_language, "fallback", period=human_age(minutes * 60)))  # "12 s", "30 min", "1 h"
     return True
