@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from app.config import Settings, load_settings
 
 PG_ADMIN_URL = os.environ.get("FRESHDASH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+MARIADB_ADMIN_URL = os.environ.get("FRESHDASH_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -26,20 +27,41 @@ def missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _pg_available() -> str | None:
+def _reachable(url: str, what: str) -> str | None:
     try:
-        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        engine = create_engine(url, connect_args={"connect_timeout": 3})
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         engine.dispose()
         return None
     except Exception as exc:  # noqa: BLE001
-        return f"PostgreSQL not reachable at {make_url(PG_ADMIN_URL).render_as_string()}: {type(exc).__name__}"
+        return f"{what} not reachable at {make_url(url).render_as_string()}: {type(exc).__name__}"
+
+
+@pytest.fixture(scope="session")
+def mariadb_admin_url() -> str:
+    problem = _reachable(MARIADB_ADMIN_URL, "MariaDB")
+    if problem:
+        missing(problem)
+    return MARIADB_ADMIN_URL
+
+
+@pytest.fixture
+def mariadb_url(mariadb_admin_url: str) -> Iterator[str]:
+    """A fresh MariaDB database for one test (a sync source), dropped afterwards."""
+    name = f"fd_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(mariadb_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE `{name}`"))
+    yield make_url(mariadb_admin_url).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")
 def pg_admin_url() -> str:
-    problem = _pg_available()
+    problem = _reachable(PG_ADMIN_URL, "PostgreSQL")
     if problem:
         missing(problem)
     return PG_ADMIN_URL

@@ -109,10 +109,12 @@ class World:
         self.source.dispose()
 
 
-@pytest.fixture(params=["pg-source", "sqlite-source"])
+@pytest.fixture(params=["pg-source", "sqlite-source", "mariadb-source"])
 def world(request: pytest.FixtureRequest, tmp_path: Path, db_url: str) -> Any:
     if request.param == "pg-source":
         source_url = request.getfixturevalue("pg_url") if "postgresql" not in db_url else db_url
+    elif request.param == "mariadb-source":
+        source_url = request.getfixturevalue("mariadb_url")
     else:
         source_url = f"sqlite:///{tmp_path / 'source.db'}"
     w = World(source_url, db_url)
