@@ -3,6 +3,7 @@
 import streamlit as st
 
 from app.config import Settings
+from app.core.catalogue import catalogue
 from app.ui import resources
 from app.ui.components.navigation import render_navigation
 from app.ui.components.scheduler_status import render_freshness, render_scheduler_badge
@@ -23,6 +24,8 @@ if settings.issues:
         st.markdown(f"- **{issue.key}** = `{issue.value}`: {issue.message}")
 else:
     st.success(t(lang, "settings.ok"), icon=":material/check_circle:")
+for problem in catalogue.problems:  # JOB_MODULES that failed to import, jobs left out for their dependencies
+    st.warning(problem, icon=":material/warning:")
 st.caption(t(lang, "settings.where"))
 defaults = Settings().redacted()
 rows = [{"key": key, "value": value, "default": defaults[key]} for key, value in settings.redacted().items()]

@@ -214,6 +214,10 @@ def test_a_user_module_in_job_modules_shows_up_without_touching_our_code(
     assert {"incremental_sync", "history_retention", "daily_renewal", "acme_cleanup"} <= names
     s = SyncScheduler(settings=settings, clock=FrozenClock(MONDAY_NOON))
     s.prepare()
+    assert [p for p in catalogue.problems if "broken_jobs" in p or "no_such_module" in p] == [
+        "JOB_MODULES: cannot import 'broken_jobs' (RuntimeError: typo in the module)",
+        "JOB_MODULES: cannot import 'no_such_module' (ModuleNotFoundError: No module named 'no_such_module')",
+    ]
     row = s.store.get_job("acme_cleanup")
     assert row["trigger"] == "daily 04:00 on weekends" and row["description"] == "Cleans ACME temp files"
     sys.modules.pop("acme_jobs", None)
@@ -382,3 +386,39 @@ def test_the_report_job_joins_the_catalogue_once_smtp_is_configured(sqlite_url: 
     )
     report = next(d for d in default_jobs(configured) if d.spec.name == "email_report")
     assert report.spec.trigger == "daily 06:45"
+
+
+def test_a_job_with_an_unknown_or_circular_dependency_is_left_out_and_said_so(
+    tmp_path: Path, sqlite_url: str, make_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "wired_jobs.py").write_text(
+        textwrap.dedent(
+            """
+            from app.core.catalogue import job
+
+            @job("orphan", trigger="daily 05:00", depends_on=("no_such_job",))
+            def orphan(ctx):
+                return None
+
+            @job("ping", trigger="daily 05:00", depends_on=("pong",))
+            def ping(ctx):
+                return None
+
+            @job("pong", trigger="daily 05:00", depends_on=("ping",))
+            def pong(ctx):
+                return None
+
+            @job("fine", trigger="daily 05:00", depends_on=("incremental_sync",))
+            def fine(ctx):
+                return None
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(catalogue, "_definitions", {})
+    settings = make_settings(sqlite_url, JOB_MODULES="wired_jobs")
+    names = {d.spec.name for d in default_jobs(settings)}
+    assert "fine" in names and not names & {"orphan", "ping", "pong"}
+    assert any("'orphan' left out: it depends on 'no_such_job'" in p for p in catalogue.problems)
+    assert any("ping, pong left out" in p and "cycle" in p for p in catalogue.problems)
+    sys.modules.pop("wired_jobs", None)

@@ -60,3 +60,11 @@ def test_viewers_cannot_change_jobs_when_an_admin_guard_is_set(configure: Config
     at = render("scheduler")
     assert not [w for w in at.text_input if w.key and w.key.startswith("fd_job_trigger")]
     assert any("needs the admin password" in str(c.value) for c in at.caption)
+
+
+def test_a_job_module_that_fails_is_explained_on_the_settings_and_scheduler_pages(configure: Configure) -> None:
+    configure(JOB_MODULES="no_such_jobs_module")
+    for name in ("settings", "scheduler"):
+        at = render(name)
+        warnings = [str(w.value) for w in at.warning]
+        assert any("cannot import 'no_such_jobs_module'" in w for w in warnings), (name, warnings)

@@ -41,6 +41,8 @@ class Catalogue:
     def __init__(self) -> None:
         self._definitions: dict[str, JobDefinition] = {}
         self._lock = threading.Lock()
+        # What the last catalogue load had to leave out (a module that failed, a bad dependency), for the UI.
+        self.problems: list[str] = []
 
     def register(self, definition: JobDefinition) -> None:
         parse_trigger(definition.spec.trigger or "every 1m")  # fail at registration, not at the first slot
@@ -108,25 +110,55 @@ def load_job_modules(paths: Iterable[str]) -> list[str]:
 
 
 def check_dependencies(definitions: Iterable[JobDefinition]) -> None:
-    """Every dependency names a known job and there is no cycle; raises ConfigError naming them."""
+    """Every dependency names a known job and there is no cycle; raises ConfigError / SchedulerError naming them."""
     by_name = {d.spec.name: d.spec.depends_on for d in definitions}
     for name, deps in by_name.items():
         for dep in deps:
             if dep not in by_name:
                 raise ConfigError(f"job {name!r} depends on {dep!r}, which is not a registered job")
-    visiting: set[str] = set()
+    cycle = find_cycle(by_name)
+    if cycle:
+        raise SchedulerError(f"job dependencies form a cycle: {' -> '.join(cycle)}")
+
+
+def find_cycle(by_name: dict[str, tuple[str, ...]]) -> tuple[str, ...] | None:
+    """A dependency cycle as a path (a -> b -> a), or None."""
     done: set[str] = set()
 
-    def visit(name: str, path: tuple[str, ...]) -> None:
-        if name in done:
-            return
-        if name in visiting:
-            raise SchedulerError(f"job dependencies form a cycle: {' -> '.join((*path, name))}")
-        visiting.add(name)
+    def visit(name: str, path: tuple[str, ...]) -> tuple[str, ...] | None:
+        if name in path:
+            return (*path[path.index(name) :], name)
+        if name in done or name not in by_name:
+            return None
         for dep in by_name[name]:
-            visit(dep, (*path, name))
-        visiting.discard(name)
+            found = visit(dep, (*path, name))
+            if found:
+                return found
         done.add(name)
+        return None
 
     for name in by_name:
-        visit(name, ())
+        found = visit(name, ())
+        if found:
+            return found
+    return None
+
+
+def prune_dependencies(definitions: Iterable[JobDefinition]) -> tuple[list[JobDefinition], list[str]]:
+    """Leave out jobs whose dependencies are unknown or circular (one message each); the rest still run."""
+    kept = {d.spec.name: d for d in definitions}
+    problems: list[str] = []
+    while True:
+        bad = next(((n, dep) for n, d in kept.items() for dep in d.spec.depends_on if dep not in kept), None)
+        if bad is not None:
+            problems.append(f"job {bad[0]!r} left out: it depends on {bad[1]!r}, which is not a registered job")
+            del kept[bad[0]]
+            continue
+        cycle = find_cycle({n: d.spec.depends_on for n, d in kept.items()})
+        if cycle is None:
+            return list(kept.values()), problems
+        problems.append(
+            f"jobs {', '.join(sorted(set(cycle)))} left out: their dependencies form a cycle ({' -> '.join(cycle)})"
+        )
+        for name in set(cycle):
+            del kept[name]

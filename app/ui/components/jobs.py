@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from app.core.catalogue import catalogue
 from app.core.scheduler import DEFAULT_JOB, SyncScheduler
 from app.errors import AppError
 from app.sync.engine import reset_cursor
@@ -40,6 +41,8 @@ def render_jobs(scheduler: SyncScheduler) -> None:
         for j in jobs
     ]
     st.dataframe(rows, hide_index=True, width="stretch")
+    for problem in catalogue.problems:  # a JOB_MODULES module that failed, a job with a bad dependency
+        st.warning(problem, icon=":material/warning:")
     st.caption(t(lang, "jobs.priority"))
     if not jobs:
         return
