@@ -156,8 +156,8 @@ def test_a_batch_that_fails_after_the_summary_was_updated_rolls_both_back(shop: 
     shop.change(ids, amount=500.0)
 
     @contextmanager
-    def then_fail(conn: Any, table: Table, keys: list[Any]) -> Iterator[None]:
-        with summary.maintain(conn, table, keys):
+    def then_fail(conn: Any, table: Table, batch: Any) -> Iterator[None]:
+        with summary.maintain(conn, table, batch):
             yield
         assert shop.stored_summary() == before  # another connection does not see it yet
         raise RuntimeError("crash after the summary was written")

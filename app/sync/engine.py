@@ -27,9 +27,9 @@ logger = logging.getLogger(__name__)
 cursors = cast(Table, SyncCursor.__table__)
 Guard = Callable[[Connection], None]
 Progress = Callable[[int, str], None]
-# Wraps each batch's write inside the batch's transaction (given the batch's keys), e.g. to keep an aggregate
-# of the destination in step (app/sync/summary.py): it commits or rolls back with the batch and its cursor.
-AroundBatch = Callable[[Connection, Table, list[Any]], AbstractContextManager[None]]
+# Wraps each batch's write inside the batch's transaction, e.g. to keep an aggregate of the destination in
+# step (app/sync/summary.py): it commits or rolls back with the batch and its cursor.
+AroundBatch = Callable[[Connection, Table, Batch], AbstractContextManager[None]]
 
 
 @dataclass(frozen=True)
@@ -123,8 +123,7 @@ class SyncEngine:
                 self._advance_cursor(conn, version, batch.last, now)
                 if self.around_batch is None:
                     return self.destination.write(conn, batch)
-                key = batch.names.index(self.source.key)
-                with self.around_batch(conn, self.table(), [row[key] for row in batch.rows]):
+                with self.around_batch(conn, self.table(), batch):
                     return self.destination.write(conn, batch)
         except (LeaseLostError, SourceError, StoreError):
             raise
