@@ -22,6 +22,15 @@ def test_every_built_in_job_is_listed_with_its_trigger(configure: Configure) -> 
     assert table["daily_renewal"]["trigger"] == "daily 00:01"
     assert table["history_retention"]["trigger"] == "daily 03:00"
     assert "Today's queue" in rendered_text(at)
+    assert "email_report" not in table
+    assert any("joins this list once SMTP_HOST" in str(c.value) for c in at.caption)
+
+
+def test_the_report_job_is_listed_once_smtp_is_configured(configure: Configure) -> None:
+    configure(SMTP_HOST="smtp.example.com", REPORT_RECIPIENTS="ana@example.com", REPORT_TIME="06:30")
+    at = render("scheduler")
+    assert jobs_table(at)["email_report"]["trigger"] == "daily 06:30"
+    assert not any("joins this list" in str(c.value) for c in at.caption)
 
 
 def test_a_trigger_changed_on_the_page_is_stored_and_bad_text_is_explained(configure: Configure) -> None:

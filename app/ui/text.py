@@ -70,6 +70,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "'after' runs only once those jobs succeeded in its window, and is skipped (with the reason) if they failed.",
         "jobs.locked": "Changing triggers, pausing and resetting jobs needs the admin password.",
         "jobs.change": "Change a job",
+        "jobs.report_off": "The e-mailed report (job email_report) joins this list once SMTP_HOST and "
+        "REPORT_RECIPIENTS are set.",
         "queue": "Today's queue",
         "queue.none": "Nothing is planned for today.",
         "history": "Run history",
@@ -158,6 +160,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "'after' só roda depois que esses jobs tiveram sucesso na sua janela, e é pulado (com o motivo) se falharam.",
         "jobs.locked": "Mudar gatilhos, pausar e destravar jobs exige a senha de administrador.",
         "jobs.change": "Alterar um job",
+        "jobs.report_off": "O relatório por e-mail (job email_report) entra nesta lista quando SMTP_HOST e "
+        "REPORT_RECIPIENTS estiverem definidos.",
         "queue": "Fila de hoje",
         "queue.none": "Nada planejado para hoje.",
         "history": "Histórico de execuções",

@@ -10,6 +10,7 @@ import streamlit as st
 from app.core.catalogue import catalogue
 from app.core.scheduler import DEFAULT_JOB, SyncScheduler
 from app.errors import AppError
+from app.jobs.report import report_is_configured
 from app.sync.engine import reset_cursor
 from app.ui.components.scheduler_status import is_admin
 from app.ui.text import t
@@ -44,6 +45,8 @@ def render_jobs(scheduler: SyncScheduler) -> None:
     for problem in catalogue.problems:  # a JOB_MODULES module that failed, a job with a bad dependency
         st.warning(problem, icon=":material/warning:")
     st.caption(t(lang, "jobs.priority"))
+    if not report_is_configured(scheduler.settings):
+        st.caption(t(lang, "jobs.report_off"))
     if not jobs:
         return
     if not is_admin(scheduler.settings):
