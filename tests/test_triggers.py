@@ -178,3 +178,9 @@ def test_canonical_text_is_what_is_stored() -> None:
 def test_bad_trigger_text_gets_a_message_naming_the_problem(text: str, names: str) -> None:
     with pytest.raises(TriggerError, match=names.replace("(", r"\(")):
         parse_trigger(text)
+
+
+def test_a_new_interval_keeps_the_days_and_hours_window() -> None:
+    windowed = parse_trigger("every 5m on weekdays between 08:00-18:00", SP)
+    assert windowed.with_interval(600, SP).text == "every 10m on weekdays between 08:00-18:00"
+    assert parse_trigger("daily 07:00", SP).with_interval(600, SP).text == "every 10m"

@@ -31,7 +31,7 @@ from app.core.database import create_schema, get_engine
 from app.core.dependencies import Verdict, decide, window_start
 from app.core.instances import InstanceStore
 from app.core.metrics import start_metrics_server
-from app.core.models import RunStatus
+from app.core.models import RunStatus, RunTrigger
 from app.core.presence import Presence, should_hibernate
 from app.core.runner import Outcome, Runner
 from app.core.status import StatusReader
@@ -281,7 +281,7 @@ class SyncScheduler:
             claim = self.store.claim(name, now, lead)
             if claim is None:
                 continue
-            if verdict == Verdict.SKIP and claim.trigger != "manual":
+            if verdict == Verdict.SKIP and claim.trigger != RunTrigger.MANUAL.value:
                 outcome = self.runner.skip(claim, reason)
             else:
                 outcome = self.runner.execute(claim, self.definitions[name].func, self._stopping)
@@ -473,14 +473,18 @@ class SyncScheduler:
         self.prepare()
         now = self.clock.now()
         trigger = self.store.set_trigger(name, text, now)
-        self.agenda.renew(now)
-        self._reschedule(name)
+        self._slots_moved(name, now)
         return trigger
 
     def set_interval(self, name: str, minutes: float) -> None:
+        """A new interval, keeping the job's days and hours window."""
         self.prepare()
         now = self.clock.now()
         self.store.set_interval(name, minutes * 60.0, now)
+        self._slots_moved(name, now)
+
+    def _slots_moved(self, name: str, now: datetime) -> None:
+        """After a job's slots changed: re-plan today's queue and re-aim the timer."""
         self.agenda.renew(now)
         self._reschedule(name)
 

@@ -21,7 +21,7 @@ from app.core.database import write_transaction
 from app.core.dependencies import DependencyState, state_from_rows
 from app.core.models import Job, Run, RunLog, RunStatus, RunTrigger
 from app.core.slots import needs_catch_up, retry_delay
-from app.core.triggers import Trigger, TriggerKind, interval_trigger, parse_trigger
+from app.core.triggers import Trigger, interval_trigger, parse_trigger
 from app.errors import LeaseLostError, UnknownJobError
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class JobSpec:
     trigger: str = ""  # text form (app.core.triggers); "" means every `interval_seconds`
     depends_on: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
-    paused: bool = False  # the state of a new job (e.g. a report with no SMTP configured)
+    paused: bool = False  # the state of a new job (`@job(paused=True)`: registered, waiting for an operator)
 
 
 @dataclass(frozen=True)
@@ -81,9 +81,12 @@ class JobStore:
         self.tz = tz or ZoneInfo("UTC")
 
     def trigger_of(self, job: Any) -> Trigger:
-        """The job row's trigger (its text, or its interval when the text is empty)."""
-        text = job["trigger"]
-        return parse_trigger(text, self.tz) if text else interval_trigger(job["interval_seconds"])
+        """The job row's trigger."""
+        return self._trigger(job["trigger"], job["interval_seconds"])
+
+    def _trigger(self, text: str, interval_seconds: float) -> Trigger:
+        """A trigger text, or the job's interval when the text is empty."""
+        return parse_trigger(text, self.tz) if text else interval_trigger(interval_seconds)
 
     def write(self) -> AbstractContextManager[Connection]:
         return write_transaction(self.engine)
@@ -104,8 +107,7 @@ class JobStore:
                 "tags": ",".join(spec.tags),
             }
             if row is None:
-                text = spec.trigger or interval_trigger(spec.interval_seconds).text
-                trigger = parse_trigger(text, self.tz)
+                trigger = self._trigger(spec.trigger, spec.interval_seconds)
                 conn.execute(
                     insert(jobs).values(
                         name=spec.name,
@@ -468,9 +470,7 @@ class JobStore:
         if interval_seconds <= 0:
             raise ValueError(f"interval must be positive, got {interval_seconds}")
         current = self.trigger_of(self.get_job(name))
-        parts = current.text.split(" ", 2)
-        suffix = f" {parts[2]}" if current.kind == TriggerKind.INTERVAL and len(parts) == 3 else ""
-        self.set_trigger(name, interval_trigger(interval_seconds).text + suffix, now)
+        self.set_trigger(name, current.with_interval(interval_seconds, self.tz).text, now)
 
     def set_trigger(self, name: str, text: str, now: datetime) -> Trigger:
         """Change a job's trigger (persisted; every replica follows). Raises TriggerError on bad text."""

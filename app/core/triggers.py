@@ -89,6 +89,11 @@ class Trigger:
     days: frozenset[int] = ALL_DAYS
     window: tuple[time, time] | None = None
 
+    def with_interval(self, seconds: float, tz: ZoneInfo) -> Trigger:
+        """The same days and hours window at another interval (an interval trigger stays windowed)."""
+        kept = _describe_days_window(self.days, self.window) if self.kind == TriggerKind.INTERVAL else ""
+        return parse_trigger(f"every {format_seconds(seconds)}{kept}", tz)
+
     @property
     def is_rate(self) -> bool:
         """Interval and delay jobs keep data fresh, so they catch up by data age; calendar jobs do not."""
