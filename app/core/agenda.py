@@ -9,10 +9,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Engine, Table, and_, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.core.database import write_transaction
+from app.core.database import dialect_insert, write_transaction
 from app.core.models import PlannedRun, Run, RunStatus
 from app.core.store import JobStore
 from app.core.triggers import wall_to_instant
@@ -55,8 +53,7 @@ class Agenda:
             # Future entries are re-planned (a trigger may have changed); what is past is history.
             conn.execute(delete(planned).where(planned.c.day == day.isoformat(), planned.c.planned_for >= now))
             if rows:
-                dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-                conn.execute(dialect_insert(planned).on_conflict_do_nothing(), rows)
+                conn.execute(dialect_insert(conn, planned).on_conflict_do_nothing(), rows)
         return len(rows)
 
     def queue(self, now: datetime, day: date | None = None) -> list[dict[str, Any]]:

@@ -14,10 +14,8 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Table, and_, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.core.database import write_transaction
+from app.core.database import dialect_insert, write_transaction
 from app.core.dependencies import DependencyState, state_from_rows
 from app.core.models import Job, Run, RunLog, RunStatus, RunTrigger
 from app.core.slots import needs_catch_up, retry_delay
@@ -239,9 +237,8 @@ class JobStore:
             "lease_expires_at": now + self.lease,
             "rows": 0,
         }
-        dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
         statement = (
-            dialect_insert(runs)
+            dialect_insert(conn, runs)
             .values(**values)
             .on_conflict_do_nothing(index_elements=["job_name", "scheduled_for"])
             .returning(runs.c.id)

@@ -14,10 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, func, literal_column, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.core.database import write_transaction
+from app.core.database import dialect_insert, write_transaction
 from app.core.models import Run, RunStatus, RunTally, TallyMark
 
 runs = cast(Table, Run.__table__)
@@ -110,7 +108,7 @@ def _mark(conn: Connection, lock: bool = False) -> int:
 
 def _lock_mark(conn: Connection) -> int:
     """The mark, locked until the transaction ends: a concurrent settle or purge waits here."""
-    conn.execute(_insert(conn, marks).values(id=MARK_ID, settled_through_id=0).on_conflict_do_nothing())
+    conn.execute(dialect_insert(conn, marks).values(id=MARK_ID, settled_through_id=0).on_conflict_do_nothing())
     return _mark(conn, lock=True)
 
 
@@ -157,7 +155,7 @@ def _fold(conn: Connection, where: Any) -> dict[Key, list[Any]]:
 
 def _add(conn: Connection, counts: dict[Key, list[Any]]) -> None:
     for (job, status, reason), (count, timed, seconds) in counts.items():
-        statement = _insert(conn, tallies).values(
+        statement = dialect_insert(conn, tallies).values(
             job_name=job, status=status, reason=reason, runs=count, duration_count=timed, duration_sum_seconds=seconds
         )
         conn.execute(
@@ -170,7 +168,3 @@ def _add(conn: Connection, counts: dict[Key, list[Any]]) -> None:
                 },
             )
         )
-
-
-def _insert(conn: Connection, table: Table) -> Any:
-    return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)

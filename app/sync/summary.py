@@ -31,11 +31,9 @@ from sqlalchemy import (
     inspect,
     select,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.expression import TableClause
 
-from app.core.database import write_transaction
+from app.core.database import dialect_insert, write_transaction
 from app.sync.source import Batch
 
 SUMMARY_TABLE = "orders_daily"
@@ -183,8 +181,7 @@ def _apply(conn: Connection, changes: dict[Cell, tuple[int, float]]) -> None:
     """Add the changes to their cells (upsert) and drop the cells no order is left in."""
     if not changes:
         return
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = dialect_insert(daily)
+    stmt = dialect_insert(conn, daily)
     stmt = stmt.on_conflict_do_update(
         index_elements=["day", "region", "status"],
         set_={"orders": daily.c.orders + stmt.excluded.orders, "revenue": daily.c.revenue + stmt.excluded.revenue},
