@@ -6,6 +6,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,50 +39,54 @@ def _reachable(url: str, what: str) -> str | None:
         return f"{what} not reachable at {make_url(url).render_as_string()}: {type(exc).__name__}"
 
 
-@pytest.fixture(scope="session")
-def mariadb_admin_url() -> str:
-    problem = _reachable(MARIADB_ADMIN_URL, "MariaDB")
+def _required_server(url: str, what: str) -> str:
+    problem = _reachable(url, what)
     if problem:
         missing(problem)
-    return MARIADB_ADMIN_URL
+    return url
+
+
+@contextmanager
+def _scratch_database(admin_url: str, drop_options: str = "") -> Iterator[str]:
+    """A fresh, empty database on a server for one test; dropped afterwards."""
+    name = f"fd_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    quoted = admin.dialect.identifier_preparer.quote_identifier(name)
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {quoted}"))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        from app.core.database import dispose_engines
+
+        dispose_engines()  # the app's pooled connections to it would hold the drop up
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {quoted}{drop_options}"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def mariadb_admin_url() -> str:
+    return _required_server(MARIADB_ADMIN_URL, "MariaDB")
 
 
 @pytest.fixture
 def mariadb_url(mariadb_admin_url: str) -> Iterator[str]:
     """A fresh MariaDB database for one test (a sync source), dropped afterwards."""
-    name = f"fd_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(mariadb_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE `{name}`"))
-    yield make_url(mariadb_admin_url).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-    admin.dispose()
+    with _scratch_database(mariadb_admin_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def pg_admin_url() -> str:
-    problem = _reachable(PG_ADMIN_URL, "PostgreSQL")
-    if problem:
-        missing(problem)
-    return PG_ADMIN_URL
+    return _required_server(PG_ADMIN_URL, "PostgreSQL")
 
 
 @pytest.fixture
 def pg_url(pg_admin_url: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    name = f"fd_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
-    yield url
-    from app.core.database import dispose_engines
-
-    dispose_engines()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with _scratch_database(pg_admin_url, " WITH (FORCE)") as url:
+        yield url
 
 
 @pytest.fixture
