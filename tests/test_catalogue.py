@@ -422,3 +422,18 @@ def test_a_job_with_an_unknown_or_circular_dependency_is_left_out_and_said_so(
     assert any("'orphan' left out: it depends on 'no_such_job'" in p for p in catalogue.problems)
     assert any("ping, pong left out" in p and "cycle" in p for p in catalogue.problems)
     sys.modules.pop("wired_jobs", None)
+
+
+def test_a_one_time_job_that_ran_is_never_judged_stale(sqlite_url: str, make_settings: Any) -> None:
+    from app.core.alerts import open_alerts
+
+    clock = FrozenClock(MONDAY_NOON)
+    s = build(
+        make_settings(sqlite_url), clock, JobDefinition(spec("migrate", "once 2026-11-30 15:00"), lambda ctx: None)
+    )
+    clock.advance(timedelta(hours=4))
+    assert len(s.tick()) == 1
+    for _ in range(3):  # days later: nothing more is planned, so nothing is late
+        clock.advance(timedelta(days=2))
+        s.tick()
+    assert open_alerts(s.engine) == []

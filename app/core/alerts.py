@@ -131,8 +131,9 @@ class Alerter:
             for job in conn.execute(select(jobs).order_by(jobs.c.name)).mappings():
                 failing = self._failing(conn, job["name"])
                 firing += [failing] if failing else []
-                if job["paused"] or job["current_run_id"] is not None:
-                    unknown.add(open_key(job["name"], STALE))  # hibernating, or catching up right now
+                if job["paused"] or job["current_run_id"] is not None or job["next_run_at"] is None:
+                    # hibernating, catching up right now, or done for good (a one-time job that ran)
+                    unknown.add(open_key(job["name"], STALE))
                     continue
                 stale = self._stale(conn, job, now)
                 firing += [stale] if stale else []
