@@ -22,7 +22,7 @@ if settings.issues:
     st.error(t(lang, "settings.issues", count=len(settings.issues)), icon=":material/error:")
     for issue in settings.issues:
         st.markdown(f"- **{issue.key}** = `{issue.value}`: {issue.message}")
-else:
+elif not catalogue.problems:
     st.success(t(lang, "settings.ok"), icon=":material/check_circle:")
 for problem in catalogue.problems:  # JOB_MODULES that failed to import, jobs left out for their dependencies
     st.warning(problem, icon=":material/warning:")

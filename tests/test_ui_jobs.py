@@ -77,3 +77,5 @@ def test_a_job_module_that_fails_is_explained_on_the_settings_and_scheduler_page
         at = render(name)
         warnings = [str(w.value) for w in at.warning]
         assert any("cannot import 'no_such_jobs_module'" in w for w in warnings), (name, warnings)
+        if name == "settings":  # not "every setting is valid" beside a job module that failed
+            assert not at.success, [s.value for s in at.success]
