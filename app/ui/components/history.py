@@ -69,6 +69,8 @@ def render_history(scheduler: SyncScheduler) -> None:
 def _duration_chart(finished: pd.DataFrame) -> None:
     # Wall-clock times of the configured zone (the browser would convert aware times to its own zone), and
     # ticks at least a second apart: runs seconds apart otherwise get unreadable ".500" labels.
+    # Only what the chart shows: a run's `result` (a dict of mixed types) cannot go through Arrow as is.
+    finished = finished[["id", "status", "trigger", "rows", "duration_seconds", "error", "started_at"]]
     finished = finished.assign(started_at=finished["started_at"].dt.tz_localize(None))
     chart = (
         alt.Chart(finished)
