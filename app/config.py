@@ -14,12 +14,15 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+if TYPE_CHECKING:
+    from app.dataset_config import DatasetConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -33,6 +36,8 @@ DEFAULT_DEMO_SOURCE_PATH = str(PROJECT_ROOT / "data" / "demo_source.db")
 SECRET_KEYS = frozenset(
     {"ADMIN_PASSWORD", "DATABASE_URL", "SOURCE_URL", "SOURCE_ENDPOINT", "SOURCE_TOKEN", "SMTP_PASSWORD"}
 )
+# The application's built-in jobs, imported by the core's catalogue the way a user's JOB_MODULES are.
+APPLICATION_JOBS = "app.jobs.builtin"
 LANGUAGES = ("en", "pt-BR")
 SOURCE_KINDS = ("demo", "sql", "http")
 SMTP_TLS_MODES = ("starttls", "ssl", "none")
@@ -96,6 +101,9 @@ class Settings:
     alert_after_failures: int = 3
     alert_stale_minutes: float = 0.0
     alert_recipients: tuple[str, ...] = ()
+    # [datasets.NAME] tables / DATASETS__NAME__KEY variables, parsed by app/dataset_config.py
+    declared_datasets: tuple[DatasetConfig, ...] = ()
+    seed_dataset: bool = True  # the seed's keys (SYNC_SOURCE, SOURCE_*) define a dataset too
     issues: tuple[ConfigIssue, ...] = field(default=(), compare=False)
 
     @property
@@ -106,15 +114,23 @@ class Settings:
     def interval_seconds(self) -> float:
         return self.sync_interval_minutes * 60.0
 
+    @property
+    def datasets(self) -> tuple[DatasetConfig, ...]:
+        """Every dataset to keep fresh: the seed's one (from SYNC_SOURCE / SOURCE_*) first, then the declared."""
+        from app.dataset_config import legacy_dataset
+
+        return ((legacy_dataset(self),) if self.seed_dataset else ()) + self.declared_datasets
+
     def __repr__(self) -> str:
         shown = ", ".join(f"{key.lower()}={value!r}" for key, value in self.redacted().items())
-        return f"Settings({shown}, issues={len(self.issues)})"
+        datasets = f"datasets={self.declared_datasets!r}, seed_dataset={self.seed_dataset}"
+        return f"Settings({shown}, {datasets}, issues={len(self.issues)})"
 
     def redacted(self) -> dict[str, str]:
         """Every setting as the user would type it, secrets masked (safe for the UI and logs)."""
         shown: dict[str, str] = {}
         for f in dataclasses.fields(self):
-            if f.name == "issues":
+            if f.name in {"issues", "declared_datasets", "seed_dataset"}:
                 continue
             key = f.name.upper()
             shown[key] = mask(key, getattr(self, f.name))
@@ -408,4 +424,10 @@ def load_settings(
             shown = mask(key, raw) if key in SECRET_KEYS else repr(raw)
             default = mask(key, getattr(Settings, key.lower()))
             issues.append(ConfigIssue(key, shown, f"{exc}; using the default {default}"))
-    return Settings(**values, issues=tuple(issues))
+    from app.dataset_config import load_datasets
+
+    settings = Settings(**values)
+    declared, seed, dataset_issues = load_datasets(settings, env, secrets)
+    return dataclasses.replace(
+        settings, declared_datasets=declared, seed_dataset=seed, issues=tuple(issues + dataset_issues)
+    )

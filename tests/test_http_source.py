@@ -31,9 +31,9 @@ from app.clock import FrozenClock
 from app.config import Settings, load_settings
 from app.core.database import create_schema, get_engine
 from app.errors import SourceError
+from app.jobs.datasets import build_source, sync_engine
 from app.sync.engine import SyncEngine, SyncResult
 from app.sync.http_source import HttpJsonSource, MinInterval
-from app.sync.job import build_source, sync_engine
 from app.sync.source import Cursor
 
 T0 = datetime(2026, 2, 1, 9, 0, tzinfo=timezone.utc)
@@ -670,8 +670,9 @@ def test_http_source_settings_defaults_and_secrets_masked() -> None:
 
 
 def test_build_source_needs_an_endpoint(make_settings: Any, sqlite_url: str) -> None:
-    with pytest.raises(SourceError, match="SYNC_SOURCE=http needs SOURCE_ENDPOINT"):
-        build_source(make_settings(sqlite_url, sync_source="http"), FrozenClock())
+    settings = make_settings(sqlite_url, sync_source="http")
+    with pytest.raises(SourceError, match="an http source needs its endpoint \\(SOURCE_ENDPOINT\\)"):
+        build_source(settings, settings.datasets[0], FrozenClock())
 
 
 def test_the_configured_job_syncs_from_the_api(api: Api, make_settings: Any, sqlite_url: str) -> None:
@@ -686,7 +687,8 @@ def test_the_configured_job_syncs_from_the_api(api: Api, make_settings: Any, sql
         source_rate_limit_per_second=0,
     )
     create_schema(get_engine(sqlite_url))
-    source = build_source(settings, FrozenClock())
+    (dataset,) = settings.datasets
+    source = build_source(settings, dataset, FrozenClock())
     assert isinstance(source, HttpJsonSource) and source.max_retries == 0
-    result = sync_engine(settings, FrozenClock(), "incremental_sync").run(5)
+    result = sync_engine(settings, dataset, FrozenClock()).run(5)
     assert (result.rows, result.batches) == (12, 3)

@@ -21,12 +21,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from app.config import APPLICATION_JOBS, Settings
 from app.core.runner import JobFunc, RunContext
 from app.core.store import JobSpec
 from app.core.triggers import parse_trigger
 from app.errors import ConfigError, SchedulerError
 
 logger = logging.getLogger(__name__)
+# Built-in jobs of the application, computed from the settings (e.g. one sync job per dataset): the
+# application registers its provider on import, so the core never imports it.
+Provider = Callable[[Settings], tuple[list["JobDefinition"], list[str]]]
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class Catalogue:
 
     def __init__(self) -> None:
         self._definitions: dict[str, JobDefinition] = {}
+        self._providers: list[Provider] = []
         self._lock = threading.Lock()
         # What the last catalogue load had to leave out (a module that failed, a bad dependency), for the UI.
         self.problems: list[str] = []
@@ -87,6 +92,34 @@ class Catalogue:
     def definitions(self) -> list[JobDefinition]:
         with self._lock:
             return list(self._definitions.values())
+
+    def provide(self, provider: Provider) -> None:
+        """Add a provider of built-in jobs (once per function, whatever the number of imports)."""
+        with self._lock:
+            # A module reloaded (hot reload) registers a new function object under the same name: replace it.
+            named = (provider.__module__, provider.__qualname__)
+            self._providers = [p for p in self._providers if (p.__module__, p.__qualname__) != named] + [provider]
+
+    def build(self, settings: Settings) -> list[JobDefinition]:
+        """The job catalogue of a process: the providers' jobs (the application named by APPLICATION_JOBS
+        and the user's JOB_MODULES are imported first), then the ones registered with ``@job``; a later
+        definition of the same name replaces an earlier one. What had to be left out is in `problems`."""
+        problems = load_job_modules((APPLICATION_JOBS, *settings.job_modules))
+        merged: dict[str, JobDefinition] = {}
+        with self._lock:
+            providers = list(self._providers)
+        for provider in providers:
+            found, left_out = provider(settings)
+            for message in left_out:
+                logger.error("%s", message)
+            problems.extend(left_out)
+            merged.update((d.spec.name, d) for d in found)
+        merged.update((d.spec.name, d) for d in self.definitions())
+        kept, left_out = prune_dependencies(merged.values())
+        for message in left_out:
+            logger.error("%s", message)
+        self.problems = problems + left_out
+        return kept
 
 
 catalogue = Catalogue()

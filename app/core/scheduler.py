@@ -518,19 +518,10 @@ def _secret_values(settings: Settings) -> list[str]:
 
 
 def default_jobs(settings: Settings) -> list[JobDefinition]:
-    """The job catalogue of a process: the built-in jobs, then the ones registered with ``@job`` (by our
-    modules or the user's JOB_MODULES); a later definition of the same name replaces an earlier one."""
-    from app.core.catalogue import catalogue, load_job_modules, prune_dependencies
-    from app.jobs.builtin import builtin_jobs
+    """The job catalogue of a process (see Catalogue.build)."""
+    from app.core.catalogue import catalogue
 
-    problems = load_job_modules(settings.job_modules)
-    merged = {d.spec.name: d for d in builtin_jobs(settings)}
-    merged.update((d.spec.name, d) for d in catalogue.definitions())
-    kept, left_out = prune_dependencies(merged.values())
-    for message in left_out:
-        logger.error("%s", message)
-    catalogue.problems = problems + left_out
-    return kept
+    return catalogue.build(settings)
 
 
 # -- the process singleton and the seed's module-level API ----------------------------------------------

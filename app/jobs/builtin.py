@@ -1,5 +1,6 @@
-"""The built-in jobs: the incremental sync, the daily renewal of today's queue, history retention, and the
-e-mailed report when SMTP is configured."""
+"""The built-in jobs: every dataset's sync, the daily renewal of today's queue, history retention, and the
+e-mailed report when SMTP is configured. They join the catalogue as its provider of built-in jobs when this
+package is imported (by the composition roots, or by the core loading APPLICATION_JOBS)."""
 
 from __future__ import annotations
 
@@ -8,32 +9,21 @@ from typing import Any
 
 from app.config import Settings
 from app.core.agenda import Agenda
-from app.core.catalogue import JobDefinition
+from app.core.catalogue import JobDefinition, catalogue
 from app.core.runner import JobFunc, RunContext
 from app.core.status import StatusReader
 from app.core.store import JobSpec
-from app.core.triggers import interval_trigger
+from app.jobs.datasets import dataset_jobs
 from app.jobs.report import REPORT_JOB, make_report_job, report_is_configured
 
-SYNC_JOB = "incremental_sync"
 RENEWAL_JOB = "daily_renewal"
 RETENTION_JOB = "history_retention"
 
 
-def builtin_jobs(settings: Settings) -> list[JobDefinition]:
-    from app.sync.job import make_sync_job
-
-    sync = JobSpec(
-        name=SYNC_JOB,
-        description=f"Incremental sync from the {settings.sync_source} source",
-        interval_seconds=settings.interval_seconds,
-        timeout_seconds=settings.run_timeout_minutes * 60.0,
-        max_retries=settings.run_max_retries,
-        retry_backoff_seconds=settings.retry_backoff_seconds,
-        priority=10,
-        trigger=interval_trigger(settings.interval_seconds).text,
-        tags=("sync",),
-    )
+def builtin_jobs(settings: Settings) -> tuple[list[JobDefinition], list[str]]:
+    """Every dataset's jobs, the daily renewal, the retention and (when configured) the e-mailed report, and
+    one message per dataset left out because it cannot be scheduled."""
+    jobs, problems = dataset_jobs(settings)
     renewal = JobSpec(
         name=RENEWAL_JOB,
         description="Plans today's queue of runs just after midnight",
@@ -56,8 +46,7 @@ def builtin_jobs(settings: Settings) -> list[JobDefinition]:
         trigger="daily 03:00",
         tags=("maintenance",),
     )
-    jobs = [
-        JobDefinition(sync, make_sync_job(settings)),
+    jobs += [
         JobDefinition(renewal, renew_todays_queue),
         JobDefinition(retention, make_retention_job(settings)),
     ]
@@ -74,7 +63,7 @@ def builtin_jobs(settings: Settings) -> list[JobDefinition]:
             tags=("report",),
         )
         jobs.append(JobDefinition(report, make_report_job(settings)))
-    return jobs
+    return jobs, problems
 
 
 def renew_todays_queue(ctx: RunContext) -> dict[str, Any]:
@@ -91,3 +80,6 @@ def make_retention_job(settings: Settings) -> JobFunc:
         return {"rows": runs, "runs_deleted": runs, "planned_deleted": planned, "cutoff": cutoff.isoformat()}
 
     return history_retention
+
+
+catalogue.provide(builtin_jobs)

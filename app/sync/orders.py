@@ -26,7 +26,8 @@ from sqlalchemy import (
 
 from app.clock import utc
 from app.sync import summary
-from app.sync.job import DESTINATION_TABLE
+
+DESTINATION_TABLE = "orders"  # the demo dataset's table
 
 orders = table(
     DESTINATION_TABLE,

@@ -1,0 +1,334 @@
+"""Datasets declared in configuration: ``[datasets.NAME]`` tables of secrets.toml / the Cloud secrets box, or
+``DATASETS__NAME__KEY`` environment variables (which win, key by key), plus the one dataset the seed's
+single-source keys (``SYNC_SOURCE``, ``SOURCE_*``) define.
+
+Parsing only: a bad dataset is left out with one message per bad key (dataset, key, value, what is allowed)
+and the other datasets go on. Triggers are checked where jobs are built (app/jobs/datasets.py). Must not
+import Streamlit or the core.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+if TYPE_CHECKING:
+    from app.config import ConfigIssue, Settings
+
+DATASET_KINDS = ("sql", "http", "demo")
+DELETE_MODES = ("none", "reconcile")
+ENV_PREFIX = "DATASETS__"
+LEGACY_JOB = "incremental_sync"  # the seed's job name: existing stores keep their history and cursor
+DEFAULT_RECONCILE_TRIGGER = "daily 03:30"
+_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """One table the user wants fresh. `job` syncs it; `reconcile_job` (deletes = "reconcile") removes from the
+    store the keys the source no longer has."""
+
+    name: str
+    source: str = "demo"
+    url: str = dataclasses.field(default="", repr=False)
+    endpoint: str = dataclasses.field(default="", repr=False)
+    token: str = dataclasses.field(default="", repr=False)
+    table: str = ""
+    key: tuple[str, ...] = ("id",)
+    cursor: str | None = "updated_at"
+    trigger: str = ""  # empty: every SYNC_INTERVAL_MINUTES
+    destination: str = ""
+    max_age_minutes: float = 0.0  # 0: stale after one period of its trigger
+    deletes: str = "none"
+    reconcile_trigger: str = DEFAULT_RECONCILE_TRIGGER
+    soft_delete: str = ""  # a column that marks deleted rows (true / non-NULL); readers leave them out
+    description: str = ""
+    legacy: bool = False  # defined by SYNC_SOURCE / SOURCE_* (its job keeps the seed's name)
+
+    @property
+    def job(self) -> str:
+        return LEGACY_JOB if self.legacy else f"sync_{self.name}"
+
+    @property
+    def reconcile_job(self) -> str:
+        return f"reconcile_{self.name}"
+
+    @property
+    def target(self) -> str:
+        """The store table the rows land in."""
+        return self.destination or self.name
+
+    @property
+    def source_table(self) -> str:
+        return self.table or self.name
+
+    def __repr__(self) -> str:
+        where = self.where()
+        return (
+            f"DatasetConfig(name={self.name!r}, source={self.source!r}, where={where!r}, table={self.table!r}, "
+            f"key={self.key!r}, cursor={self.cursor!r}, trigger={self.trigger!r}, destination={self.target!r}, "
+            f"max_age_minutes={self.max_age_minutes!r}, deletes={self.deletes!r}, "
+            f"reconcile_trigger={self.reconcile_trigger!r}, soft_delete={self.soft_delete!r}, legacy={self.legacy})"
+        )
+
+    def where(self) -> str:
+        """The source's address safe to show (passwords and query values masked)."""
+        from app.config import redact_http_url, redact_url
+
+        if self.source == "sql" and self.url:
+            return redact_url(self.url)
+        if self.source == "http" and self.endpoint:
+            return redact_http_url(self.endpoint)
+        return self.source
+
+    def shown(self) -> dict[str, str]:
+        """Every key as the user would type it, secrets masked (Settings page, `python -m app config`)."""
+        return {
+            "source": self.source,
+            "where": self.where(),
+            "table": self.source_table if self.source == "sql" else "",
+            "key": ", ".join(self.key),
+            "cursor": self.cursor or "(none: copied whole and diffed)",
+            "trigger": self.trigger or "every SYNC_INTERVAL_MINUTES",
+            "destination": self.target,
+            "max_age_minutes": f"{self.max_age_minutes:g}" if self.max_age_minutes else "(one period)",
+            "deletes": self.deletes if self.deletes == "none" else f"{self.deletes} ({self.reconcile_trigger})",
+            "soft_delete": self.soft_delete,
+            "token": "••••••" if self.token else "",
+        }
+
+
+# -- one parser per key: returns the typed value or raises ValueError with what is allowed --------------
+
+
+def _kind(raw: Any) -> str:
+    text = str(raw).strip().lower()
+    if text not in DATASET_KINDS:
+        raise ValueError("must be one of " + ", ".join(DATASET_KINDS))
+    return text
+
+
+def _sql_url(raw: Any) -> str:
+    text = str(raw).strip()
+    if text.startswith("postgres://"):
+        text = "postgresql+psycopg://" + text[len("postgres://") :]
+    elif text.startswith("postgresql://"):
+        text = "postgresql+psycopg://" + text[len("postgresql://") :]
+    try:
+        make_url(text)
+    except (ArgumentError, ValueError):
+        raise ValueError("must be a SQLAlchemy URL such as postgresql+psycopg://user:password@host:5432/db") from None
+    return text
+
+
+def _http_url(raw: Any) -> str:
+    from app.config import PARSERS
+
+    text: str = PARSERS["SOURCE_ENDPOINT"](raw)
+    if not text:
+        raise ValueError("must be an http:// or https:// URL of a JSON endpoint")
+    return text
+
+
+def _text(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ValueError("must be text")
+    return raw
+
+
+def _identifier(raw: Any) -> str:
+    text = str(raw).strip()
+    if not _IDENTIFIER.match(text):
+        raise ValueError("must be a plain SQL name (letters, digits and _, not starting with a digit)")
+    return text
+
+
+def _table(raw: Any) -> str:
+    text = str(raw).strip()
+    parts = text.split(".")
+    if len(parts) > 2 or not all(_IDENTIFIER.match(p) for p in parts):
+        raise ValueError("must be a table name, optionally schema-qualified (events or public.events)")
+    return text
+
+
+def _key(raw: Any) -> tuple[str, ...]:
+    items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
+    names = tuple(str(item).strip() for item in items if str(item).strip())
+    if not names:
+        raise ValueError('must name the key column(s): "id" or a list such as ["tenant", "code"]')
+    for name in names:
+        if not _IDENTIFIER.match(name):
+            raise ValueError(f"column {name!r} is not a plain SQL name (letters, digits and _)")
+    if len(set(names)) != len(names):
+        raise ValueError("names a column twice")
+    return names
+
+
+def _optional_identifier(raw: Any) -> str | None:
+    text = str(raw).strip()
+    return _identifier(text) if text else None
+
+
+def _trigger_text(raw: Any) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValueError('must be a trigger text such as "every 5m" or "daily 07:00"')
+    return " ".join(raw.split())
+
+
+def _minutes(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise ValueError("must be a number of minutes between 0 and 527040")
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError("must be a number of minutes between 0 and 527040") from None
+    if not 0 <= value <= 366 * 24 * 60:
+        raise ValueError("must be a number of minutes between 0 and 527040")
+    return value
+
+
+def _deletes(raw: Any) -> str:
+    text = str(raw).strip().lower()
+    if text not in DELETE_MODES:
+        raise ValueError("must be one of " + ", ".join(DELETE_MODES))
+    return text
+
+
+KEY_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "source": _kind,
+    "url": _sql_url,
+    "endpoint": _http_url,
+    "token": _text,
+    "table": _table,
+    "key": _key,
+    "cursor": _optional_identifier,
+    "trigger": _trigger_text,
+    "destination": _identifier,
+    "max_age_minutes": _minutes,
+    "deletes": _deletes,
+    "reconcile_trigger": _trigger_text,
+    "soft_delete": _identifier,
+    "description": _text,
+}
+SECRET_DATASET_KEYS = frozenset({"url", "endpoint", "token"})
+
+
+def raw_datasets(env: Mapping[str, str], secrets: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Each dataset's raw keys: the secrets' ``[datasets.NAME]`` tables, overridden key by key by
+    ``DATASETS__NAME__KEY`` variables. Also returns the problems of the shape itself (not a table ...)."""
+    found: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    tables = secrets.get("datasets")
+    if tables is not None:
+        if not isinstance(tables, Mapping):
+            problems.append("datasets: must be a table of tables ([datasets.NAME])")
+        else:
+            for name, keys in tables.items():
+                if not isinstance(keys, Mapping):
+                    problems.append(f"datasets.{name}: must be a table ([datasets.{name}] with source, key ...)")
+                    continue
+                found[str(name)] = dict(keys)
+    for variable, value in env.items():
+        if not variable.startswith(ENV_PREFIX):
+            continue
+        name, sep, key = variable[len(ENV_PREFIX) :].partition("__")
+        if not sep or not name or not key:
+            problems.append(f"{variable}: must be DATASETS__<NAME>__<KEY>, e.g. DATASETS__EVENTS__TABLE")
+            continue
+        found.setdefault(name.lower(), {})[key.lower()] = value
+    return found, problems
+
+
+def parse_dataset(name: str, raw: Mapping[str, Any]) -> tuple[DatasetConfig | None, list[tuple[str, str, str]]]:
+    """One dataset, or None with (key, shown value, message) for each problem; secrets never shown."""
+    problems: list[tuple[str, str, str]] = []
+    where = f"datasets.{name}"
+    if not _NAME.match(name):
+        problems.append((where, name, "a dataset name must be lowercase letters, digits and _ (at most 63)"))
+        return None, problems
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        parse = KEY_PARSERS.get(key)
+        shown = "••••••" if key in SECRET_DATASET_KEYS else repr(value)
+        if parse is None:
+            allowed = ", ".join(KEY_PARSERS)
+            problems.append((f"{where}.{key}", shown, f"unknown key; a dataset takes {allowed}"))
+            continue
+        try:
+            values[key] = parse(value)
+        except ValueError as exc:
+            problems.append((f"{where}.{key}", shown, str(exc)))
+    kind = values.get("source") or ("sql" if "url" in values else "http" if "endpoint" in values else None)
+    if kind is None and "source" not in raw:
+        problems.append((f"{where}.source", "(missing)", "must be one of " + ", ".join(DATASET_KINDS)))
+    if kind == "sql" and "url" not in values and "url" not in raw:
+        problems.append((f"{where}.url", "(missing)", 'a sql dataset needs url = "postgresql+psycopg://…"'))
+    if kind == "http" and "endpoint" not in values and "endpoint" not in raw:
+        problems.append((f"{where}.endpoint", "(missing)", 'an http dataset needs endpoint = "https://…"'))
+    if problems:
+        return None, problems
+    values["source"] = kind
+    if kind == "demo":  # the demo source is the orders table of the built-in demo database
+        values.setdefault("key", ("id",))
+        values.setdefault("cursor", "updated_at")
+        values.setdefault("soft_delete", "deleted")
+    elif "cursor" not in values:
+        values["cursor"] = None  # without a cursor the table is copied whole and diffed
+    return DatasetConfig(name=name, **values), []
+
+
+def legacy_dataset(settings: Settings) -> DatasetConfig:
+    """The dataset the seed's keys define: named after SOURCE_TABLE (the demo's is orders), job incremental_sync."""
+    if settings.sync_source == "demo":
+        return DatasetConfig(name="orders", source="demo", soft_delete="deleted", legacy=True)
+    name = settings.source_table.lower()
+    return DatasetConfig(
+        name=name,
+        source=settings.sync_source,
+        url=settings.source_url if settings.sync_source == "sql" else "",
+        endpoint=settings.source_endpoint if settings.sync_source == "http" else "",
+        token=settings.source_token if settings.sync_source == "http" else "",
+        table=settings.source_table,
+        key=(settings.source_key,),
+        cursor=settings.source_cursor_field,
+        destination=settings.source_table,
+        legacy=True,
+    )
+
+
+def load_datasets(
+    settings: Settings, env: Mapping[str, str], secrets: Mapping[str, Any]
+) -> tuple[tuple[DatasetConfig, ...], bool, list[ConfigIssue]]:
+    """The declared datasets, whether the seed's keys define one too (when no ``[datasets]`` are declared or
+    SYNC_SOURCE is set explicitly), and one issue per problem. Names and destinations are unique; a later
+    clash is left out."""
+    from app.config import ConfigIssue
+
+    raw, shape_problems = raw_datasets(env, secrets)
+    issues = [ConfigIssue(p.partition(":")[0], "<table>", p.partition(": ")[2]) for p in shape_problems]
+    seed = not raw or "SYNC_SOURCE" in env or "SYNC_SOURCE" in secrets
+    datasets: list[DatasetConfig] = [legacy_dataset(settings)] if seed else []
+    for name in sorted(raw):
+        dataset, problems = parse_dataset(name, raw[name])
+        issues.extend(ConfigIssue(key, shown, f"{why}; dataset {name!r} left out") for key, shown, why in problems)
+        if dataset is None:
+            continue
+        clash = next((d for d in datasets if d.name == dataset.name or d.target == dataset.target), None)
+        if clash is not None:
+            issues.append(
+                ConfigIssue(
+                    f"datasets.{name}.destination",
+                    dataset.target,
+                    f"dataset {clash.name!r} already writes to table {clash.target!r}; dataset {name!r} left out",
+                )
+            )
+            continue
+        datasets.append(dataset)
+    return tuple(d for d in datasets if not d.legacy), seed, issues
