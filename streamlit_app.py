@@ -1,27 +1,33 @@
-"""Dashboard: the synced orders, how fresh they are, and the sidebar badge."""
+"""Home: the demo's orders dashboard when the demo dataset is configured, else the Data overview."""
 
 import streamlit as st
 
 from app.errors import AppError
 from app.ui import resources
 from app.ui.components.autorefresh import render_smart_refresh
-from app.ui.components.dashboard import render_dashboard
+from app.ui.components.dashboard import demo_dataset, render_dashboard
+from app.ui.components.datasets import render_data_page
 from app.ui.components.navigation import render_navigation
 from app.ui.components.scheduler_status import render_data_as_of, render_scheduler_badge
 from app.ui.text import t
 
-st.set_page_config(page_title="Freshdash", page_icon=":material/monitoring:", layout="wide")
+st.set_page_config(page_title="Freshdash", page_icon="📈", layout="wide")
 settings = resources.get_settings()
-st.title(t(settings.ui_language, "dash.title"))
-render_navigation(resources.get_settings().ui_language)
+demo = demo_dataset(settings)
+st.title(t(settings.ui_language, "dash.title" if demo else "ds.title"))
+render_navigation(settings.ui_language)
 render_scheduler_badge()
 if settings.issues:
-    st.warning(t(settings.ui_language, "config_errors"), icon=":material/settings:")
+    st.warning(t(settings.ui_language, "config_errors"), icon="⚙️")
+if demo is None:
+    render_smart_refresh("dashboard", high_traffic=True)
+    render_data_page()
+    st.stop()
 try:
-    status = resources.get_scheduler().get_status()
+    status = resources.get_scheduler().get_status(demo.job)
 except AppError as exc:
-    st.error(t(settings.ui_language, "db_error", error=exc), icon=":material/database:")
+    st.error(t(settings.ui_language, "db_error", error=exc), icon="🛢️")
     st.stop()
 render_data_as_of(status, settings.ui_language)
 render_smart_refresh("dashboard", high_traffic=True)
-render_dashboard(settings.database_url, status["data_version"], settings.ui_language, settings.scheduler_timezone)
+render_dashboard(demo.name, status["data_version"], settings.ui_language, settings.scheduler_timezone)

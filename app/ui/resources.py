@@ -11,6 +11,7 @@ from typing import Any
 
 import streamlit as st
 
+import app.jobs.builtin  # noqa: F401  # the composition root: built-in and dataset jobs join the catalogue
 from app.config import Settings, load_settings
 from app.core import scheduler as core
 from app.core.scheduler import SyncScheduler
@@ -59,6 +60,12 @@ def get_scheduler() -> SyncScheduler:
     except Exception:  # noqa: BLE001 - presence must never break a page
         logger.warning("could not record presence", exc_info=True)
     return scheduler
+
+
+def primary_job() -> str:
+    """The job whose status a page shows when it shows one: the first dataset's sync."""
+    found = get_settings().datasets
+    return found[0].job if found else core.DEFAULT_JOB
 
 
 def session_id() -> str:

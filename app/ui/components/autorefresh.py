@@ -30,7 +30,7 @@ def render_smart_refresh(page_name: str, high_traffic: bool = False, interval_mi
         return False
     try:
         scheduler = resources.get_scheduler()
-        status = scheduler.get_status()
+        status = scheduler.get_status(resources.primary_job())
     except AppError:
         return False  # the page's own status area explains the database problem
     if status["state"] == "running":
@@ -41,6 +41,7 @@ def render_smart_refresh(page_name: str, high_traffic: bool = False, interval_mi
         # A session's first view catches up at once instead of one refresh period later ("first sync is on
         # its way" must be true); the request coalesces in the database, so many tabs still give one run.
         st.session_state[ASKED_KEY] = True
-        scheduler.request_if_stale(requested_by=f"auto-refresh {page_name}")
+        for ds in resources.get_settings().datasets:  # each stale dataset asks for its sync (coalesced)
+            scheduler.request_if_stale(ds.job, requested_by=f"auto-refresh {page_name}")
     st.caption(t(settings.ui_language, "fallback", period=human_age(minutes * 60)))  # "12 s", "30 min", "1 h"
     return True

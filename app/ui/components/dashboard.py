@@ -13,31 +13,28 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy import Engine
 
-from app.core.database import get_engine
+from app.config import Settings
+from app.dataset_config import DatasetConfig
 from app.errors import AppError
 from app.sync import orders
-from app.ui import resources
+from app.ui import data
 from app.ui.text import number, t
 
 FIRST_DATA_POLL_SECONDS = 2
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def _kpis(database_url: str, data_version: int) -> dict[str, float]:
-    return orders.kpis(get_engine(database_url), datetime.now(timezone.utc))
+def _kpis(engine: Engine) -> dict[str, float]:
+    return orders.kpis(engine, datetime.now(timezone.utc))
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def _daily(database_url: str, data_version: int) -> pd.DataFrame:
-    return pd.DataFrame(orders.daily_revenue(get_engine(database_url)))
+def _daily(engine: Engine) -> pd.DataFrame:
+    return pd.DataFrame(orders.daily_revenue(engine))
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _recent(
-    database_url: str, data_version: int, regions: tuple[str, ...], statuses: tuple[str, ...], tz_name: str
-) -> pd.DataFrame:
-    table = pd.DataFrame(orders.recent(get_engine(database_url), regions, statuses))
+def _recent(engine: Engine, regions: tuple[str, ...], statuses: tuple[str, ...], tz_name: str) -> pd.DataFrame:
+    table = pd.DataFrame(orders.recent(engine, regions, statuses))
     return _local_times(table.drop(columns=["deleted"], errors="ignore"), tz_name)
 
 
@@ -60,19 +57,16 @@ def _chart_spec(lang: str) -> dict[str, Any]:
     }
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def _choices(database_url: str, data_version: int) -> dict[str, list[str]]:
-    return orders.choices(get_engine(database_url))
-
-
-def render_dashboard(database_url: str, data_version: int, language: str, tz_name: str = "UTC") -> None:
-    """KPIs, chart and table of the synced orders; times shown in `tz_name` (SCHEDULER_TIMEZONE)."""
+def render_dashboard(dataset: str, data_version: int, language: str, tz_name: str = "UTC") -> None:
+    """KPIs, chart and table of the demo's synced orders, read through the public data API (cached on the
+    dataset's data version); times shown in `tz_name` (SCHEDULER_TIMEZONE)."""
     lang = language
-    if data_version == 0 or not orders.has_orders(get_engine(database_url)):
+    on = [dataset]
+    if data_version == 0 or not data.compute(orders.has_orders, datasets=on):
         st.info(t(lang, "dash.empty"), icon=":material/hourglass:")
-        _await_first_data(data_version)
+        _await_first_data(dataset, data_version)
         return
-    k = _kpis(database_url, data_version)
+    k = data.compute(_kpis, datasets=on)
     cols = st.columns(4)
     cols[0].metric(
         t(lang, "dash.orders"), number(k["orders"], lang), t(lang, "dash.in_24h", value=number(k["orders_24h"], lang))
@@ -84,14 +78,14 @@ def render_dashboard(database_url: str, data_version: int, language: str, tz_nam
     )
     cols[2].metric(t(lang, "dash.average"), number(k["average"], lang, decimals=2))
     cols[3].metric(t(lang, "dash.orders_24h"), number(k["orders_24h"], lang))
-    daily = _daily(database_url, data_version)
+    daily = data.compute(_daily, datasets=on)
     if not daily.empty:
         st.vega_lite_chart(daily, _chart_spec(lang), width="stretch")
-    options = _choices(database_url, data_version)
+    options = data.compute(orders.choices, datasets=on)
     left, right = st.columns(2)
     regions = left.multiselect(t(lang, "dash.region"), options["regions"], key="fd_dash_regions")
     statuses = right.multiselect(t(lang, "dash.status"), options["statuses"], key="fd_dash_statuses")
-    table = _recent(database_url, data_version, tuple(regions), tuple(statuses), tz_name)
+    table = data.compute(_recent, tuple(regions), tuple(statuses), tz_name, datasets=on)
     st.caption(t(lang, "dash.latest", count=number(len(table), lang)))
     st.dataframe(
         table,
@@ -115,11 +109,16 @@ def _local_times(table: pd.DataFrame, tz_name: str) -> pd.DataFrame:
 
 
 @st.fragment(run_every=FIRST_DATA_POLL_SECONDS)
-def _await_first_data(shown_version: int) -> None:
+def _await_first_data(dataset: str, shown_version: int) -> None:
     """Before the first sync commits, look every few seconds instead of waiting for the badge's slower beat."""
     try:
-        status = resources.get_scheduler().get_status()
+        version = data.freshness(dataset).data_version
     except AppError:
         return  # the page already said what is wrong
-    if status["data_version"] != shown_version:
+    if version != shown_version:
         st.rerun()
+
+
+def demo_dataset(settings: Settings) -> DatasetConfig | None:
+    """The dataset this dashboard shows: the demo source synced into the orders table, if configured."""
+    return next((d for d in settings.datasets if d.source == "demo" and d.target == orders.DESTINATION_TABLE), None)

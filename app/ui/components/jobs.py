@@ -8,10 +8,11 @@ from typing import Any
 import streamlit as st
 
 from app.core.catalogue import catalogue
-from app.core.scheduler import DEFAULT_JOB, SyncScheduler
+from app.core.scheduler import SyncScheduler
 from app.errors import AppError
 from app.jobs.report import report_is_configured
 from app.sync.engine import reset_cursor
+from app.ui import resources
 from app.ui.components.scheduler_status import is_admin
 from app.ui.text import t
 
@@ -54,7 +55,8 @@ def render_jobs(scheduler: SyncScheduler) -> None:
         return
     with st.expander(t(lang, "jobs.change")):
         names = [j["name"] for j in jobs]
-        first = names.index(DEFAULT_JOB) if DEFAULT_JOB in names else 0
+        primary = resources.primary_job()
+        first = names.index(primary) if primary in names else 0
         name = st.selectbox("Job", names, index=first, key="fd_job_pick")
         _job_editor(scheduler, next(j for j in jobs if j["name"] == name))
 

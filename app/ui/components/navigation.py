@@ -9,6 +9,7 @@ from app.ui.text import t
 
 PAGES = (
     ("streamlit_app.py", "nav.dashboard", ":material/monitoring:"),
+    ("pages/0_Data.py", "nav.data", ":material/table:"),
     ("pages/1_Scheduler.py", "nav.scheduler", ":material/schedule:"),
     ("pages/2_Settings.py", "nav.settings", ":material/settings:"),
 )

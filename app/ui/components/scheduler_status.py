@@ -9,10 +9,11 @@ from typing import Any
 import streamlit as st
 
 from app.config import Settings
-from app.core.scheduler import DEFAULT_JOB, SyncScheduler
+from app.core.scheduler import SyncScheduler
 from app.core.slots import cooldown_left
 from app.errors import AppError
 from app.ui import resources
+from app.ui.components import datasets as datasets_ui
 from app.ui.text import human_age, local_time, number, t
 
 BADGE_REFRESH_SECONDS = 10
@@ -53,39 +54,76 @@ def badge_state(status: dict[str, Any], language: str) -> tuple[str, str]:
 
 
 def render_scheduler_badge() -> None:
-    """Compact, live sidebar badge; each of its runs is this session's presence heartbeat."""
+    """Compact, live sidebar badge: the scheduler's state, one line per dataset (worst first) and Sync now
+    for the page's datasets; each of its runs is this session's presence heartbeat."""
     with st.sidebar:
         _badge()
+        if datasets_ui.pending_requests():
+            st.fragment(_sidebar_progress, run_every=PROGRESS_REFRESH_SECONDS)()
 
 
 @st.fragment(run_every=BADGE_REFRESH_SECONDS)
 def _badge() -> None:
     settings = resources.get_settings()
+    lang = settings.ui_language
     try:
-        status = resources.get_scheduler().get_status()
+        scheduler = resources.get_scheduler()
+        status = scheduler.get_status(resources.primary_job())
+        pairs = datasets_ui.statuses(scheduler, settings.datasets)
     except AppError:
         # the page's main area shows the whole message; a cut-off copy here only adds noise
-        st.error(t(settings.ui_language, "badge.error"), icon=":material/error:")
+        st.error(t(lang, "badge.error"), icon=":material/error:")
         return
-    shown = st.session_state.get(VERSION_KEY)
-    if shown is not None and shown != status["data_version"] and not status.get("current_run"):
+    shown: dict[str, int] = st.session_state.get(VERSION_KEY) or {}
+    current = {ds.job: int(s["data_version"]) for ds, s in pairs}
+    syncing = any(s.get("current_run") for _, s in pairs)
+    if any(current.get(job, version) != version for job, version in shown.items()) and not syncing:
         # A sync committed new data since this page rendered: show it without a manual reload. Remember the
-        # version first: pages draw the badge before their data, so a full run would otherwise rerun forever.
-        st.session_state[VERSION_KEY] = status["data_version"]
+        # versions first: pages draw the badge before their data, so a full run would otherwise rerun forever.
+        st.session_state[VERSION_KEY] = {**shown, **{j: v for j, v in current.items() if j in shown}}
         st.rerun()
-    text, kind = badge_state(status, settings.ui_language)
-    icons = {
-        "success": ":material/check_circle:",
-        "warning": ":material/schedule:",
-        "error": ":material/error:",
-        "info": ":material/sync:",
-    }
-    getattr(st, kind)(text, icon=icons[kind])
+    text, kind = badge_state(status, lang)
+    if status["state"] != "running" or len(pairs) <= 1:
+        icons = {
+            "success": ":material/check_circle:",
+            "warning": ":material/schedule:",
+            "error": ":material/error:",
+            "info": ":material/sync:",
+        }
+        getattr(st, kind)(text, icon=icons[kind])
+    if len(pairs) > 1 or status["state"] != "running":
+        datasets_ui.render_sidebar_datasets(scheduler, lang)
+    elif st.button(t(lang, "sync_now"), icon="🔄", key="fd_sidebar_sync", width="stretch"):
+        datasets_ui.request_syncs(scheduler, tuple(ds for ds, _ in pairs), lang)
+    if datasets_ui.pending_requests():
+        st.rerun()  # the progress area lives outside this fragment
+
+
+def _sidebar_progress() -> None:
+    """Progress of this session's Sync now; when every run ended, the whole page reruns with the new data."""
+    lang = resources.get_settings().ui_language
+    handles = datasets_ui.pending_requests()
+    runs = [(h.job_name, h.poll()) for h in handles]
+    for job, run in runs:
+        if run is None:
+            st.status(t(lang, "ds.waiting", name=job), state="running")
+        elif run["status"] == "running":
+            st.status(t(lang, "progress", rows=number(run.get("rows") or 0, lang)) + f" · {job}", state="running")
+    if runs and all(run is not None and run["status"] != "running" for _, run in runs):
+        st.session_state[datasets_ui.SIDEBAR_REQUESTS_KEY] = []
+        failed = [run for _, run in runs if run is not None and run["status"] != "success"]
+        st.session_state[FINISHED_KEY] = failed[0] if failed else runs[0][1]
+        st.rerun()
+
+
+def remember_versions(versions: dict[str, int]) -> None:
+    """The data versions this page run shows (by job): the badge reruns the page when one moves on."""
+    st.session_state[VERSION_KEY] = {**(st.session_state.get(VERSION_KEY) or {}), **versions}
 
 
 def render_data_as_of(status: dict[str, Any], language: str) -> None:
     """'Data as of 10:42 (3 min ago)' for the top of a page; remembers the version the page shows."""
-    st.session_state[VERSION_KEY] = status["data_version"]
+    remember_versions({status["job"]: int(status["data_version"])})
     if status.get("last_success_at") is None:
         st.caption(t(language, "asof.none"))
         return
@@ -105,8 +143,8 @@ def render_scheduler_status(show_controls: bool = True) -> bool:
     lang = settings.ui_language
     try:
         scheduler = resources.get_scheduler()
-        status = scheduler.get_status()
-        rate = scheduler.status_reader.success_rate(DEFAULT_JOB, scheduler.clock.now())
+        status = scheduler.get_status(resources.primary_job())
+        rate = scheduler.status_reader.success_rate(resources.primary_job(), scheduler.clock.now())
     except AppError as exc:
         st.error(t(lang, "db_error", error=str(exc)), icon=":material/database:")
         return False
@@ -140,6 +178,11 @@ def is_admin(settings: Settings) -> bool:
     if settings.admin_users and _user_email() in settings.admin_users:
         return True
     return bool(st.session_state.get(ADMIN_KEY))
+
+
+def requester() -> str:
+    """Who asked for a run, as the history shows it: the signed-in user, or this session."""
+    return _user_email() or f"session {resources.session_id()[:8]}"
 
 
 def _user_email() -> str | None:
@@ -201,13 +244,13 @@ def _admin_action(scheduler: SyncScheduler, action: str) -> None:
     elif action == "restart":
         scheduler.restart()
     elif action == "reset":
-        scheduler.store.reset_stuck(DEFAULT_JOB, scheduler.clock.now())
+        scheduler.store.reset_stuck(resources.primary_job(), scheduler.clock.now())
     st.rerun()
 
 
 def _sync_now(scheduler: SyncScheduler, settings: Settings, admin: bool) -> None:
     lang = settings.ui_language
-    status = scheduler.get_status()
+    status = scheduler.get_status(resources.primary_job())
     if not admin and not status.get("current_run"):
         finished = status.get("last_finished_at")
         last = datetime.fromisoformat(finished).astimezone(timezone.utc) if finished else None
@@ -217,8 +260,9 @@ def _sync_now(scheduler: SyncScheduler, settings: Settings, admin: bool) -> None
             age = human_age((now - last).total_seconds()) if last else "—"
             st.info(t(lang, "cooldown", age=age, wait=human_age(wait.total_seconds())))
             return
-    handle = scheduler.run_now(DEFAULT_JOB, requested_by=_user_email() or f"session {resources.session_id()[:8]}")
-    scheduler.drive_in_background(DEFAULT_JOB)
+    job = resources.primary_job()
+    handle = scheduler.run_now(job, requested_by=requester())
+    scheduler.drive_in_background(job)
     st.session_state[HANDLE_KEY] = handle
     st.toast(t(lang, "joined" if handle.joined else "requested"))
 
@@ -235,7 +279,7 @@ def _progress_body(lang: str) -> None:
     handle = st.session_state.get(HANDLE_KEY)
     run = handle.poll() if handle is not None else None
     if run is None:
-        current = scheduler.get_status().get("current_run")
+        current = scheduler.get_status(resources.primary_job()).get("current_run")
         run = scheduler.status_reader.run(current["id"]) if current else None
     if run is None:
         if handle is None:
@@ -270,7 +314,7 @@ def render_freshness(show_errors: bool = False) -> bool:
     """
     settings = resources.get_settings()
     try:
-        status = resources.get_scheduler().get_status()
+        status = resources.get_scheduler().get_status(resources.primary_job())
     except AppError as exc:
         if show_errors:
             st.error(t(settings.ui_language, "db_error", error=str(exc)), icon=":material/database:")

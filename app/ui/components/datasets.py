@@ -1,0 +1,213 @@
+"""Datasets in the UI: the sidebar's freshness lines and Sync now (every page), and the Data page (every
+dataset with its freshness, table facts, last run, next slot, Sync now, and a filterable table to download).
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from app.core.scheduler import SyncScheduler
+from app.core.slots import cooldown_left
+from app.dataset_config import DatasetConfig
+from app.errors import AppError
+from app.ui import data, resources
+from app.ui.text import human_age, local_time, number, t
+
+SIDEBAR_REQUESTS_KEY = "fd_sidebar_requests"
+FEW = 4  # up to this many datasets get a line each in the sidebar; more are summarised
+TABLE_ROWS = 1000
+LEVEL_ORDER = {"error": 0, "warning": 1, "info": 2, "success": 3}
+
+
+def statuses(scheduler: SyncScheduler, chosen: tuple[DatasetConfig, ...]) -> list[tuple[DatasetConfig, Any]]:
+    """(dataset, status dict) for each dataset whose job exists, worst freshness first."""
+    found = []
+    for ds in chosen:
+        try:
+            found.append((ds, scheduler.get_status(ds.job)))
+        except AppError:
+            continue  # a dataset left out of the catalogue (bad trigger): the Settings page says why
+    return sorted(found, key=lambda pair: LEVEL_ORDER[data.freshness_of(pair[0], pair[1]).level])
+
+
+def line(ds: DatasetConfig, status: Any, lang: str) -> tuple[str, str]:
+    """(text, level) of one dataset in the badge: syncing, failed, fresh or old, asleep, paused."""
+    fresh = data.freshness_of(ds, status)
+    age = t(lang, "data.none") if fresh.age_seconds is None else t(lang, "data.age", age=human_age(fresh.age_seconds))
+    if fresh.syncing:
+        return t(lang, "ds.syncing", name=ds.name, rows=number(fresh.rows_so_far, lang)), "info"
+    if fresh.last_result in {"failed", "timeout", "abandoned"}:
+        return t(lang, "ds.failed", name=ds.name, data=age), "error"
+    if fresh.state == "paused":
+        return t(lang, "ds.paused", name=ds.name, data=age), "warning"
+    return f"{ds.name} · {age}", fresh.level
+
+
+def render_sidebar_datasets(scheduler: SyncScheduler, lang: str) -> None:
+    """Every dataset's line (worst first; the worst and a count when there are many) and Sync now."""
+    pairs = statuses(scheduler, resources.get_settings().datasets)
+    icons = {"success": "🟢", "warning": "🟠", "error": "🔴", "info": "🔵"}
+    lines = [line(ds, status, lang) for ds, status in pairs]
+    shown = lines if len(lines) <= FEW else lines[:1]
+    for text, level in shown:
+        st.markdown(f"{icons[level]} {text}")
+    if len(lines) > FEW:
+        fine = sum(1 for _, level in lines[1:] if level == "success")
+        st.caption(t(lang, "ds.more", count=len(lines) - 1, fine=fine))
+    chosen = data.page_datasets()
+    label = t(lang, "sync_now") if len(chosen) == len(resources.get_settings().datasets) else t(lang, "ds.sync_page")
+    if st.button(label, icon="🔄", key="fd_sidebar_sync", width="stretch"):
+        request_syncs(scheduler, chosen, lang)
+
+
+def request_syncs(scheduler: SyncScheduler, chosen: tuple[DatasetConfig, ...], lang: str) -> None:
+    """Sync now for each dataset (joining runs in progress); non-admins wait out the cooldown per dataset."""
+    from app.ui.components.scheduler_status import is_admin, requester
+
+    settings = resources.get_settings()
+    admin = is_admin(settings)
+    now = scheduler.clock.now()
+    requested, waiting = [], []
+    for ds in chosen:
+        status = scheduler.get_status(ds.job)
+        finished = status.get("last_finished_at")
+        last = datetime.fromisoformat(finished).astimezone(timezone.utc) if finished else None
+        wait = cooldown_left(last, now, timedelta(seconds=settings.manual_sync_cooldown_seconds))
+        if not admin and not status.get("current_run") and wait > timedelta(0):
+            waiting.append(t(lang, "ds.cooldown", name=ds.name, wait=human_age(wait.total_seconds())))
+            continue
+        handle = scheduler.run_now(ds.job, requested_by=requester())
+        scheduler.drive_in_background(ds.job)
+        requested.append(handle)
+    st.session_state[SIDEBAR_REQUESTS_KEY] = requested
+    for message in waiting:
+        st.toast(message)
+    if requested:
+        st.toast(t(lang, "ds.requested", count=len(requested)))
+
+
+def pending_requests() -> list[Any]:
+    return list(st.session_state.get(SIDEBAR_REQUESTS_KEY) or [])
+
+
+def requests_done() -> bool:
+    """Whether every Sync now of this session has ended (its run finished), clearing them when so."""
+    handles = pending_requests()
+    if handles and all(h.done() for h in handles):
+        st.session_state[SIDEBAR_REQUESTS_KEY] = []
+        return True
+    return not handles
+
+
+# -- the Data page ------------------------------------------------------------------------------------
+
+
+def render_data_page() -> None:
+    settings = resources.get_settings()
+    lang = settings.ui_language
+    try:
+        scheduler = resources.get_scheduler()
+        pairs = {ds.name: status for ds, status in statuses(scheduler, settings.datasets)}
+    except AppError as exc:
+        st.error(t(lang, "db_error", error=str(exc)))
+        return
+    st.caption(t(lang, "ds.intro", count=len(settings.datasets), zone=settings.scheduler_timezone))
+    for ds in settings.datasets:
+        status = pairs.get(ds.name)
+        with st.container(border=True):
+            if status is None:
+                st.subheader(ds.name)
+                st.warning(t(lang, "ds.left_out"))
+                continue
+            _dataset_card(scheduler, ds, status, lang)
+
+
+def _dataset_card(scheduler: SyncScheduler, ds: DatasetConfig, status: Any, lang: str) -> None:
+    fresh = data.freshness_of(ds, status)
+    text, level = line(ds, status, lang)
+    head, button = st.columns([4, 1], vertical_alignment="center")
+    head.subheader(ds.name)
+    if button.button(t(lang, "sync_now"), key=f"fd_data_sync_{ds.name}", icon="🔄", width="stretch"):
+        request_syncs(scheduler, (ds,), lang)
+    colour = {"success": "green", "warning": "orange", "error": "red", "info": "blue"}[level]
+    as_of = t(lang, "ds.none", name=ds.name) if fresh.as_of is None else t(
+        lang, "ds.asof", name=ds.name, at=fresh.as_of, age=human_age(fresh.age_seconds)
+    )
+    st.markdown(f":{colour}[**{text}**] — {as_of}")
+    info, error = data.safe(lambda: data.info(ds.name), None)
+    cols = st.columns(4)
+    cols[0].metric(t(lang, "ds.rows"), number(info.rows, lang) if info and info.exists else "—")
+    last = local_time(status["last_run"], status["timezone"], with_date=True) if status["last_run"] else "—"
+    cols[1].metric(t(lang, "last_run"), last, help=t(lang, "ds.result", result=status["last_result"] or "—"))
+    cols[2].metric(t(lang, "next_run"), local_time(status["next_run"], status["timezone"], with_date=True))
+    cols[3].metric(t(lang, "ds.limit"), human_age(fresh.limit_seconds))
+    st.caption(t(lang, "ds.source", where=_origin(ds), table=ds.target, job=ds.job))
+    if fresh.last_result in {"failed", "timeout", "abandoned"} and fresh.last_error:
+        st.error(t(lang, "failed", error=fresh.last_error))
+    if error:
+        st.error(error)
+    if info is None or not info.exists:
+        st.info(t(lang, "ds.not_yet"))
+        return
+    with st.expander(t(lang, "ds.columns", count=len(info.columns))):
+        st.dataframe(
+            pd.DataFrame(
+                [{"column": c.name, "type": c.type, "key": "✓" if c.key else ""} for c in info.columns]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+    if st.toggle(t(lang, "ds.show_rows"), key=f"fd_data_show_{ds.name}"):
+        _rows(ds, lang)
+
+
+def _origin(ds: DatasetConfig) -> str:
+    if ds.source == "sql":
+        return f"{ds.source_table} @ {ds.where()}"
+    return ds.where()
+
+
+def _rows(ds: DatasetConfig, lang: str) -> None:
+    """A lazily loaded, filterable table with CSV and Excel downloads of what it shows."""
+    contains = st.text_input(t(lang, "ds.filter"), key=f"fd_data_filter_{ds.name}")
+    table, error = data.safe(lambda: data.read(ds.name, contains=contains.strip(), limit=TABLE_ROWS), pd.DataFrame())
+    if error:
+        st.error(error)
+        return
+    st.caption(t(lang, "ds.shown", count=number(len(table), lang), limit=number(TABLE_ROWS, lang)))
+    st.dataframe(table, hide_index=True, width="stretch")
+    left, right = st.columns(2)
+    left.download_button(
+        "CSV",
+        table.to_csv(index=False).encode("utf-8-sig"),
+        file_name=f"{ds.name}.csv",
+        mime="text/csv",
+        key=f"fd_data_csv_{ds.name}",
+        icon="⬇️",
+    )
+    right.download_button(
+        "Excel",
+        _excel(table),
+        file_name=f"{ds.name}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key=f"fd_data_xlsx_{ds.name}",
+        icon="⬇️",
+    )
+
+
+def _excel(table: pd.DataFrame) -> bytes:
+    """An .xlsx of the table; time zones dropped (Excel has none) after converting to UTC."""
+    out = table.copy()
+    for column in out.columns:
+        if isinstance(out[column].dtype, pd.DatetimeTZDtype):
+            out[column] = out[column].dt.tz_convert("UTC").dt.tz_localize(None)
+        elif out[column].dtype == object:
+            out[column] = out[column].map(lambda v: v if v is None or isinstance(v, (str, int, float)) else str(v))
+    buffer = io.BytesIO()
+    out.to_excel(buffer, index=False, sheet_name="data")
+    return buffer.getvalue()

@@ -1,0 +1,276 @@
+"""The public data API for your own pages: read a dataset, run SQL over datasets, say how fresh one is.
+
+Every result is a pandas DataFrame cached on the data versions of the datasets it reads (the committed
+cursor of each dataset's sync): a finished sync refreshes exactly the caches that read that dataset, and
+nothing else re-queries. A page in 20 lines::
+
+    import streamlit as st
+    from app.ui import data
+
+    data.page("Events", datasets=["events"])           # title, navigation, live badge, Sync now
+    data.render_freshness("events")                    # "events: data as of 10:42 BRT (3 min ago)"
+    events = data.read("events", where={"kind": "signup"}, limit=1000)
+    st.dataframe(events)
+    per_day = data.query(
+        "SELECT date(created_at) AS day, count(*) AS n FROM events GROUP BY 1 ORDER BY 1",
+        datasets=["events"],
+    )
+    st.bar_chart(per_day, x="day", y="n")
+
+Names used here are dataset names (``[datasets.NAME]``); SQL uses their destination tables (by default the
+same name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pandas as pd
+import streamlit as st
+
+from app.config import Settings
+from app.core.database import get_engine
+from app.dataset_config import DatasetConfig
+from app.errors import AppError, ConfigError
+from app.sync import reader
+from app.ui import resources
+from app.ui.text import human_age, local_time, t
+
+T = TypeVar("T")
+PAGE_DATASETS_KEY = "fd_page_datasets"
+__all__ = [
+    "Freshness",
+    "compute",
+    "dataset",
+    "datasets",
+    "freshness",
+    "info",
+    "page",
+    "query",
+    "read",
+    "render_freshness",
+    "versions",
+]
+
+
+class UnknownDatasetError(ConfigError):
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        super().__init__(f"no dataset named {name!r}; configured: {', '.join(known) or '(none)'}")
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How fresh one dataset is, from one status read; `level` is success / warning / error / info."""
+
+    dataset: str
+    as_of: str | None  # local time of the last successful sync ("2026-12-01 10:42")
+    age_seconds: float | None
+    limit_seconds: float  # max_age_minutes, or 1.5 periods of its trigger
+    level: str
+    syncing: bool
+    rows_so_far: int
+    last_result: str | None
+    last_error: str | None
+    state: str
+    next_run: str | None
+    data_version: int
+
+
+def datasets() -> tuple[DatasetConfig, ...]:
+    """Every configured dataset, in configuration order."""
+    return resources.get_settings().datasets
+
+
+def dataset(name: str) -> DatasetConfig:
+    found = {d.name: d for d in datasets()}
+    if name not in found:
+        raise UnknownDatasetError(name, found)
+    return found[name]
+
+
+def versions(names: Iterable[str] | None = None) -> tuple[int, ...]:
+    """The data version of each named dataset (all when None): what the caches here are keyed on."""
+    scheduler = resources.get_scheduler()
+    chosen = [dataset(n) for n in names] if names is not None else list(datasets())
+    return tuple(int(scheduler.get_status(d.job)["data_version"]) for d in chosen)
+
+
+def freshness(name: str) -> Freshness:
+    ds = dataset(name)
+    status = resources.get_scheduler().get_status(ds.job)
+    return freshness_of(ds, status)
+
+
+def freshness_of(ds: DatasetConfig, status: Mapping[str, Any]) -> Freshness:
+    """A Freshness from a status dict (pure: the badge and the Data page read one status and call this)."""
+    period = float(status["interval_minutes"]) * 60.0
+    limit = ds.max_age_minutes * 60.0 if ds.max_age_minutes else 1.5 * period
+    age = status.get("data_age_seconds")
+    current = status.get("current_run")
+    if status.get("last_result") in {"failed", "timeout", "abandoned"}:
+        level = "error"
+    elif age is None:
+        level = "info"
+    else:
+        level = "success" if age <= limit else "warning" if age <= 2 * limit else "error"
+    return Freshness(
+        dataset=ds.name,
+        as_of=local_time(status["last_success_at"], status["timezone"], with_date=True)
+        if status.get("last_success_at")
+        else None,
+        age_seconds=age,
+        limit_seconds=limit,
+        level=level,
+        syncing=bool(current),
+        rows_so_far=int((current or {}).get("rows") or 0),
+        last_result=status.get("last_result"),
+        last_error=status.get("last_error"),
+        state=str(status["state"]),
+        next_run=status.get("next_run"),
+        data_version=int(status["data_version"]),
+    )
+
+
+def render_freshness(name: str) -> Freshness:
+    """One caption line: '<dataset>: data as of 10:42 (3 min ago)', in its freshness colour."""
+    lang = resources.get_settings().ui_language
+    fresh = freshness(name)
+    if fresh.as_of is None:
+        text = t(lang, "ds.none", name=name)
+    else:
+        text = t(lang, "ds.asof", name=name, at=fresh.as_of, age=human_age(fresh.age_seconds))
+    colour = {"success": "green", "warning": "orange", "error": "red", "info": "gray"}[fresh.level]
+    st.caption(f":{colour}[●] {text}")
+    return fresh
+
+
+def info(name: str) -> reader.TableInfo:
+    """Row count, columns and types of the dataset's table (cached on its data version)."""
+    ds = dataset(name)
+    settings = resources.get_settings()
+    return _info(settings.database_url, ds.target, versions([name]))
+
+
+def read(
+    name: str,
+    *,
+    columns: Sequence[str] | None = None,
+    where: Mapping[str, Any] | None = None,
+    contains: str = "",
+    limit: int | None = None,
+    include_deleted: bool = False,
+) -> pd.DataFrame:
+    """The dataset's rows in key order: `where` keeps rows whose column equals a value (or is in a list),
+    `contains` keeps rows where any text column contains the text; soft-deleted rows are left out unless
+    `include_deleted`."""
+    ds = dataset(name)
+    settings = resources.get_settings()
+    marked = "" if include_deleted else ds.soft_delete
+    frozen_where = tuple(sorted((k, _freeze(v)) for k, v in (where or {}).items()))
+    return _read(
+        settings.database_url,
+        ds.target,
+        versions([name]),
+        tuple(columns or ()),
+        frozen_where,
+        contains,
+        marked,
+        limit,
+    )
+
+
+def query(sql: str, datasets: Sequence[str] | None = None, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """A SELECT over the datasets' tables; cached on the versions of `datasets` (all datasets when None)."""
+    settings = resources.get_settings()
+    return _query(settings.database_url, sql, versions(datasets), tuple(sorted((params or {}).items())))
+
+
+def compute(func: Callable[..., T], *args: Any, datasets: Sequence[str]) -> T:
+    """`func(engine, *args)` over the store, cached on the versions of `datasets` (e.g. a page's own queries)."""
+    settings = resources.get_settings()
+    name = f"{func.__module__}.{func.__qualname__}"  # the cache key names the function (it is not hashed)
+    return _compute(func, name, settings.database_url, versions(datasets), args)  # type: ignore[no-any-return]
+
+
+def page(title: str, datasets: Sequence[str] | None = None, icon: str = "📊") -> Settings:
+    """Page setup for a page of your own: config, title, navigation, the live badge and Sync now for
+    `datasets` (all when None). Returns the settings."""
+    from app.ui.components.navigation import render_navigation
+    from app.ui.components.scheduler_status import render_scheduler_badge
+
+    st.set_page_config(page_title=f"{title} · Freshdash", page_icon=icon, layout="wide")
+    settings = resources.get_settings()
+    st.session_state[PAGE_DATASETS_KEY] = tuple(datasets) if datasets is not None else None
+    st.title(title)
+    render_navigation(settings.ui_language)
+    render_scheduler_badge()
+    return settings
+
+
+def page_datasets() -> tuple[DatasetConfig, ...]:
+    """The datasets the current page reads (set by page()), or every dataset."""
+    names = st.session_state.get(PAGE_DATASETS_KEY)
+    every = datasets()
+    if not names:
+        return every
+    return tuple(d for d in every if d.name in names) or every
+
+
+# -- caches (keyed on the data versions) ---------------------------------------------------------------
+
+
+def _freeze(value: Any) -> Any:
+    return tuple(value) if isinstance(value, (list, set, frozenset)) else value
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _info(database_url: str, table: str, data_versions: tuple[int, ...]) -> reader.TableInfo:
+    return reader.describe(get_engine(database_url), table)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _read(
+    database_url: str,
+    table: str,
+    data_versions: tuple[int, ...],
+    columns: tuple[str, ...],
+    where: tuple[tuple[str, Any], ...],
+    contains: str,
+    marked: str,
+    limit: int | None,
+) -> pd.DataFrame:
+    names, rows = reader.read_rows(
+        get_engine(database_url),
+        table,
+        columns=columns or None,
+        equals=dict(where),
+        contains=contains,
+        exclude_marked=marked,
+        limit=limit,
+    )
+    return pd.DataFrame.from_records(rows, columns=names)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _query(
+    database_url: str, sql: str, data_versions: tuple[int, ...], params: tuple[tuple[str, Any], ...]
+) -> pd.DataFrame:
+    names, rows = reader.run_query(get_engine(database_url), sql, dict(params))
+    return pd.DataFrame.from_records(rows, columns=names)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _compute(
+    _func: Callable[..., Any], name: str, database_url: str, data_versions: tuple[int, ...], args: tuple[Any, ...]
+) -> Any:
+    return _func(get_engine(database_url), *args)
+
+
+def safe(call: Callable[[], T], default: T) -> tuple[T, str | None]:
+    """Run a read; on an AppError return `default` and the message (pages show it instead of a traceback)."""
+    try:
+        return call(), None
+    except AppError as exc:
+        return default, str(exc)
