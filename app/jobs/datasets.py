@@ -39,7 +39,10 @@ def dataset_jobs(settings: Settings) -> tuple[list[JobDefinition], list[str]]:
 
 
 def _definitions(settings: Settings, dataset: DatasetConfig) -> list[JobDefinition]:
-    trigger = parse_trigger(dataset.trigger, settings.tz) if dataset.trigger else None
+    try:
+        trigger = parse_trigger(dataset.trigger, settings.tz) if dataset.trigger else None
+    except TriggerError as exc:
+        raise TriggerError(f"datasets.{dataset.name}.trigger={dataset.trigger!r}: {exc}") from None
     text = trigger.text if trigger is not None else interval_trigger(settings.interval_seconds).text
     sync = JobSpec(
         name=dataset.job,
@@ -57,7 +60,9 @@ def _definitions(settings: Settings, dataset: DatasetConfig) -> list[JobDefiniti
         try:
             reconcile_text = parse_trigger(dataset.reconcile_trigger, settings.tz).text
         except TriggerError as exc:
-            raise TriggerError(f"datasets.{dataset.name}.reconcile_trigger: {exc}") from None
+            raise TriggerError(
+                f"datasets.{dataset.name}.reconcile_trigger={dataset.reconcile_trigger!r}: {exc}"
+            ) from None
         reconcile = JobSpec(
             name=dataset.reconcile_job,
             description=f"Removes from {dataset.target} the rows deleted in the source of dataset {dataset.name}",

@@ -19,6 +19,7 @@ from app.ui import data, resources
 from app.ui.text import human_age, local_time, number, t
 
 SIDEBAR_REQUESTS_KEY = "fd_sidebar_requests"
+NOTICES_KEY = "fd_sync_notices"
 FEW = 4  # up to this many datasets get a line each in the sidebar; more are summarised
 TABLE_ROWS = 1000
 LEVEL_ORDER = {"error": 0, "warning": 1, "info": 2, "success": 3}
@@ -48,8 +49,9 @@ def line(ds: DatasetConfig, status: Any, lang: str) -> tuple[str, str]:
     return f"{ds.name} · {age}", fresh.level
 
 
-def render_sidebar_datasets(scheduler: SyncScheduler, lang: str) -> None:
-    """Every dataset's line (worst first; the worst and a count when there are many) and Sync now."""
+def render_sidebar_datasets(scheduler: SyncScheduler, lang: str) -> bool:
+    """Every dataset's line (worst first; the worst and a count when there are many) and Sync now for the
+    page's datasets; True when Sync now was pressed."""
     pairs = statuses(scheduler, resources.get_settings().datasets)
     icons = {"success": "🟢", "warning": "🟠", "error": "🔴", "info": "🔵"}
     lines = [line(ds, status, lang) for ds, status in pairs]
@@ -63,6 +65,13 @@ def render_sidebar_datasets(scheduler: SyncScheduler, lang: str) -> None:
     label = t(lang, "sync_now") if len(chosen) == len(resources.get_settings().datasets) else t(lang, "ds.sync_page")
     if st.button(label, icon="🔄", key="fd_sidebar_sync", width="stretch"):
         request_syncs(scheduler, chosen, lang)
+        return True
+    return False
+
+
+def page_requests(every: tuple[DatasetConfig, ...]) -> tuple[DatasetConfig, ...]:
+    chosen = data.page_datasets()
+    return tuple(d for d in every if d in chosen) or every
 
 
 def request_syncs(scheduler: SyncScheduler, chosen: tuple[DatasetConfig, ...], lang: str) -> None:
@@ -85,10 +94,14 @@ def request_syncs(scheduler: SyncScheduler, chosen: tuple[DatasetConfig, ...], l
         scheduler.drive_in_background(ds.job)
         requested.append(handle)
     st.session_state[SIDEBAR_REQUESTS_KEY] = requested
-    for message in waiting:
+    notices = waiting + ([t(lang, "ds.requested", count=len(requested))] if requested else [])
+    st.session_state[NOTICES_KEY] = [*st.session_state.get(NOTICES_KEY, []), *notices]
+
+
+def show_notices() -> None:
+    """Toasts queued by a Sync now (a fragment's toast would be lost in the rerun that follows it)."""
+    for message in st.session_state.pop(NOTICES_KEY, []):
         st.toast(message)
-    if requested:
-        st.toast(t(lang, "ds.requested", count=len(requested)))
 
 
 def pending_requests() -> list[Any]:
@@ -125,6 +138,7 @@ def render_data_page() -> None:
                 st.warning(t(lang, "ds.left_out"))
                 continue
             _dataset_card(scheduler, ds, status, lang)
+    show_notices()
 
 
 def _dataset_card(scheduler: SyncScheduler, ds: DatasetConfig, status: Any, lang: str) -> None:

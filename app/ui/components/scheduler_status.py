@@ -58,6 +58,7 @@ def render_scheduler_badge() -> None:
     for the page's datasets; each of its runs is this session's presence heartbeat."""
     with st.sidebar:
         _badge()
+        datasets_ui.show_notices()
         if datasets_ui.pending_requests():
             st.fragment(_sidebar_progress, run_every=PROGRESS_REFRESH_SECONDS)()
 
@@ -92,11 +93,11 @@ def _badge() -> None:
         }
         getattr(st, kind)(text, icon=icons[kind])
     if len(pairs) > 1 or status["state"] != "running":
-        datasets_ui.render_sidebar_datasets(scheduler, lang)
-    elif st.button(t(lang, "sync_now"), icon="🔄", key="fd_sidebar_sync", width="stretch"):
-        datasets_ui.request_syncs(scheduler, tuple(ds for ds, _ in pairs), lang)
-    if datasets_ui.pending_requests():
-        st.rerun()  # the progress area lives outside this fragment
+        pressed = datasets_ui.render_sidebar_datasets(scheduler, lang)
+    elif pressed := st.button(t(lang, "sync_now"), icon="🔄", key="fd_sidebar_sync", width="stretch"):
+        datasets_ui.request_syncs(scheduler, datasets_ui.page_requests(tuple(ds for ds, _ in pairs)), lang)
+    if pressed:
+        st.rerun()  # the progress area and the notices live outside this fragment
 
 
 def _sidebar_progress() -> None:
