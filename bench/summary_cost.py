@@ -1,4 +1,4 @@
-"""What the dashboard's daily summary (app/sync/summary.py, kept by every sync batch) adds to a sync.
+"""What the dashboard's daily summary (app/demo/summary.py, kept by every sync batch) adds to a sync.
 
 The same SQLite source of N orders is synced into two SQLite stores in this run, once with the summary hook
 (what the app's incremental_sync job does) and once without (the engine alone, as bench/sync_throughput.py
@@ -27,7 +27,7 @@ from sqlalchemy import MetaData, Table  # noqa: E402
 
 from app.clock import SystemClock  # noqa: E402
 from app.core.database import create_schema, get_engine  # noqa: E402
-from app.sync import summary  # noqa: E402
+from app.demo import summary  # noqa: E402
 from app.sync.engine import SyncEngine  # noqa: E402
 from app.sync.source import SqlTableSource  # noqa: E402
 

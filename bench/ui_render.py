@@ -105,7 +105,7 @@ def streamlit_server(script: Path, log: Path, env_settings: dict[str, str]) -> I
 
 def order_rows(count: int, first_id: int, now: datetime, seed: int = 11) -> Iterator[tuple[object, ...]]:
     """Orders like the demo source's, spread over the 30 days before `now`, older than the synced ones."""
-    from app.sync.demo import CHANNELS, PRODUCTS, REGIONS
+    from app.demo.source import CHANNELS, PRODUCTS, REGIONS
 
     rnd = random.Random(seed)
     products = tuple(PRODUCTS)
@@ -196,7 +196,7 @@ def build_store(folder: Path, orders: int, runs: int) -> dict[str, str]:
     )
     conn.close()
     # rows bulk-inserted outside the sync: recompute the daily summary once, as a sync would have kept it
-    from app.sync import summary
+    from app.demo import summary
 
     summary_started = time.perf_counter()
     summary.rebuild_for(get_engine(settings.database_url), "orders")

@@ -15,11 +15,11 @@ from sqlalchemy import insert, select
 from app.clock import FrozenClock
 from app.config import load_settings
 from app.core.database import get_engine
+from app.demo.source import metadata as demo_metadata
+from app.demo.source import orders as demo_orders
 from app.errors import DeliveryError
 from app.jobs.report import make_report_job, report_is_configured, report_period
 from app.mail import send_mail
-from app.sync.demo import metadata as demo_metadata
-from app.sync.demo import orders as demo_orders
 from tests.browser_support import free_port
 from tests.smtp_support import SmtpServer
 from tests.support import job, scheduler

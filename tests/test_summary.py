@@ -26,7 +26,7 @@ from sqlalchemy import (
 
 from app.clock import FrozenClock
 from app.core.database import create_schema, get_engine, write_transaction
-from app.sync import orders, summary
+from app.demo import orders, summary
 from app.sync.engine import SyncEngine
 from app.sync.source import SqlTableSource
 

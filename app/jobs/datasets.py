@@ -17,13 +17,13 @@ from app.core.runner import JobFunc, RunContext
 from app.core.store import JobSpec
 from app.core.triggers import interval_trigger, parse_trigger
 from app.dataset_config import LEGACY_JOB, DatasetConfig
+from app.demo.orders import DESTINATION_TABLE as DEMO_TABLE  # the demo dashboard reads it and its summary
+from app.demo.source import DemoSource
+from app.demo.summary import maintain
 from app.errors import SourceError, TriggerError
-from app.sync.demo import DemoSource
 from app.sync.engine import AroundBatch, SyncEngine, SyncResult
 from app.sync.http_source import HttpJsonSource
-from app.sync.orders import DESTINATION_TABLE as DEMO_TABLE  # the demo dashboard reads it and its summary
 from app.sync.source import Source, SqlTableSource
-from app.sync.summary import maintain
 
 
 def dataset_jobs(settings: Settings) -> tuple[list[JobDefinition], list[str]]:

@@ -17,9 +17,9 @@ from openpyxl import Workbook
 from app.config import Settings
 from app.core.database import get_engine
 from app.core.runner import JobFunc, RunContext
+from app.demo.orders import has_orders, orders_between, period_breakdown, period_kpis
 from app.errors import ConfigError
 from app.mail import Attachment, send_mail, smtp_is_configured
-from app.sync.orders import has_orders, orders_between, period_breakdown, period_kpis
 
 REPORT_JOB = "email_report"  # the job's name in the catalogue and in run history
 COLUMNS = ("id", "created_at", "updated_at", "customer", "region", "channel", "product", "quantity", "amount", "status")

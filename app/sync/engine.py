@@ -28,7 +28,7 @@ cursors = cast(Table, SyncCursor.__table__)
 Guard = Callable[[Connection], None]
 Progress = Callable[[int, str], None]
 # Wraps each batch's write inside the batch's transaction, e.g. to keep an aggregate of the destination in
-# step (app/sync/summary.py): it commits or rolls back with the batch and its cursor.
+# step (app/demo/summary.py): it commits or rolls back with the batch and its cursor.
 AroundBatch = Callable[[Connection, Table, Batch], AbstractContextManager[None]]
 
 

@@ -17,8 +17,8 @@ from sqlalchemy import Engine
 
 from app.config import Settings
 from app.dataset_config import DatasetConfig
+from app.demo import orders
 from app.errors import AppError
-from app.sync import orders
 from app.ui import data
 from app.ui.text import number, t
 

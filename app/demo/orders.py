@@ -1,6 +1,6 @@
 """Read-only queries over the synced orders for the dashboard (soft-deleted rows excluded).
 
-Totals, the chart and the filter choices read the daily summary that the sync keeps (app/sync/summary.py);
+Totals, the chart and the filter choices read the daily summary that the sync keeps (app/demo/summary.py);
 only the last 24 h and the latest rows touch the orders table, through indexes. Before the first sync that
 builds the summary, the same numbers are aggregated from the orders (a full scan, as before).
 """
@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 
 from app.clock import utc
-from app.sync import summary
+from app.demo import summary
 
 DESTINATION_TABLE = "orders"  # the demo dataset's table
 
