@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 if TYPE_CHECKING:
-    from app.dataset_config import DatasetConfig
+    from app.dataset_config import DatasetConfig, ReportConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -104,6 +104,7 @@ class Settings:
     # [datasets.NAME] tables / DATASETS__NAME__KEY variables, parsed by app/dataset_config.py
     declared_datasets: tuple[DatasetConfig, ...] = ()
     seed_dataset: bool = True  # the seed's keys (SYNC_SOURCE, SOURCE_*) define a dataset too
+    reports: tuple[ReportConfig, ...] = ()  # [reports.NAME]: e-mailed reports of datasets
     issues: tuple[ConfigIssue, ...] = field(default=(), compare=False)
 
     @property
@@ -123,14 +124,14 @@ class Settings:
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{key.lower()}={value!r}" for key, value in self.redacted().items())
-        datasets = f"datasets={self.declared_datasets!r}, seed_dataset={self.seed_dataset}"
+        datasets = f"datasets={self.declared_datasets!r}, seed_dataset={self.seed_dataset}, reports={self.reports!r}"
         return f"Settings({shown}, {datasets}, issues={len(self.issues)})"
 
     def redacted(self) -> dict[str, str]:
         """Every setting as the user would type it, secrets masked (safe for the UI and logs)."""
         shown: dict[str, str] = {}
         for f in dataclasses.fields(self):
-            if f.name in {"issues", "declared_datasets", "seed_dataset"}:
+            if f.name in {"issues", "declared_datasets", "seed_dataset", "reports"}:
                 continue
             key = f.name.upper()
             shown[key] = mask(key, getattr(self, f.name))
@@ -424,10 +425,10 @@ def load_settings(
             shown = mask(key, raw) if key in SECRET_KEYS else repr(raw)
             default = mask(key, getattr(Settings, key.lower()))
             issues.append(ConfigIssue(key, shown, f"{exc}; using the default {default}"))
-    from app.dataset_config import load_datasets
+    from app.dataset_config import load_datasets, load_reports
 
     settings = Settings(**values)
     declared, seed, dataset_issues = load_datasets(settings, env, secrets)
-    return dataclasses.replace(
-        settings, declared_datasets=declared, seed_dataset=seed, issues=tuple(issues + dataset_issues)
-    )
+    settings = dataclasses.replace(settings, declared_datasets=declared, seed_dataset=seed)
+    reports, report_issues = load_reports(env, secrets, settings.datasets)
+    return dataclasses.replace(settings, reports=reports, issues=tuple(issues + dataset_issues + report_issues))

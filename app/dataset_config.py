@@ -1,6 +1,7 @@
 """Datasets declared in configuration: ``[datasets.NAME]`` tables of secrets.toml / the Cloud secrets box, or
 ``DATASETS__NAME__KEY`` environment variables (which win, key by key), plus the one dataset the seed's
-single-source keys (``SYNC_SOURCE``, ``SOURCE_*``) define.
+single-source keys (``SYNC_SOURCE``, ``SOURCE_*``) define; and the e-mailed reports of datasets
+(``[reports.NAME]`` / ``REPORTS__NAME__KEY``).
 
 Parsing only: a bad dataset is left out with one message per bad key (dataset, key, value, what is allowed)
 and the other datasets go on. Triggers are checked where jobs are built (app/jobs/datasets.py). Must not
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 DATASET_KINDS = ("sql", "http", "demo")
 DELETE_MODES = ("none", "reconcile")
-ENV_PREFIX = "DATASETS__"
 LEGACY_JOB = "incremental_sync"  # the seed's job name: existing stores keep their history and cursor
 DEFAULT_RECONCILE_TRIGGER = "daily 03:30"
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -220,27 +220,30 @@ KEY_PARSERS: dict[str, Callable[[Any], Any]] = {
 SECRET_DATASET_KEYS = frozenset({"url", "endpoint", "token"})
 
 
-def raw_datasets(env: Mapping[str, str], secrets: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """Each dataset's raw keys: the secrets' ``[datasets.NAME]`` tables, overridden key by key by
-    ``DATASETS__NAME__KEY`` variables. Also returns the problems of the shape itself (not a table ...)."""
+def raw_datasets(
+    env: Mapping[str, str], secrets: Mapping[str, Any], section: str = "datasets"
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Each entry's raw keys: the secrets' ``[datasets.NAME]`` tables (or another `section`), overridden key by
+    key by ``DATASETS__NAME__KEY`` variables. Also returns the problems of the shape itself (not a table ...)."""
     found: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
-    tables = secrets.get("datasets")
+    prefix = section.upper() + "__"
+    tables = secrets.get(section)
     if tables is not None:
         if not isinstance(tables, Mapping):
-            problems.append("datasets: must be a table of tables ([datasets.NAME])")
+            problems.append(f"{section}: must be a table of tables ([{section}.NAME])")
         else:
             for name, keys in tables.items():
                 if not isinstance(keys, Mapping):
-                    problems.append(f"datasets.{name}: must be a table ([datasets.{name}] with source, key ...)")
+                    problems.append(f"{section}.{name}: must be a table ([{section}.{name}] with its keys)")
                     continue
                 found[str(name)] = dict(keys)
     for variable, value in env.items():
-        if not variable.startswith(ENV_PREFIX):
+        if not variable.startswith(prefix):
             continue
-        name, sep, key = variable[len(ENV_PREFIX) :].partition("__")
+        name, sep, key = variable[len(prefix) :].partition("__")
         if not sep or not name or not key:
-            problems.append(f"{variable}: must be DATASETS__<NAME>__<KEY>, e.g. DATASETS__EVENTS__TABLE")
+            problems.append(f"{variable}: must be {prefix}<NAME>__<KEY>, e.g. {prefix}EVENTS__TRIGGER")
             continue
         found.setdefault(name.lower(), {})[key.lower()] = value
     return found, problems
@@ -332,3 +335,115 @@ def load_datasets(
             continue
         datasets.append(dataset)
     return tuple(d for d in datasets if not d.legacy), seed, issues
+
+
+# -- reports of datasets ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """An e-mailed report (CSV + Excel) of one dataset, or of a SQL query over datasets, on its own trigger.
+
+    A query may use ``:start`` and ``:end``, the period's bounds as UTC text ("2026-11-30 00:00:00"); a dataset
+    report with a `time_column` holds the rows whose column (UTC) falls in the period, else every row."""
+
+    name: str
+    dataset: str = ""
+    query: str = ""
+    datasets: tuple[str, ...] = ()  # what a query reads (named in the run record)
+    trigger: str = ""  # empty: daily REPORT_TIME
+    recipients: tuple[str, ...] = ()  # empty: REPORT_RECIPIENTS
+    period_days: int = 0  # 0: REPORT_PERIOD_DAYS
+    time_column: str = ""
+    max_rows: int = 100_000
+    subject: str = ""
+
+    @property
+    def job(self) -> str:
+        return f"report_{self.name}"
+
+
+def _recipients(raw: Any) -> tuple[str, ...]:
+    from app.config import PARSERS
+
+    found: tuple[str, ...] = PARSERS["REPORT_RECIPIENTS"](raw)
+    return found
+
+
+def _positive(high: int) -> Callable[[Any], int]:
+    def parse(raw: Any) -> int:
+        text = str(raw).strip()
+        if isinstance(raw, bool) or not text.isdigit() or not 1 <= int(text) <= high:
+            raise ValueError(f"must be a whole number between 1 and {high}")
+        return int(text)
+
+    return parse
+
+
+def _select(raw: Any) -> str:
+    if not isinstance(raw, str) or not raw.strip().lower().startswith(("select", "with")):
+        raise ValueError("must be a SELECT (or WITH … SELECT) over the datasets' tables")
+    return raw.strip()
+
+
+def _names(raw: Any) -> tuple[str, ...]:
+    return tuple(_dataset_name(n) for n in _key(raw))
+
+
+def _dataset_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ValueError(f"{name!r} is not a dataset name (lowercase letters, digits and _)")
+    return name
+
+
+REPORT_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "dataset": lambda raw: _dataset_name(str(raw).strip()),
+    "query": _select,
+    "datasets": _names,
+    "trigger": _trigger_text,
+    "recipients": _recipients,
+    "period_days": _positive(366),
+    "time_column": _identifier,
+    "max_rows": _positive(1_000_000),
+    "subject": _text,
+}
+
+
+def load_reports(
+    env: Mapping[str, str], secrets: Mapping[str, Any], datasets: tuple[DatasetConfig, ...]
+) -> tuple[tuple[ReportConfig, ...], list[ConfigIssue]]:
+    """Every ``[reports.NAME]``; a report of an unknown dataset, or with neither or both of `dataset` and
+    `query`, is left out with a message."""
+    from app.config import ConfigIssue
+
+    raw, shape_problems = raw_datasets(env, secrets, "reports")
+    issues = [ConfigIssue(p.partition(":")[0], "<table>", p.partition(": ")[2]) for p in shape_problems]
+    known = {d.name for d in datasets}
+    reports: list[ReportConfig] = []
+    for name in sorted(raw):
+        where, values, problems = f"reports.{name}", {}, []
+        if not _NAME.match(name):
+            problems.append((where, name, "a report name must be lowercase letters, digits and _"))
+        for key, value in raw[name].items():
+            parse = REPORT_PARSERS.get(key)
+            if parse is None:
+                problems.append(
+                    (f"{where}.{key}", repr(value), "unknown key; a report takes " + ", ".join(REPORT_PARSERS))
+                )
+                continue
+            try:
+                values[key] = parse(value)
+            except ValueError as exc:
+                problems.append((f"{where}.{key}", repr(value), str(exc)))
+        if not problems and bool(values.get("dataset")) == bool(values.get("query")):
+            problems.append((where, "<table>", 'needs exactly one of dataset = "NAME" or query = "SELECT …"'))
+        for dataset in (values.get("dataset"), *values.get("datasets", ())):
+            if dataset and dataset not in known and not problems:
+                problems.append(
+                    (f"{where}.dataset", repr(dataset), f"no such dataset (configured: {', '.join(sorted(known))})")
+                )
+        if problems:
+            issues.extend(ConfigIssue(k, v, f"{why}; report {name!r} left out") for k, v, why in problems)
+            continue
+        reports.append(ReportConfig(name=name, **values))
+    return tuple(reports), issues

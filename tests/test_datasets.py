@@ -435,3 +435,84 @@ def test_each_layer_imports_only_the_layers_below_it(layer: str) -> None:
         if any(name == banned or name.startswith(banned + ".") for banned in LAYERS[layer])
     ]
     assert not offending, offending
+
+
+# -- reports of any dataset ------------------------------------------------------------------------------------
+
+
+def test_reports_of_a_dataset_and_of_a_query_arrive_with_every_row(tmp_path: Path, sqlite_url: str) -> None:
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    from tests.smtp_support import SmtpServer
+
+    with SmtpServer() as server:
+        secrets = {
+            "datasets": {
+                "events": {
+                    "source": "sql",
+                    "url": events_source(tmp_path / "events.db"),
+                    "key": ["tenant", "code"],
+                    "cursor": "updated_at",
+                }
+            },
+            "reports": {
+                "all_events": {"dataset": "events", "recipients": ["ana@example.com"], "trigger": "daily 06:00"},
+                "kinds": {
+                    "query": "SELECT kind, count(*) AS n FROM events WHERE updated_at >= :start "
+                    "GROUP BY kind ORDER BY kind",
+                    "datasets": ["events"],
+                    "recipients": "bia@example.com",
+                },
+                "broken": {"dataset": "nope", "recipients": "x@example.com"},
+            },
+        }
+        env = {
+            "DATABASE_URL": sqlite_url,
+            "SCHEDULER_ENABLED": "false",
+            "SCHEDULER_TIMEZONE": "UTC",
+            **server.settings_env(),
+        }
+        settings = load_settings(env=env, secrets=secrets)
+        assert [r.name for r in settings.reports] == ["all_events", "kinds"]
+        assert any(i.key == "reports.broken.dataset" and "no such dataset" in i.message for i in settings.issues)
+        clock = FrozenClock()  # 2026-01-05: the source's rows (2026-11-30) are after the query's :start
+        scheduler = SyncScheduler(settings=settings, clock=clock)
+        scheduler.prepare()
+        jobs = {j["name"]: j for j in scheduler.store.list_jobs()}
+        assert jobs["report_all_events"]["trigger"] == "daily 06:00" and "report_kinds" in jobs
+        assert "email_report" not in jobs, "the orders report needs the demo dataset"
+        for job in ("sync_events", "report_all_events", "report_kinds"):
+            scheduler.run_now(job, requested_by="test")
+            scheduler.tick()
+        results = {r["job_name"]: r for r in scheduler.history(limit=10)}
+        assert results["report_all_events"]["status"] == "success", results["report_all_events"]["error"]
+        assert results["report_kinds"]["status"] == "success", results["report_kinds"]["error"]
+        by_to = {
+            envelope[1][0]: message
+            for envelope, message in zip(server.inbox.envelopes, server.inbox.messages, strict=True)
+        }
+    events = by_to["ana@example.com"]
+    files = {part.get_filename(): part.get_payload(decode=True) for part in events.iter_attachments()}
+    (csv_name,) = [n for n in files if n.endswith(".csv")]
+    text_rows = list(
+        csv.reader(
+            io.StringIO(files[csv_name].decode("utf-8-sig") if isinstance(files[csv_name], bytes) else files[csv_name])
+        )
+    )
+    assert text_rows[0] == ["tenant", "code", "kind", "payload", "amount", "note", "updated_at"]
+    assert len(text_rows) == 41 and any("café ☕" in row for row in text_rows)
+    (xlsx_name,) = [n for n in files if n.endswith(".xlsx")]
+    sheet = load_workbook(io.BytesIO(files[xlsx_name])).active
+    assert sheet.max_row == 42  # title, header, 40 rows
+    kinds = by_to["bia@example.com"]
+    (kinds_csv,) = [p.get_payload(decode=True) for p in kinds.iter_attachments() if p.get_filename().endswith(".csv")]
+    kinds_text = kinds_csv.decode("utf-8-sig") if isinstance(kinds_csv, bytes) else kinds_csv
+    assert list(csv.reader(io.StringIO(kinds_text))) == [
+        ["kind", "n"],
+        ["login", "13"],
+        ["purchase", "13"],
+        ["signup", "14"],
+    ]

@@ -14,7 +14,7 @@ from app.core.runner import JobFunc, RunContext
 from app.core.status import StatusReader
 from app.core.store import JobSpec
 from app.jobs.datasets import dataset_jobs
-from app.jobs.report import REPORT_JOB, make_report_job, report_is_configured
+from app.jobs.report import REPORT_JOB, dataset_report_jobs, make_report_job, report_is_configured
 
 RENEWAL_JOB = "daily_renewal"
 RETENTION_JOB = "history_retention"
@@ -24,6 +24,9 @@ def builtin_jobs(settings: Settings) -> tuple[list[JobDefinition], list[str]]:
     """Every dataset's jobs, the daily renewal, the retention and (when configured) the e-mailed report, and
     one message per dataset left out because it cannot be scheduled."""
     jobs, problems = dataset_jobs(settings)
+    reports, left_out = dataset_report_jobs(settings)
+    jobs += reports
+    problems += left_out
     renewal = JobSpec(
         name=RENEWAL_JOB,
         description="Plans today's queue of runs just after midnight",
@@ -50,7 +53,8 @@ def builtin_jobs(settings: Settings) -> tuple[list[JobDefinition], list[str]]:
         JobDefinition(renewal, renew_todays_queue),
         JobDefinition(retention, make_retention_job(settings)),
     ]
-    if report_is_configured(settings):  # without SMTP_HOST and REPORT_RECIPIENTS it would only fail daily
+    demo = any(d.source == "demo" for d in settings.datasets)  # the orders report reads the demo's orders
+    if report_is_configured(settings) and demo:  # without SMTP_HOST and REPORT_RECIPIENTS it would only fail
         report = JobSpec(
             name=REPORT_JOB,
             description=f"E-mails the previous {settings.report_period_days} day(s) of orders as CSV and Excel",

@@ -1,4 +1,5 @@
-"""The e-mailed report: the dashboard's orders of one period as CSV and Excel, sent to REPORT_RECIPIENTS.
+"""E-mailed reports: the demo dashboard's orders of one period as CSV and Excel (job email_report, sent to
+REPORT_RECIPIENTS), and ``[reports.NAME]``: any dataset, or a SQL query over datasets, on its own trigger.
 
 Reads the synced `orders` table only (never the source); renders in memory; the run record keeps the delivery.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -15,11 +17,16 @@ from zoneinfo import ZoneInfo
 from openpyxl import Workbook
 
 from app.config import Settings
+from app.core.catalogue import JobDefinition
 from app.core.database import get_engine
 from app.core.runner import JobFunc, RunContext
+from app.core.store import JobSpec
+from app.core.triggers import parse_trigger
+from app.dataset_config import ReportConfig
 from app.demo.orders import has_orders, orders_between, period_breakdown, period_kpis
-from app.errors import ConfigError
+from app.errors import ConfigError, TriggerError
 from app.mail import Attachment, send_mail, smtp_is_configured
+from app.sync import reader
 
 REPORT_JOB = "email_report"  # the job's name in the catalogue and in run history
 COLUMNS = ("id", "created_at", "updated_at", "customer", "region", "channel", "product", "quantity", "amount", "status")
@@ -162,3 +169,142 @@ def render_body(summary: dict[str, Any], label: str, tz: ZoneInfo, attachments: 
         lines += [f"  {r['region']}: {r['orders']} orders, {r['revenue']:,.2f}" for r in summary["by_region"]]
     lines += ["", "Attached: " + ", ".join(name for name, _, _ in attachments)]
     return "\n".join(lines) + "\n"
+
+
+# -- reports of any dataset, or of a SQL query over datasets ([reports.NAME]) ----------------------------
+
+
+def dataset_report_jobs(settings: Settings) -> tuple[list[JobDefinition], list[str]]:
+    """One job per ``[reports.NAME]`` (named report_NAME); a report whose trigger cannot be read is left out."""
+    found: list[JobDefinition] = []
+    problems: list[str] = []
+    for report in settings.reports:
+        text = report.trigger or f"daily {settings.report_time}"
+        try:
+            trigger = parse_trigger(text, settings.tz).text
+        except TriggerError as exc:
+            problems.append(f"report {report.name!r} left out: reports.{report.name}.trigger={text!r}: {exc}")
+            continue
+        what = (
+            f"dataset {report.dataset}"
+            if report.dataset
+            else "a query over " + (", ".join(report.datasets) or "datasets")
+        )
+        spec = JobSpec(
+            name=report.job,
+            description=f"E-mails {what} as CSV and Excel",
+            interval_seconds=86400.0,
+            timeout_seconds=600.0,
+            max_retries=2,
+            retry_backoff_seconds=300.0,
+            priority=5,
+            trigger=trigger,
+            tags=("report", *(f"dataset:{d}" for d in (report.dataset, *report.datasets) if d)),
+        )
+        found.append(JobDefinition(spec, make_dataset_report_job(settings, report)))
+    return found, problems
+
+
+def make_dataset_report_job(settings: Settings, report: ReportConfig, send: Send = send_mail) -> JobFunc:
+    def dataset_report(ctx: RunContext) -> dict[str, Any]:
+        recipients = list(report.recipients or settings.report_recipients)
+        if not smtp_is_configured(settings) or not recipients:
+            raise ConfigError(
+                f"report {report.name!r} needs SMTP_HOST (the mail server) and recipients "
+                f"(reports.{report.name}.recipients or REPORT_RECIPIENTS)"
+            )
+        tz = settings.tz
+        start, end = report_period(ctx.claim.scheduled_for, tz, report.period_days or settings.report_period_days)
+        label = period_label(start, end, tz)
+        ctx.progress(0, f"reading {report.dataset or 'the query'} for {label}")
+        names, rows = _report_rows(settings, report, start, end)
+        total = len(rows)
+        rows = rows[: report.max_rows]
+        ctx.progress(len(rows), f"rendering {len(rows)} rows as CSV and Excel")
+        stem = f"{report.name}_{label}"
+        attachments: list[Attachment] = [
+            (f"{stem}.csv", table_csv(names, rows, tz), CSV_MIME),
+            (f"{stem}.xlsx", table_xlsx(names, rows, tz, report.name, label), XLSX_MIME),
+        ]
+        cut = (
+            f" (the first {len(rows):,} of {total:,} rows: raise reports.{report.name}.max_rows)"
+            if total > len(rows)
+            else ""
+        )
+        subject = report.subject or f"Freshdash report {report.name} {label}: {total:,} rows"
+        body = (
+            f"Freshdash report {report.name} for {label} ({tz}): {total:,} rows{cut}.\n\n"
+            + ("Query:\n" + report.query + "\n\n" if report.query else f"Dataset: {report.dataset}\n\n")
+            + "Attached: "
+            + ", ".join(name for name, _, _ in attachments)
+            + "\n"
+        )
+        message_id = send(settings, subject, body, recipients, attachments)
+        ctx.log("INFO", f"report {report.name} {label} sent to {', '.join(recipients)} ({message_id})")
+        return {
+            "rows": len(rows),
+            "rows_total": total,
+            "period_start": start.astimezone(tz).isoformat(),
+            "period_end": end.astimezone(tz).isoformat(),
+            "recipients": recipients,
+            "attachments": [{"name": name, "bytes": len(content), "mime": mime} for name, content, mime in attachments],
+            "message_id": message_id,
+        }
+
+    dataset_report.__name__ = report.job
+    return dataset_report
+
+
+def _report_rows(
+    settings: Settings, report: ReportConfig, start: datetime, end: datetime
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    engine = get_engine(settings.database_url)
+    if report.query:
+        bounds = {"start": _utc_text(start), "end": _utc_text(end)}
+        params = {k: v for k, v in bounds.items() if f":{k}" in report.query}
+        return reader.run_query(engine, report.query, params)
+    dataset = next(d for d in settings.datasets if d.name == report.dataset)
+    between = (report.time_column, start, end) if report.time_column else None
+    return reader.read_rows(
+        engine, dataset.target, exclude_marked=dataset.soft_delete, between=between, limit=report.max_rows + 1
+    )
+
+
+def _utc_text(at: datetime) -> str:
+    return at.astimezone(ZoneInfo("UTC")).replace(tzinfo=None).isoformat(sep=" ")
+
+
+def _cell(value: Any, tz: ZoneInfo) -> Any:
+    """A value as a spreadsheet shows it: aware times in SCHEDULER_TIMEZONE, JSON and the rest as text."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=ZoneInfo("UTC"))).astimezone(tz)
+    if value is None or isinstance(value, (str, int, float, bool, date)):
+        return value
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)  # Decimal (exact digits), UUID, bytes as text
+
+
+def table_csv(names: Sequence[str], rows: Sequence[Sequence[Any]], tz: ZoneInfo) -> bytes:
+    """UTF-8 with a byte-order mark, ISO 8601 local times with offset, every value as the store holds it."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(names)
+    for row in rows:
+        values = [_cell(v, tz) for v in row]
+        writer.writerow([v.isoformat() if isinstance(v, (datetime, date)) else v for v in values])
+    return out.getvalue().encode("utf-8-sig")
+
+
+def table_xlsx(names: Sequence[str], rows: Sequence[Sequence[Any]], tz: ZoneInfo, title: str, label: str) -> bytes:
+    """One sheet of rows under a header; local times without zone (Excel has none), the zone in the title."""
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title[:31] or "data")
+    sheet.append([f"Freshdash report {title}", label, str(tz)])
+    sheet.append(list(names))
+    for row in rows:
+        values = [_cell(v, tz) for v in row]
+        sheet.append([v.replace(tzinfo=None) if isinstance(v, datetime) else v for v in values])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

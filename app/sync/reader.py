@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, Table, false, func, inspect, or_, select, text
+from sqlalchemy import Engine, MetaData, Table, false, func, inspect, literal, or_, select, text
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
 from app.errors import StoreError
@@ -58,14 +59,17 @@ def read_rows(
     equals: Mapping[str, Any] | None = None,
     contains: str = "",
     exclude_marked: str = "",
+    between: tuple[str, datetime, datetime] | None = None,
     limit: int | None = None,
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Rows of a store table in key order: `equals` keeps rows whose column equals a value (or is in a list),
     `contains` keeps rows where any text column contains it (case-insensitive), `exclude_marked` names a
-    soft-delete column whose true / non-NULL rows are left out. Returns (column names, rows)."""
+    soft-delete column whose true / non-NULL rows are left out, `between` = (column, start, end) keeps rows whose
+    column (UTC) is in [start, end). Returns (column names, rows)."""
     try:
         found = _reflect(engine, table)
-        unknown = [c for c in (*(columns or ()), *(equals or {})) if c not in found.c]
+        named = (*(columns or ()), *(equals or {}), *((between[0],) if between else ()))
+        unknown = [c for c in named if c not in found.c]
         if unknown:
             raise StoreError(f"table {table!r} has no column {unknown[0]!r} (it has {', '.join(found.c.keys())})")
         chosen = [found.c[c] for c in columns] if columns else list(found.c)
@@ -81,6 +85,10 @@ def read_rows(
         if exclude_marked and exclude_marked in found.c:
             marker = found.c[exclude_marked]
             query = query.where((marker.is_(None)) | (marker.in_([False, 0])))
+        if between is not None:
+            column = found.c[between[0]]
+            low, high = (_bound(column.type, at) for at in between[1:])
+            query = query.where(column >= low, column < high)
         keys = list(found.primary_key.columns) or chosen[:1]
         query = query.order_by(*keys)
         if limit is not None:
@@ -108,6 +116,16 @@ def run_query(
             return names, rows
     except SQLAlchemyError as exc:
         raise StoreError(f"the dataset query failed: {_reason(exc)}") from None
+
+
+def _bound(type_: Any, at: datetime) -> Any:
+    """A period bound as the column compares: a naive UTC datetime for a time column, else UTC text."""
+    naive = at.astimezone(timezone.utc).replace(tzinfo=None)
+    try:
+        is_time = type_.python_type is datetime
+    except NotImplementedError:
+        is_time = False
+    return literal(naive, type_) if is_time else naive.isoformat(sep=" ")
 
 
 def _reflect(engine: Engine, table: str) -> Table:
