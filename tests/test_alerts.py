@@ -200,3 +200,20 @@ def test_an_unexpected_mail_error_is_not_swallowed(sqlite_url: str, make_setting
     s.tick()
     with pytest.raises(ValueError):
         Alerter(s.engine, settings, clock, send=broken).check()
+
+
+def test_a_datasets_max_age_is_its_stale_alert_limit(sqlite_url: str, tmp_path: Any) -> None:
+    from app.config import load_settings
+
+    settings = load_settings(
+        env={"DATABASE_URL": sqlite_url, "ALERT_STALE_MINUTES": "60"},
+        secrets={"datasets": {"events": {"source": "demo", "max_age_minutes": 2, "destination": "ev"}}},
+    )
+    clock, work = FrozenClock(T0), Switch()
+    work.failing = False
+    s = scheduler(settings, clock, job("sync_events", work, interval=60), job("other", work, interval=60))
+    alerter = Alerter(s.engine, settings, clock)
+    s.tick()
+    clock.advance(121)  # past the dataset's 2 minutes, far from ALERT_STALE_MINUTES for the other job
+    [alert] = alerter.check()
+    assert (alert.job_name, alert.kind) == ("sync_events", STALE) and "limit 2 min" in alert.detail

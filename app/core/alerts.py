@@ -105,6 +105,10 @@ class Alerter:
         self.settings = settings
         self.clock = clock
         self.send = send
+        # A dataset's max_age_minutes is its sync job's freshness limit: it wins over ALERT_STALE_MINUTES.
+        self._max_age = {
+            d.job: timedelta(minutes=d.max_age_minutes) for d in settings.datasets if d.max_age_minutes > 0
+        }
 
     @property
     def recipients(self) -> tuple[str, ...]:
@@ -156,7 +160,7 @@ class Alerter:
         reference = last_success_at
         if reference is None:  # never succeeded: late counts from the first attempt
             reference = conn.execute(select(func.min(runs.c.started_at)).where(runs.c.job_name == name)).scalar()
-        limit = stale_limit(job["interval_seconds"], self.settings.alert_stale_minutes)
+        limit = self._max_age.get(name) or stale_limit(job["interval_seconds"], self.settings.alert_stale_minutes)
         if not is_too_old(reference, now, limit):
             return None
         return Condition(name, STALE, self._stale_detail(name, last_success_at, now, limit))
