@@ -235,7 +235,7 @@ def test_sync_now_shows_progress_and_the_new_run_without_a_reload(server: Server
     runs_before = int(rate.inner_text().rsplit(" ", 1)[1])
     watch_toasts(page)
     clicked_at = now()
-    page.get_by_role("button", name="Sync now").click()
+    page.locator('[data-testid="stMain"]').get_by_role("button", name="Sync now").click()  # the panel's
 
     wait_until(lambda: re.search(r"Sync requested\.|following it", seen_toasts(page)), "the request notice", 15)
     wait_until(lambda: FINISHED.search(seen_toasts(page)), "the finished notice", 30, server)
@@ -249,7 +249,8 @@ def test_sync_now_shows_progress_and_the_new_run_without_a_reload(server: Server
 
 CLICK_SYNC_NOW_AT = """(at) => setTimeout(() => {
     // look the button up when clicking: a rerun in between may have replaced the element
-    const button = [...document.querySelectorAll('button')].find(b => b.innerText.includes('Sync now'));
+    const main = document.querySelector('[data-testid="stMain"]');  // the panel's button, not the sidebar's
+    const button = [...main.querySelectorAll('button')].find(b => b.innerText.includes('Sync now'));
     window.__clickedAt = Date.now();
     button.click();
 }, Math.max(0, at - Date.now()))"""
@@ -293,6 +294,13 @@ def test_navigation_reaches_every_page(server: Server, new_page: Callable[[], An
         nav.get_by_role("link", name=label).click()
         page.locator("h1", has_text=title).wait_for()
         page.get_by_text(re.compile(r"^Data as of")).first.wait_for()
+        badge(page).first.wait_for()
+        assert_no_exception(page)
+        screenshot(page, shot)
+    for label, title, shot in (("Data", "Data", "data"),):
+        nav.get_by_role("link", name=label).click()
+        page.locator("h1", has_text=title).wait_for()
+        page.get_by_text(re.compile(r"^orders: data as of")).first.wait_for()
         badge(page).first.wait_for()
         assert_no_exception(page)
         screenshot(page, shot)
