@@ -11,14 +11,14 @@ from app.ui.components.navigation import render_navigation
 from app.ui.components.scheduler_status import render_data_as_of, render_scheduler_badge
 from app.ui.text import t
 
-st.set_page_config(page_title="Freshdash", page_icon="📈", layout="wide")
+st.set_page_config(page_title="Freshdash", page_icon=resources.PAGE_ICON, layout="wide")
 settings = resources.get_settings()
 demo = demo_dataset(settings)
 st.title(t(settings.ui_language, "dash.title" if demo else "ds.title"))
 render_navigation(settings.ui_language)
 render_scheduler_badge()
 if settings.issues:
-    st.warning(t(settings.ui_language, "config_errors"), icon="⚙️")
+    st.warning(t(settings.ui_language, "config_errors"), icon=":material/settings:")
 if demo is None:
     render_smart_refresh("dashboard", high_traffic=True)
     render_data_page()
@@ -26,7 +26,7 @@ if demo is None:
 try:
     status = resources.get_scheduler().get_status(demo.job)
 except AppError as exc:
-    st.error(t(settings.ui_language, "db_error", error=exc), icon="🛢️")
+    st.error(t(settings.ui_language, "db_error", error=exc), icon=":material/database:")
     st.stop()
 render_data_as_of(status, settings.ui_language)
 render_smart_refresh("dashboard", high_traffic=True)

@@ -9,7 +9,7 @@ from app.ui.components.navigation import render_navigation
 from app.ui.components.scheduler_status import render_scheduler_badge
 from app.ui.text import t
 
-st.set_page_config(page_title="Data · Freshdash", page_icon="🗂️", layout="wide")
+st.set_page_config(page_title="Data · Freshdash", page_icon=resources.PAGE_ICON, layout="wide")
 settings = resources.get_settings()
 st.title(t(settings.ui_language, "ds.title"))
 render_navigation(settings.ui_language)

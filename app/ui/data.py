@@ -194,13 +194,13 @@ def compute(func: Callable[..., T], *args: Any, datasets: Sequence[str]) -> T:
     return _compute(func, name, settings.database_url, versions(datasets), args)  # type: ignore[no-any-return]
 
 
-def page(title: str, datasets: Sequence[str] | None = None, icon: str = "📊") -> Settings:
+def page(title: str, datasets: Sequence[str] | None = None, icon: str | None = None) -> Settings:
     """Page setup for a page of your own: config, title, navigation, the live badge and Sync now for
     `datasets` (all when None). Returns the settings."""
     from app.ui.components.navigation import render_navigation
     from app.ui.components.scheduler_status import render_scheduler_badge
 
-    st.set_page_config(page_title=f"{title} · Freshdash", page_icon=icon, layout="wide")
+    st.set_page_config(page_title=f"{title} · Freshdash", page_icon=icon or resources.PAGE_ICON, layout="wide")
     settings = resources.get_settings()
     st.session_state[PAGE_DATASETS_KEY] = tuple(datasets) if datasets is not None else None
     st.title(title)

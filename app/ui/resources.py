@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -17,6 +18,8 @@ from app.core import scheduler as core
 from app.core.scheduler import SyncScheduler
 
 logger = logging.getLogger(__name__)
+# Bundled, served by this server: a Material or emoji page icon makes the browser fetch it from outside.
+PAGE_ICON = str(Path(__file__).resolve().parent / "static" / "freshdash.png")
 
 
 def _secrets() -> dict[str, Any] | None:

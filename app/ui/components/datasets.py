@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
@@ -16,7 +17,7 @@ from app.core.slots import cooldown_left
 from app.dataset_config import DatasetConfig
 from app.errors import AppError
 from app.ui import data, resources
-from app.ui.text import human_age, local_time, number, t
+from app.ui.text import human_age, number, t
 
 SIDEBAR_REQUESTS_KEY = "fd_sidebar_requests"
 NOTICES_KEY = "fd_sync_notices"
@@ -40,7 +41,9 @@ def line(ds: DatasetConfig, status: Any, lang: str) -> tuple[str, str]:
     """(text, level) of one dataset in the badge: syncing, failed, fresh or old, asleep, paused."""
     fresh = data.freshness_of(ds, status)
     age = t(lang, "data.none") if fresh.age_seconds is None else t(lang, "data.age", age=human_age(fresh.age_seconds))
-    if fresh.syncing:
+    if fresh.syncing:  # rows are reported with the lease renewal: none yet says "syncing…", not "0 rows"
+        if not fresh.rows_so_far:
+            return t(lang, "ds.syncing_start", name=ds.name), "info"
         return t(lang, "ds.syncing", name=ds.name, rows=number(fresh.rows_so_far, lang)), "info"
     if fresh.last_result in {"failed", "timeout", "abandoned"}:
         return t(lang, "ds.failed", name=ds.name, data=age), "error"
@@ -63,7 +66,7 @@ def render_sidebar_datasets(scheduler: SyncScheduler, lang: str) -> bool:
         st.caption(t(lang, "ds.more", count=len(lines) - 1, fine=fine))
     chosen = data.page_datasets()
     label = t(lang, "sync_now") if len(chosen) == len(resources.get_settings().datasets) else t(lang, "ds.sync_page")
-    if st.button(label, icon="🔄", key="fd_sidebar_sync", width="stretch"):
+    if st.button(label, icon=":material/sync:", key="fd_sidebar_sync", width="stretch"):
         request_syncs(scheduler, chosen, lang)
         return True
     return False
@@ -144,21 +147,21 @@ def render_data_page() -> None:
 def _dataset_card(scheduler: SyncScheduler, ds: DatasetConfig, status: Any, lang: str) -> None:
     fresh = data.freshness_of(ds, status)
     text, level = line(ds, status, lang)
-    head, button = st.columns([4, 1], vertical_alignment="center")
+    head, button = st.columns([3, 1], vertical_alignment="center")
     head.subheader(ds.name)
-    if button.button(t(lang, "sync_now"), key=f"fd_data_sync_{ds.name}", icon="🔄", width="stretch"):
+    if button.button(t(lang, "sync_now"), key=f"fd_data_sync_{ds.name}", icon=":material/sync:", width="stretch"):
         request_syncs(scheduler, (ds,), lang)
     colour = {"success": "green", "warning": "orange", "error": "red", "info": "blue"}[level]
-    as_of = t(lang, "ds.none", name=ds.name) if fresh.as_of is None else t(
-        lang, "ds.asof", name=ds.name, at=fresh.as_of, age=human_age(fresh.age_seconds)
-    )
-    st.markdown(f":{colour}[**{text}**] — {as_of}")
+    state = text.removeprefix(f"{ds.name} · ")
+    as_of = "" if fresh.as_of is None else " · " + t(lang, "ds.asof_short", at=fresh.as_of)
+    st.markdown(f":{colour}[●] :{colour}[**{state}**]{as_of}")
     info, error = data.safe(lambda: data.info(ds.name), None)
     cols = st.columns(4)
     cols[0].metric(t(lang, "ds.rows"), number(info.rows, lang) if info and info.exists else "—")
-    last = local_time(status["last_run"], status["timezone"], with_date=True) if status["last_run"] else "—"
-    cols[1].metric(t(lang, "last_run"), last, help=t(lang, "ds.result", result=status["last_result"] or "—"))
-    cols[2].metric(t(lang, "next_run"), local_time(status["next_run"], status["timezone"], with_date=True))
+    last = short_time(status["last_run"], status["timezone"], scheduler.clock.now())
+    result = t(lang, "result." + status["last_result"]) if status["last_result"] else "—"
+    cols[1].metric(t(lang, "last_run"), last, help=t(lang, "ds.result", result=result))
+    cols[2].metric(t(lang, "next_run"), short_time(status["next_run"], status["timezone"], scheduler.clock.now()))
     cols[3].metric(t(lang, "ds.limit"), human_age(fresh.limit_seconds))
     st.caption(t(lang, "ds.source", where=_origin(ds), table=ds.target, job=ds.job))
     if fresh.last_result in {"failed", "timeout", "abandoned"} and fresh.last_error:
@@ -178,6 +181,14 @@ def _dataset_card(scheduler: SyncScheduler, ds: DatasetConfig, status: Any, lang
         )
     if st.toggle(t(lang, "ds.show_rows"), key=f"fd_data_show_{ds.name}"):
         _rows(ds, lang)
+
+
+def short_time(iso: str | None, zone: str, now: datetime) -> str:
+    """'14:05' today, '12-03 14:05' another day (a metric must not be cut), '—' without one."""
+    if not iso:
+        return "—"
+    at = datetime.fromisoformat(iso).astimezone(ZoneInfo(zone))
+    return at.strftime("%H:%M" if at.date() == now.astimezone(ZoneInfo(zone)).date() else "%m-%d %H:%M")
 
 
 def _origin(ds: DatasetConfig) -> str:
@@ -202,7 +213,7 @@ def _rows(ds: DatasetConfig, lang: str) -> None:
         file_name=f"{ds.name}.csv",
         mime="text/csv",
         key=f"fd_data_csv_{ds.name}",
-        icon="⬇️",
+        icon=":material/download:",
     )
     right.download_button(
         "Excel",
@@ -210,7 +221,7 @@ def _rows(ds: DatasetConfig, lang: str) -> None:
         file_name=f"{ds.name}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"fd_data_xlsx_{ds.name}",
-        icon="⬇️",
+        icon=":material/download:",
     )
 
 

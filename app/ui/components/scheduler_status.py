@@ -94,7 +94,7 @@ def _badge() -> None:
         getattr(st, kind)(text, icon=icons[kind])
     if len(pairs) > 1 or status["state"] != "running":
         pressed = datasets_ui.render_sidebar_datasets(scheduler, lang)
-    elif pressed := st.button(t(lang, "sync_now"), icon="🔄", key="fd_sidebar_sync", width="stretch"):
+    elif pressed := st.button(t(lang, "sync_now"), icon=":material/sync:", key="fd_sidebar_sync", width="stretch"):
         datasets_ui.request_syncs(scheduler, datasets_ui.page_requests(tuple(ds for ds, _ in pairs)), lang)
     if pressed:
         st.rerun()  # the progress area and the notices live outside this fragment
