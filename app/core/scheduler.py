@@ -37,7 +37,7 @@ from app.core.runner import Outcome, Runner
 from app.core.status import StatusReader
 from app.core.store import JobStore, RunRequest
 from app.core.tally import settle
-from app.core.triggers import Trigger
+from app.core.triggers import Trigger, parse_trigger
 from app.errors import AppError, SchedulerError, UnknownJobError
 
 logger = logging.getLogger(__name__)
@@ -472,6 +472,7 @@ class SyncScheduler:
         """Change a job's trigger ("every 5m", "cron 0 8 * * 1-5" ...); raises TriggerError on bad text."""
         self.prepare()
         now = self.clock.now()
+        parse_trigger(text, self.settings.tz).check_fires(now, self.settings.tz)
         trigger = self.store.set_trigger(name, text, now)
         self._slots_moved(name, now)
         return trigger
