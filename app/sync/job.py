@@ -40,7 +40,7 @@ def build_source(settings: Settings, clock: Clock) -> Source:
     if not settings.source_url:
         raise SourceError("SYNC_SOURCE=sql needs SOURCE_URL (a SQLAlchemy URL of the source database)")
     return SqlTableSource(
-        get_engine(settings.source_url),
+        get_engine(settings.source_url, settings.source_timeout_seconds),
         settings.source_table,
         settings.source_key,
         settings.source_cursor_field,
