@@ -89,9 +89,11 @@ def cli(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
 
 
 @pytest.mark.slow
-def test_run_wait_after_a_kill_9_is_served_by_a_new_run_within_lease_plus_poll_seconds(tmp_path: Path) -> None:
+def test_run_wait_after_a_kill_9_is_served_by_a_new_run_within_lease_plus_poll_seconds(
+    tmp_path: Path, db_url: str
+) -> None:
     lease, poll = 3.0, 1.0
-    url = f"sqlite:///{tmp_path / 'fd.db'}"
+    url = db_url
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
