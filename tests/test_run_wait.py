@@ -129,3 +129,21 @@ def test_run_wait_after_a_kill_9_is_served_by_a_new_run_within_lease_plus_poll_s
     started = (started_at if started_at.tzinfo else started_at.replace(tzinfo=timezone.utc)).timestamp()
     print(f"served by run {served['id']} {started - killed_at:.2f} s after the kill (lease {lease:g} s)")
     assert started - killed_at <= lease + poll, f"served {started - killed_at:.2f} s after the kill"
+
+
+def test_a_dead_run_of_a_dependent_job_is_replaced_by_a_request_that_does_not_wait_for_dependencies(
+    sqlite_url: str, make_settings: Any
+) -> None:
+    from app.core.catalogue import JobDefinition
+    from app.core.store import JobSpec
+
+    clock, work = FrozenClock(T0), ScriptedJob()
+    child = JobDefinition(JobSpec("child", 60.0, 30.0, depends_on=("parent",)), work)
+    s = scheduler(make_settings(sqlite_url, lease_seconds=30), clock, job("parent", ScriptedJob()), child)
+    s.prepare()  # the parent is due (a new job runs at once): a retry of the child would wait for it
+    dead_run = dead_owner_claims(s, "child", manual=True)
+    handle = s.run_now("child", requested_by="cli")
+    clock.advance(timedelta(seconds=31))
+    record = handle.wait(timeout=3)
+    assert record is not None and record["status"] == "success", record
+    assert record["id"] != dead_run and record["trigger"] == "manual" and len(work.calls) == 1

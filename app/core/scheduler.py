@@ -123,12 +123,15 @@ class RunHandle:
         return True  # expired, or the job no longer holds this run (reap_expired then ends an orphan)
 
     def _follow(self, here: bool) -> None:
-        """The run serving the request was abandoned: follow its retry when one is due, else ask again."""
+        """The run serving the request was abandoned: follow its retry when one is due, else ask again.
+
+        A job with dependencies asks again: a retry would wait for them, a request (like "Run now") does not.
+        """
         scheduler, now = self._scheduler, self._scheduler.clock.now()
         job = scheduler.store.get_job(self.job_name)
         lease_free = job["lease_owner"] is None or job["lease_expires_at"] <= now
-        retry = job["extra_at"]
-        if lease_free and job["requested_at"] is None and not job["paused"] and retry is not None and retry <= now:
+        retry = job["extra_at"] if not job["paused"] and not job["depends_on"] else None
+        if lease_free and job["requested_at"] is None and retry is not None and retry <= now:
             self.request = RunRequest(self.job_name, None, retry, joined=True)
         else:
             self.request = scheduler.store.request_run(self.job_name, now, self.requested_by)
