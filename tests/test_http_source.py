@@ -10,6 +10,8 @@ import json
 import logging
 import os
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections import deque
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -439,6 +442,54 @@ def test_a_trickled_attempt_is_retried_and_every_attempt_has_its_own_deadline(ap
     assert elapsed < 2 * 3 * 1.0, f"3 attempts of 1 s took {elapsed:.2f} s"
     assert sync.waits == [0.5, 1.0]  # the retry policy is unchanged (backoff through the injected wait)
     assert len(api.seen) == 4
+
+
+def test_the_deadline_also_cuts_a_trickled_body_over_tls(api: Api, sync: Sync, tmp_path: Path) -> None:
+    """Over TLS the socket the deadline shuts down is the TLS one (wrapping detaches the plain socket)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    made = subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        capture_output=True,
+    )
+    if made.returncode != 0:
+        pytest.skip("openssl cannot make a test certificate")
+    server = ApiServer(api)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        api.add(50)
+        url = f"https://127.0.0.1:{server.server_address[1]}/items"
+        source = sync.source(
+            endpoint=url, timeout_seconds=1, max_retries=0, transport=httpx.HTTPTransport(verify=False)
+        )
+        source.columns()
+        api.script.append(Canned(status=None, trickle=0.05))
+        started = time.monotonic()
+        with pytest.raises(SourceError, match="timed out after 1 s"):
+            list(source.read_batches(None, 100))
+        assert time.monotonic() - started < 2 * 1.0
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
 
 
 def test_a_slow_body_that_ends_before_the_deadline_is_read_whole(api: Api, sync: Sync) -> None:
