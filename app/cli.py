@@ -152,7 +152,8 @@ def reset(obj: Context, job: str) -> None:
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait with --wait.")
 @click.pass_obj
 def run(obj: Context, job: str, wait: bool, timeout: float) -> None:
-    """Ask for a run now (joins one in progress); --wait executes it here if nobody else does."""
+    """Ask for a run now (joins one in progress); --wait executes it here if nobody else does, and replaces a
+    run whose process died once its lease expires."""
     try:
         handle = obj.scheduler.run_now(job, requested_by="cli")
         record = None

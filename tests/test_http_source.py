@@ -10,7 +10,10 @@ import json
 import logging
 import os
 import socket
+import ssl
+import subprocess
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -54,6 +58,8 @@ class Canned:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    trickle: float = 0.0  # answer normally, but send the body `trickle_bytes` at a time, `trickle` s apart
+    trickle_bytes: int = 4
 
 
 @dataclass
@@ -161,16 +167,29 @@ class Handler(BaseHTTPRequestHandler):
         else:
             items, next_url = api.page(query)
             body = items if api.paging == "list" else {"items": items, "next": next_url}
-            self.answer(200, json.dumps(body).encode())
+            self.answer(200, json.dumps(body).encode(), trickle=canned)
 
-    def answer(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+    def answer(
+        self, status: int, body: bytes, headers: dict[str, str] | None = None, trickle: Canned | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
+        if trickle is None or not trickle.trickle:
+            self.wfile.write(body)
+            return
+        self.wfile.flush()
+        pause = threading.Event()
+        for start in range(0, len(body), trickle.trickle_bytes):
+            try:
+                self.wfile.write(body[start : start + trickle.trickle_bytes])
+                self.wfile.flush()
+            except OSError:  # the client gave up (its deadline): stop trickling
+                return
+            pause.wait(trickle.trickle)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the http.server signature
         pass
@@ -388,12 +407,99 @@ def test_timeouts_end_in_a_clear_source_error_after_retries_and_the_next_run_cat
     with pytest.raises(SourceError) as caught:
         engine.run(100)
     message = str(caught.value)
-    assert "timed out after 0.3 s (SOURCE_TIMEOUT_SECONDS)" in message
+    assert "timed out after 0.3 s (SOURCE_TIMEOUT_SECONDS, the limit for connecting and reading" in message
     assert "failed after 3 attempt(s)" in message
     assert sync.waits == [0.5, 1.0]
     assert sync.stored() == before and sync.cursor() == cursor
     assert sync.run(100).rows == 20
     sync.assert_equal()
+
+
+def test_a_body_trickled_past_the_deadline_fails_within_twice_the_deadline(api: Api, sync: Sync) -> None:
+    api.add(50)
+    source = sync.source(timeout_seconds=1, max_retries=0)
+    source.columns()  # the first page, answered at once: the column types
+    api.script.append(Canned(status=None, trickle=0.05))  # ~5 KB, 4 bytes every 50 ms: about a minute
+    started = time.monotonic()
+    with pytest.raises(SourceError) as caught:
+        list(source.read_batches(None, 100))
+    elapsed = time.monotonic() - started
+    print(f"a 1 s deadline against a trickled body: failed after {elapsed:.2f} s")
+    assert elapsed < 2 * 1.0, f"the 1 s deadline held the request {elapsed:.2f} s"
+    message = str(caught.value)
+    assert "failed after 1 attempt(s): timed out after 1 s (SOURCE_TIMEOUT_SECONDS" in message
+
+
+def test_a_trickled_attempt_is_retried_and_every_attempt_has_its_own_deadline(api: Api, sync: Sync) -> None:
+    api.add(50)
+    source = sync.source(timeout_seconds=1, max_retries=2)
+    source.columns()
+    api.script.extend([Canned(status=None, trickle=0.05)] * 3)
+    started = time.monotonic()
+    with pytest.raises(SourceError, match=r"failed after 3 attempt\(s\): timed out after 1 s"):
+        list(source.read_batches(None, 100))
+    elapsed = time.monotonic() - started
+    assert elapsed < 2 * 3 * 1.0, f"3 attempts of 1 s took {elapsed:.2f} s"
+    assert sync.waits == [0.5, 1.0]  # the retry policy is unchanged (backoff through the injected wait)
+    assert len(api.seen) == 4
+
+
+def test_the_deadline_also_cuts_a_trickled_body_over_tls(api: Api, sync: Sync, tmp_path: Path) -> None:
+    """Over TLS the socket the deadline shuts down is the TLS one (wrapping detaches the plain socket)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    made = subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        capture_output=True,
+    )
+    if made.returncode != 0:
+        pytest.skip("openssl cannot make a test certificate")
+    server = ApiServer(api)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        api.add(50)
+        url = f"https://127.0.0.1:{server.server_address[1]}/items"
+        source = sync.source(
+            endpoint=url, timeout_seconds=1, max_retries=0, transport=httpx.HTTPTransport(verify=False)
+        )
+        source.columns()
+        api.script.append(Canned(status=None, trickle=0.05))
+        started = time.monotonic()
+        with pytest.raises(SourceError, match="timed out after 1 s"):
+            list(source.read_batches(None, 100))
+        assert time.monotonic() - started < 2 * 1.0
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_a_slow_body_that_ends_before_the_deadline_is_read_whole(api: Api, sync: Sync) -> None:
+    api.add(3)
+    source = sync.source(timeout_seconds=3, max_retries=1)
+    source.columns()
+    api.script.append(Canned(status=None, trickle=0.1, trickle_bytes=50))  # ~700 bytes over ~1.4 s
+    batches = list(source.read_batches(None, 100))
+    assert [len(b.rows) for b in batches] == [3]
+    assert sync.waits == []  # no retry: the deadline is for the whole request, far more than one read
 
 
 def test_connection_refused_gives_a_clear_error_without_any_secret(

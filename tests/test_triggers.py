@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,6 +14,7 @@ import pytest
 from app.core.triggers import TriggerKind, parse_trigger
 from app.errors import TriggerError
 
+ROOT = Path(__file__).resolve().parents[1]
 NY = ZoneInfo("America/New_York")
 SP = ZoneInfo("America/Sao_Paulo")
 
@@ -184,3 +189,79 @@ def test_a_new_interval_keeps_the_days_and_hours_window() -> None:
     windowed = parse_trigger("every 5m on weekdays between 08:00-18:00", SP)
     assert windowed.with_interval(600, SP).text == "every 10m on weekdays between 08:00-18:00"
     assert parse_trigger("daily 07:00", SP).with_interval(600, SP).text == "every 10m"
+
+
+# -- bounds: a period fits the calendar, and a trigger that can never fire is refused -------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("every 0.001s", "'0.001s' is too short: a trigger's period must be at least 1 s"),
+        ("delay 0.5s", "'0.5s' is too short"),
+        ("every 99999999999999999999d", "too long: a trigger's period must be at most 366 days"),
+        ("every 9999999d", "too long"),
+        ("delay 367d", "too long"),
+        pytest.param("every " + "9" * 400 + "d", "too long", id="every-400-digits-d"),
+        ("once 9999-12-31 23:59", "too far ahead: the date must be before 9999-01-01"),
+        ("cron 0 0 31 2 *", "'cron 0 0 31 2 \\*' never fires: no month among '2' has a day '31'"),
+        ("cron 0 0 30,31 2 *", "never fires"),
+        ("cron 0 0 0 31 4,6,9,11 *", "never fires"),
+    ],
+)
+def test_periods_are_bounded_and_a_cron_that_never_fires_is_refused(text: str, names: str) -> None:
+    with pytest.raises(TriggerError, match=names):
+        parse_trigger(text, SP)
+
+
+@pytest.mark.parametrize(
+    ("text", "within"),
+    [
+        ("every 1s", timedelta(seconds=1)),
+        ("every 366d", timedelta(days=366)),
+        ("cron 0 0 29 2 *", timedelta(days=366 * 4 + 1)),  # leap days only: rare but real
+        ("cron 0 0 31 2 mon", timedelta(days=70)),  # a weekday OR a day of month: February Mondays still come
+        ("cron 0 0 31 * *", timedelta(days=62)),
+    ],
+)
+def test_the_bounds_themselves_and_rare_crons_still_fire(text: str, within: timedelta) -> None:
+    now = datetime(2026, 12, 1, 12, tzinfo=timezone.utc)
+    trigger = parse_trigger(text, SP)
+    fire = trigger.next_fire(now, now, SP)
+    assert fire is not None and now < fire <= now + within
+    trigger.check_fires(now, SP)  # no error
+
+
+def test_a_one_time_trigger_in_the_past_has_no_future_fire_time() -> None:
+    now = datetime(2026, 12, 1, 12, tzinfo=timezone.utc)
+    with pytest.raises(TriggerError, match="'once 2026-11-30 10:00' has no fire time after now"):
+        parse_trigger("once 2026-11-30 10:00", SP).check_fires(now, SP)
+    parse_trigger("once 2026-12-24 10:00", SP).check_fires(now, SP)
+
+
+def set_trigger_from_the_cli(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'fd.db'}", "DEMO_SOURCE_PATH": str(tmp_path / "d.db")}
+    return subprocess.run(
+        [sys.executable, "-m", "app", "trigger", "history_retention", *text.split()],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("every 99999999999999999999d", "at most 366 days"),
+        ("every 9999999d", "at most 366 days"),
+        ("every 0.001s", "at least 1 s"),
+        ("cron 0 0 31 2 *", "never fires"),
+        ("once 2001-01-01 10:00", "has no fire time after now"),
+    ],
+)
+def test_the_cli_refuses_an_unbounded_or_dead_trigger_with_a_message(tmp_path: Path, text: str, names: str) -> None:
+    done = set_trigger_from_the_cli(tmp_path, text)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert names in done.stderr and "Traceback" not in done.stderr

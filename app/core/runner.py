@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 from app.clock import Clock
 from app.core.models import RunStatus
 from app.core.store import Claim, JobStore
-from app.errors import LeaseLostError
+from app.errors import AppError, LeaseLostError
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +162,14 @@ class Runner:
                 ctx.cancelled.set()
                 return RunStatus.TIMEOUT
             rows, text = ctx.snapshot()
-            if not self.store.renew(claim, self.clock.now(), rows=rows, progress=text):
+            try:
+                held = self.store.renew(claim, self.clock.now(), rows=rows, progress=text)
+            except AppError as exc:
+                # A database blip, or a lock wait past its limit behind the job's own long write: keep going and
+                # renew at the next beat. Should the lease run out meanwhile, a takeover fences this run.
+                logger.warning("run %s of job %s: lease not renewed (%s); retrying", claim.run_id, claim.job_name, exc)
+                continue
+            if not held:
                 ctx.cancelled.set()
                 return RunStatus.ABANDONED
         return RunStatus.SUCCESS

@@ -37,7 +37,7 @@ from app.core.runner import Outcome, Runner
 from app.core.status import StatusReader
 from app.core.store import JobStore, RunRequest
 from app.core.tally import settle
-from app.core.triggers import Trigger
+from app.core.triggers import Trigger, parse_trigger
 from app.errors import AppError, SchedulerError, UnknownJobError
 
 logger = logging.getLogger(__name__)
@@ -52,13 +52,20 @@ __all__ = ["DEFAULT_JOB", "JobDefinition", "RunHandle", "SyncScheduler", "get_sc
 
 
 class RunHandle:
-    """What `run_now()` returns: poll it (or wait on it) for the run that serves the request."""
+    """What `run_now()` returns: poll it (or wait on it) for the run that serves the request.
 
-    def __init__(self, scheduler: SyncScheduler, request: RunRequest) -> None:
+    A caller that waits keeps the reaper going: when the run it waits on outlives its lease (its process died
+    or hung), the handle abandons it and follows the run that serves the request now (the abandoned run's
+    retry, or a new request), so a crash never leaves a waiting CLI or page watching a dead run.
+    """
+
+    def __init__(self, scheduler: SyncScheduler, request: RunRequest, requested_by: str | None = None) -> None:
         self._scheduler = scheduler
         self.request = request
         self.job_name = request.job_name
         self.joined = request.joined
+        self.requested_by = requested_by
+        self._lease_seen_until: datetime | None = None  # the waited run's lease, as last read
 
     @property
     def run_id(self) -> int | None:
@@ -66,23 +73,75 @@ class RunHandle:
 
     def poll(self) -> dict[str, Any] | None:
         """The serving run's record (status, rows, progress), or None while it waits to be claimed."""
-        run_id = self.run_id
-        return None if run_id is None else self._scheduler.status_reader.run(run_id)
+        return self._poll(here=False)
 
     def done(self) -> bool:
-        run = self.poll()
-        return run is not None and run["status"] != RunStatus.RUNNING.value
+        return _ended(self.poll())
 
     def wait(self, timeout: float, poll_every: float = 0.1) -> dict[str, Any] | None:
-        """Block up to `timeout` seconds (real time) for the run to end; returns its record."""
+        """Block up to `timeout` seconds (real time) for the run to end; returns its record.
+
+        Without a timer in this process, a run that replaces a dead one executes here, in this thread (a CLI
+        that exits right after must not leave a run behind in a daemon thread).
+        """
         stop = threading.Event()
         deadline = time.monotonic() + timeout
-        while not self.done():
+        here = not self._scheduler.timer_running
+        run = self._poll(here)
+        while not _ended(run):
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             stop.wait(min(poll_every, left))
-        return self.poll()
+            run = self._poll(here)
+        return run
+
+    def _record(self) -> dict[str, Any] | None:
+        run_id = self.run_id
+        return None if run_id is None else self._scheduler.status_reader.run(run_id)
+
+    def _poll(self, here: bool) -> dict[str, Any] | None:
+        run = self._record()
+        if run is not None and run["status"] == RunStatus.RUNNING.value and self._lease_expired(run["id"]):
+            self._scheduler.store.reap_expired(self._scheduler.clock.now())
+            run = self._record()
+        if run is not None and run["status"] == RunStatus.ABANDONED.value:
+            self._follow(here)
+            run = self._record()
+        return run
+
+    def _lease_expired(self, run_id: int) -> bool:
+        """Whether the run's lease ran out; reads the job row only once the lease last seen has passed."""
+        now = self._scheduler.clock.now()
+        if self._lease_seen_until is not None and now < self._lease_seen_until:
+            return False
+        job = self._scheduler.store.get_job(self.job_name)
+        until = job["lease_expires_at"]
+        if job["current_run_id"] == run_id and until is not None and until > now:
+            self._lease_seen_until = until
+            return False
+        return True  # expired, or the job no longer holds this run (reap_expired then ends an orphan)
+
+    def _follow(self, here: bool) -> None:
+        """The run serving the request was abandoned: follow its retry when one is due, else ask again.
+
+        A job with dependencies asks again: a retry would wait for them, a request (like "Run now") does not.
+        """
+        scheduler, now = self._scheduler, self._scheduler.clock.now()
+        job = scheduler.store.get_job(self.job_name)
+        lease_free = job["lease_owner"] is None or job["lease_expires_at"] <= now
+        retry = job["extra_at"] if not job["paused"] and not job["depends_on"] else None
+        if lease_free and job["requested_at"] is None and retry is not None and retry <= now:
+            self.request = RunRequest(self.job_name, None, retry, joined=True)
+        else:
+            self.request = scheduler.store.request_run(self.job_name, now, self.requested_by)
+        self._lease_seen_until = None
+        logger.warning("the run serving a request for %s was abandoned; following its replacement", self.job_name)
+        scheduler.serve(self.job_name, here)
+
+
+def _ended(run: dict[str, Any] | None) -> bool:
+    return run is not None and run["status"] != RunStatus.RUNNING.value
 
 
 class SyncScheduler:
@@ -216,7 +275,17 @@ class SyncScheduler:
             raise UnknownJobError(f"job {job!r} is not registered in this process")
         request = self.store.request_run(job, self.clock.now(), requested_by)
         self._wake_job(job)
-        return RunHandle(self, request)
+        return RunHandle(self, request, requested_by)
+
+    def serve(self, job: str, here: bool = False) -> None:
+        """Get a due request of `job` executed: by this process's timer, else here (in this thread) or in a
+        background thread."""
+        if self.timer_running:
+            self._wake_job(job)
+        elif here:
+            self._dispatch(job, only=True)
+        else:
+            self.drive_in_background(job)
 
     def request_if_stale(self, job: str = DEFAULT_JOB, requested_by: str | None = None) -> RunHandle | None:
         """A run when the data is older than the interval (auto-refresh fallback); None when fresh.
@@ -249,27 +318,27 @@ class SyncScheduler:
         self._housekeeping_once(now)
         return self._dispatch()
 
-    def _dispatch(self, first: str | None = None, lead: timedelta = timedelta(0)) -> list[Outcome]:
+    def _dispatch(self, first: str | None = None, lead: timedelta = timedelta(0), only: bool = False) -> list[Outcome]:
         """Claim and execute due slots in priority order until none is claimable here.
 
         `first` (the job whose timer fired) is considered even if the database has not made it due yet
-        (the timer lead). Dependents whose dependencies are still running or due wait; those whose
-        dependencies failed get a skipped run with the reason.
+        (the timer lead); with `only`, no other job is. Dependents whose dependencies are still running or
+        due wait; those whose dependencies failed get a skipped run with the reason.
         """
         outcomes: list[Outcome] = []
         with self._places:
             for _ in range(100):  # bounded: each claim moves a slot past now
                 if self._stopping.is_set():
                     break
-                outcome = self._run_next(first, lead)
+                outcome = self._run_next(first, lead, only)
                 if outcome is None:
                     break
                 outcomes.append(outcome)
         return outcomes
 
-    def _run_next(self, first: str | None, lead: timedelta) -> Outcome | None:
+    def _run_next(self, first: str | None, lead: timedelta, only: bool = False) -> Outcome | None:
         now = self.clock.now()
-        names = [n for n in self.store.due_job_names(now + lead) if n in self.definitions]
+        names = [] if only else [n for n in self.store.due_job_names(now + lead) if n in self.definitions]
         if first is not None and first not in names and first in self.definitions:
             names.append(first)
         for name in names:
@@ -472,6 +541,7 @@ class SyncScheduler:
         """Change a job's trigger ("every 5m", "cron 0 8 * * 1-5" ...); raises TriggerError on bad text."""
         self.prepare()
         now = self.clock.now()
+        parse_trigger(text, self.settings.tz).check_fires(now, self.settings.tz)
         trigger = self.store.set_trigger(name, text, now)
         self._slots_moved(name, now)
         return trigger

@@ -46,7 +46,13 @@ _UNITS = {
     **dict.fromkeys(("h", "hour"), 3600),
     **dict.fromkeys(("d", "day"), 86400),
 }
-_SEARCH_DAYS = 366 * 8  # a cron that never matches (Feb 30) ends the search instead of looping
+_SEARCH_DAYS = 366 * 8  # a cron that fires only on 29 February is found; the search always ends
+# A period is at least a second (a run per millisecond is a typo, not a schedule) and at most a leap year, so
+# every slot computed from it stays inside the calendar (datetime ends at year 9999).
+MIN_PERIOD_SECONDS = 1.0
+MAX_PERIOD_SECONDS = 366 * 86400.0
+LAST_YEAR = 9998  # a one-time slot is before 9999 so the arithmetic around it (freshness, today's queue) fits
+MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # 29 February exists in leap years
 
 
 class TriggerKind(str, Enum):
@@ -98,6 +104,13 @@ class Trigger:
     def is_rate(self) -> bool:
         """Interval and delay jobs keep data fresh, so they catch up by data age; calendar jobs do not."""
         return self.kind in (TriggerKind.INTERVAL, TriggerKind.DELAY)
+
+    def check_fires(self, now: datetime, tz: ZoneInfo) -> None:
+        """Refuse a trigger with no slot after `now` (a one-time date already past): its job would never run."""
+        fire = self.first_fire(now, tz)
+        if fire is None or (self.kind == TriggerKind.ONCE and fire <= now):
+            shown = f" ({now.astimezone(tz):%Y-%m-%d %H:%M} now in {tz})" if self.kind == TriggerKind.ONCE else ""
+            raise TriggerError(f"'{self.text}' has no fire time after now{shown}: the job would never run")
 
     def first_fire(self, now: datetime, tz: ZoneInfo) -> datetime | None:
         """The first slot of a new job: at once for rate jobs (inside their window), else the next fire."""
@@ -304,6 +317,8 @@ def _parse_once(rest: str, tz: ZoneInfo) -> Trigger:
         local = datetime.fromisoformat(rest.strip().replace(" ", "T", 1).upper())
     except ValueError:
         raise TriggerError(f"'once' needs a date and time, e.g. 'once 2026-12-24 10:00': got {rest!r}") from None
+    if local.year > LAST_YEAR:
+        raise TriggerError(f"'once {rest.strip()}' is too far ahead: the date must be before {LAST_YEAR + 1}-01-01")
     at = local.replace(tzinfo=tz) if local.tzinfo is None else local
     at = at.astimezone(timezone.utc)
     return Trigger(TriggerKind.ONCE, f"once {at.astimezone(tz):%Y-%m-%d %H:%M}", at=at)
@@ -329,7 +344,20 @@ def _parse_cron(rest: str, tz: ZoneInfo) -> Trigger:
         dom_any=dom in ("*", "?"),
         dow_any=dow in ("*", "?"),
     )
+    if not _ever_matches(fields):
+        raise TriggerError(
+            f"'cron {rest}' never fires: no month among {month!r} has a day {dom!r} "
+            "(a job with this trigger would never run)"
+        )
     return Trigger(TriggerKind.CRON, "cron " + " ".join(p for p in (rest.split())), cron=fields)
+
+
+def _ever_matches(fields: CronFields) -> bool:
+    """Whether some calendar day matches. Restricted day-of-month and weekday combine with OR (a weekday always
+    comes) and a weekday alone exists in every month; a day of month alone must exist in a chosen month."""
+    if fields.dom_any or not fields.dow_any:
+        return True
+    return any(day <= MONTH_DAYS[month - 1] for month in fields.months for day in fields.days)
 
 
 def _field(text: str, low: int, high: int, what: str, names: tuple[str, ...] = (), base: int = 0) -> set[int]:
@@ -416,15 +444,23 @@ def _describe_days_window(days: frozenset[int], window: tuple[time, time] | None
 
 
 def parse_seconds(text: str) -> float:
-    """'15m', '15 minutes', '90s', '2h', '1d', '0.5m' -> seconds (positive)."""
+    """'15m', '15 minutes', '90s', '2h', '1d', '0.5m' -> seconds (1 s to 366 days)."""
     match = re.fullmatch(r"(\d+(?:\.\d+)?) ?([a-z]+)", text.strip())
     unit = match.group(2) if match else ""
     unit = unit if unit in _UNITS else unit.rstrip("s")
     if not match or unit not in _UNITS:
         raise TriggerError(f"{text!r} is not a duration: use a number and s, m, h or d (e.g. 90s, 15m, 2h)")
     seconds = float(match.group(1)) * _UNITS[unit]
+    text = text if len(text) <= 40 else text[:40] + "…"
     if seconds <= 0:
         raise TriggerError(f"{text!r}: a duration must be positive")
+    if seconds < MIN_PERIOD_SECONDS:
+        raise TriggerError(f"{text!r} is too short: a trigger's period must be at least {MIN_PERIOD_SECONDS:g} s")
+    if seconds > MAX_PERIOD_SECONDS:
+        raise TriggerError(
+            f"{text!r} is too long: a trigger's period must be at most {MAX_PERIOD_SECONDS / 86400:g} days "
+            "(for a rarer job use cron, e.g. 'cron 0 0 1 1 *' once a year, or 'once <date>')"
+        )
     return seconds
 
 

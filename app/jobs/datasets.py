@@ -114,7 +114,8 @@ def build_source(settings: Settings, dataset: DatasetConfig, clock: Clock) -> So
         )
     if not dataset.url:
         raise SourceError(f"dataset {dataset.name!r}: a sql source needs its url (SOURCE_URL)")
-    return SqlTableSource(get_engine(dataset.url), dataset.source_table, dataset.key[0], dataset.cursor or "")
+    engine = get_engine(dataset.url, settings.source_timeout_seconds)  # connect, statement and lock limits
+    return SqlTableSource(engine, dataset.source_table, dataset.key[0], dataset.cursor or "")
 
 
 def sync_engine(settings: Settings, dataset: DatasetConfig, clock: Clock) -> SyncEngine:

@@ -18,6 +18,8 @@ The contract the API must keep (also in the README, "HTTP JSON API"):
   a string, or an ISO 8601 datetime string, compared as a datetime). Other fields are optional. The columns
   are inferred from the first page of the whole collection on every run: a field it gains becomes a new
   destination column, one it loses fails the run with a message; fields seen only on later pages are ignored.
+- SOURCE_TIMEOUT_SECONDS bounds each request whole (connect, headers and the whole body), not each read: a
+  server that trickles its body is cut off at the deadline.
 - 429, 5xx, connection errors and timeouts are retried with exponential backoff (a `Retry-After` in seconds
   or as an HTTP date is honoured); other statuses fail at once. Any bad page or item raises SourceError, so
   the engine refuses the whole batch. Error messages never contain the token or URL credentials.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -102,6 +105,61 @@ class MinInterval:
                 self.wait((due - now).total_seconds())
                 now = max(self.clock.now(), due)
         self._last_at = now
+
+
+class RequestDeadline:
+    """One request's total deadline: when it passes, a timer shuts the request's sockets down, which ends a
+    read blocked on a server that trickles its body (httpx's timeouts bound each read, not the request).
+
+    New connections are seen through httpx's `trace` extension; the source turns keep-alive off so every
+    request has one (a reused connection would be invisible until its headers arrived).
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = threading.Event()
+        self._streams: list[Any] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> RequestDeadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._timer.cancel()
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        """The `trace` extension: keep each new network stream (TCP, then TLS) to cut it at the deadline."""
+        if event.endswith(("connect_tcp.complete", "start_tls.complete")):
+            self.watch(info.get("return_value"))
+
+    def watch(self, stream: Any) -> None:
+        if stream is None:
+            return
+        with self._lock:
+            self._streams.append(stream)
+            late = self.expired.is_set()
+        if late:
+            _shut(stream)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired.set()
+            streams = list(self._streams)
+        for stream in streams:
+            _shut(stream)
+
+
+def _shut(stream: Any) -> None:
+    """Shut a stream's socket down: a recv blocked in another thread returns at once (close() would not)."""
+    sock = stream.get_extra_info("socket")
+    if sock is None:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already closed, or detached when TLS wrapped it
+        pass
 
 
 class HttpJsonSource:
@@ -303,7 +361,8 @@ class HttpJsonSource:
             headers["Authorization"] = f"Bearer {self._token}"
         return httpx.Client(
             headers=headers,
-            timeout=httpx.Timeout(self.timeout_seconds),
+            timeout=httpx.Timeout(self.timeout_seconds),  # each read; RequestDeadline bounds the request
+            limits=httpx.Limits(max_keepalive_connections=0),  # a new connection per request: see RequestDeadline
             follow_redirects=True,
             transport=self._transport,
         )
@@ -354,12 +413,17 @@ class HttpJsonSource:
         for attempt in range(attempts):
             self.limiter.acquire()
             delay = min(self.backoff_seconds * 2**attempt, 30.0)
+            deadline = RequestDeadline(self.timeout_seconds)
             try:
-                response = client.get(url)
-            except httpx.TimeoutException:
-                problem = f"timed out after {self.timeout_seconds:g} s (SOURCE_TIMEOUT_SECONDS)"
+                response = self._get(client, url, deadline)
             except httpx.TransportError as exc:
-                problem = f"cannot connect ({type(exc).__name__}: {str(exc)[:200]})"
+                if isinstance(exc, httpx.TimeoutException) or deadline.expired.is_set():
+                    problem = (
+                        f"timed out after {self.timeout_seconds:g} s (SOURCE_TIMEOUT_SECONDS, the limit for "
+                        "connecting and reading the whole response)"
+                    )
+                else:
+                    problem = f"cannot connect ({type(exc).__name__}: {str(exc)[:200]})"
             else:
                 if response.is_success:
                     return response
@@ -379,6 +443,14 @@ class HttpJsonSource:
             if self.wait(delay):
                 raise self._error(f"GET {self._show(url)}: stopped while waiting to retry ({problem})")
         raise self._error(f"GET {self._show(url)} failed after {attempts} attempt(s): {problem}")
+
+    @staticmethod
+    def _get(client: httpx.Client, url: str, deadline: RequestDeadline) -> httpx.Response:
+        """GET with a total deadline: connect, headers and the whole body within SOURCE_TIMEOUT_SECONDS."""
+        with deadline, client.stream("GET", url, extensions={"trace": deadline.trace}) as response:
+            deadline.watch(response.extensions.get("network_stream"))
+            response.read()
+        return response
 
     def _retry_after(self, response: httpx.Response) -> float | None:
         header = response.headers.get("retry-after", "").strip()
