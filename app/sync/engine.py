@@ -1,6 +1,6 @@
 """The incremental sync engine: each batch is upserted by primary key and the cursor advanced in ONE
 transaction, with a compare-and-set on the cursor version and the run's lease fence, so a duplicate or
-zombie run rolls back instead of writing.
+zombie run rolls back instead of writing. A table without a cursor is copied whole and its deletes reconciled.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from app.core.database import write_transaction
 from app.core.models import SyncCursor
 from app.errors import LeaseLostError, SourceError, StoreError
 from app.sync.destination import Destination
+from app.sync.reconcile import KeyedSource, reconcile_deletes
 from app.sync.source import Batch, Cursor, Row, Source
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class SyncResult:
     batches: int
     cursor: dict[str, Any] | None
     data_version: int
+    deleted: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,7 +63,7 @@ class SyncEngine:
     ) -> None:
         self.store = store
         self.source = source
-        self.destination = Destination(store, destination, source.key, source.cursor_field)
+        self.destination = Destination(store, destination, source.keys, source.cursor_field)
         self.cursor_name = cursor_name or destination
         self.clock = clock
         self.around_batch = around_batch
@@ -69,7 +71,7 @@ class SyncEngine:
     def table(self) -> Table:
         """The destination table, created from the source's columns or widened by its new ones."""
         if self.destination.table is None:
-            self.destination.prepare(self.source.columns())
+            self.destination.prepare(self.source.columns(self.store.dialect))
         assert self.destination.table is not None
         return self.destination.table
 
@@ -84,37 +86,47 @@ class SyncEngine:
         reset_cursor(self.store, self.cursor_name, self.clock.now())
 
     def run(self, batch_size: int, guard: Guard | None = None, progress: Progress | None = None) -> SyncResult:
+        """Copy what changed since the stored cursor, batch by batch (each with its cursor, under `guard`).
+
+        The key is checked unique in the source first, so a bad key writes nothing. Without a cursor field the
+        whole table is read and the store's rows whose keys the source no longer has are deleted.
+        """
+        self.source.check_keys()
         self.table()
         stored, version = self.read_cursor()
         cursor = self.source.parse_cursor(stored)
         rows = inserted = updated = batches = 0
         for batch in self.source.read_batches(cursor, batch_size, self.store.dialect):
             self._validate(batch)
-            added = self._commit(batch, version, guard)
+            added, changed = self._commit(batch, version, guard)
             stored, version = batch.last.as_json(), version + 1
             rows += len(batch.rows)
             inserted += added
-            updated += len(batch.rows) - added
+            updated += changed
             batches += 1
             if progress is not None:
                 progress(rows, f"batch {batches}: {rows:,} rows")
         self.destination.finish()
-        return SyncResult(rows, inserted, updated, batches, stored, version)
+        deleted = 0
+        if self.source.cursor_field is None and isinstance(self.source, KeyedSource):
+            deleted = reconcile_deletes(self.store, self.destination.name, self.source, batch_size, guard)
+        return SyncResult(rows, inserted, updated, batches, stored, version, deleted)
 
     def _validate(self, batch: Batch) -> None:
-        """Every row has its key and a cursor value (checked at C speed; the loop only names the culprit)."""
-        key_at, value_at = batch.names.index(self.source.key), batch.names.index(self.source.cursor_field)
-        if None not in map(itemgetter(key_at), batch.rows) and None not in map(itemgetter(value_at), batch.rows):
+        """Every row has its whole key (checked at C speed; the loop only names the culprit)."""
+        keys = self.source.keys
+        if all(None not in map(itemgetter(batch.names.index(k)), batch.rows) for k in keys):
             return
         for row in batch.rows:
-            if row[key_at] is None:
-                raise SourceError(f"source row without its key {self.source.key!r}: {_preview(batch.names, row)}")
-            if row[value_at] is None:
-                raise SourceError(f"source row {row[key_at]!r} has no cursor value {self.source.cursor_field!r}")
+            missing = [k for k in keys if row[batch.names.index(k)] is None]
+            if missing:
+                raise SourceError(
+                    f"source row without its key {', '.join(map(repr, missing))}: {_preview(batch.names, row)}"
+                )
 
-    def _commit(self, batch: Batch, version: int, guard: Guard | None) -> int:
+    def _commit(self, batch: Batch, version: int, guard: Guard | None) -> tuple[int, int]:
         """Upsert one batch and move the cursor from `version` to `version + 1`, atomically; returns the
-        number of new keys."""
+        number of new keys and of updated rows."""
         now = self.clock.now()
         try:
             with write_transaction(self.store) as conn:
