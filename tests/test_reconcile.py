@@ -11,7 +11,7 @@ from sqlalchemy import Connection, create_engine
 
 from app.clock import FrozenClock
 from app.core.database import create_schema, get_engine
-from app.errors import LeaseLostError
+from app.errors import LeaseLostError, SourceError
 from app.sync.engine import SyncEngine
 from app.sync.reconcile import reconcile_deletes
 from app.sync.source import SqlTableSource
@@ -83,3 +83,19 @@ def test_a_single_column_key_is_reconciled(tmp_path: Path, db_url: str) -> None:
     assert reconcile_deletes(store, "copy", table, batch_size=30) == 10
     with store.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*), min(id), max(id) FROM copy").one() == (90, 1, 99)
+
+
+def test_a_sqlite_key_the_store_holds_in_another_form_is_refused_not_guessed(tmp_path: Path, pg_url: str) -> None:
+    """'2026-02-01 09:00' in SQLite becomes a timestamp in PostgreSQL: looked up as text it would not be found,
+    and the row would be deleted although the source has it."""
+    source = create_engine(f"sqlite:///{tmp_path / 'stamps.db'}")
+    with source.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE src (at DATETIME PRIMARY KEY, v TEXT)")
+        conn.exec_driver_sql("INSERT INTO src VALUES ('2026-02-01 09:00:00', 'a')")
+    store = get_engine(pg_url)
+    create_schema(store)
+    table = SqlTableSource(source, "src", "at", None)
+    with pytest.raises(SourceError, match="key column 'at' \\(DATETIME\\) is SQLite text"):
+        SyncEngine(store, table, "stamps", FrozenClock(), "stamps").run(10)
+    with store.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM stamps").scalar() == 1  # copied, nothing deleted

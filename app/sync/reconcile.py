@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Boolean, ColumnElement, Connection, Engine, Table
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.core.database import write_transaction
@@ -31,12 +32,8 @@ class KeyedSource(Protocol):
     @property
     def keys(self) -> tuple[str, ...]: ...
 
-    def typed_keys(self, keys: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
-        """Key values as a store holds them, typed like the source's key columns."""
-        ...
-
-    def existing_keys(self, keys: Sequence[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
-        """Which of these typed keys the source holds now."""
+    def present_keys(self, stored: Sequence[tuple[Any, ...]], store: Dialect) -> set[tuple[Any, ...]]:
+        """Which of these keys, as the `store` holds them, the source holds now."""
         ...
 
 
@@ -57,9 +54,8 @@ def reconcile_deletes(
         found = walk.page(position, size)
         if not found:
             break
-        typed = source.typed_keys(found)
-        present = source.existing_keys(typed)
-        gone = [stored for stored, key in zip(found, typed, strict=True) if key not in present]
+        present = source.present_keys(found, store.dialect)
+        gone = [key for key in found if key not in present]
         if gone:
             with write_transaction(store) as conn:
                 if guard is not None:

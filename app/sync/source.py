@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Column, Engine, MetaData, Table, func, inspect, select, tuple_
+from sqlalchemy import Column, Engine, MetaData, Table, func, inspect, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
@@ -119,6 +119,10 @@ def normalise_keys(key: str | Sequence[str]) -> tuple[str, ...]:
     return keys
 
 
+def _process(processor: Processor | None, value: Any) -> Any:
+    return value if processor is None or value is None else processor(value)
+
+
 def passes_through(source: Dialect, store: Dialect | None) -> bool:
     """Whether driver values of `source` can be written by `store` unchanged: SQLite to SQLite, where a value
     is one of five storage classes and is copied exactly (a DATETIME stays the source's own text)."""
@@ -154,6 +158,7 @@ class SqlTableSource:
         self._table: Table | None = None
         self._plans: dict[str, list[ColumnPlan]] = {}
         self._unique: bool | None = None
+        self._types: dict[str, type] | None = None
 
     @property
     def key(self) -> str:
@@ -255,13 +260,22 @@ class SqlTableSource:
         read = tuple(as_read) if exact and isinstance(as_read, list) else None
         return Cursor(self._typed(self.cursor_field, stored.get("value")), typed_key, read)
 
+    def _python_types(self) -> dict[str, type]:
+        if self._types is None:
+            self._types = {}
+            for c in self.table.columns:
+                try:
+                    self._types[c.name] = c.type.python_type
+                except NotImplementedError:
+                    pass
+        return self._types
+
     def _typed(self, column: str, value: Any) -> Any:
         """A JSON or store value as the Python value of the source column (parse the cursor, probe keys)."""
         if value is None:
             return None
-        try:
-            python_type = self.table.c[column].type.python_type
-        except NotImplementedError:
+        python_type = self._python_types().get(column)
+        if python_type is None:
             return value
         if isinstance(value, python_type):
             return value
@@ -275,17 +289,62 @@ class SqlTableSource:
         """Key values as any store holds them (text, numbers) typed like the source's key columns."""
         return [tuple(self._typed(k, v) for k, v in zip(self.keys, key, strict=True)) for key in keys]
 
-    def existing_keys(self, keys: Sequence[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
-        """Which of these typed key values the source holds now (one query)."""
-        if not keys:
+    def present_keys(self, stored: Sequence[tuple[Any, ...]], store: Dialect) -> set[tuple[Any, ...]]:
+        """Which of these keys, as the `store` holds them, the source holds now (one indexed IN query).
+
+        SQLite to SQLite compares the stored values themselves; other pairs compare the values typed like the
+        source's columns (a key of SQLite's loose date, time, decimal or boolean text cannot be looked up
+        exactly in another store's form, and is refused rather than risk deleting a row that exists).
+        """
+        if not stored:
             return set()
-        cols = [self.table.c[k] for k in self.keys]
-        where = cols[0].in_([k[0] for k in keys]) if len(cols) == 1 else tuple_(*cols).in_(list(keys))
+        dialect = self.engine.dialect
+        raw = passes_through(dialect, store)
+        if not raw and dialect.name == "sqlite":
+            for plan in self.plans(store):
+                if plan.name in self.keys and plan.convert is not None:
+                    raise SourceError(
+                        f"deletes of {self.table_name!r} cannot be reconciled: its key column {plan.name!r} "
+                        f"({plan.source_type_name}) is SQLite text or numbers that the store holds in another form"
+                    )
+        impls = [self.table.c[k].type.dialect_impl(dialect) for k in self.keys]
+        binds = [impl.bind_processor(dialect) for impl in impls]
+        typed = list(stored) if raw else self.typed_keys(stored)
+        params = [v for key in typed for v in (key if raw else map(_process, binds, key))]
         try:
             with self.engine.connect() as conn:
-                return {tuple(r) for r in conn.execute(select(*cols).where(where))}
-        except (SQLAlchemyError, StoreError) as exc:
+                dbapi_conn = conn.connection.dbapi_connection
+                assert dbapi_conn is not None
+                cursor = dbapi_conn.cursor()
+                try:
+                    cursor.execute(self._lookup_sql(len(typed)), params)
+                    rows, types = cursor.fetchall(), [d[1] for d in cursor.description]
+                finally:
+                    cursor.close()
+        except (SQLAlchemyError, StoreError, dialect.loaded_dbapi.Error) as exc:
             raise SourceError(f"reading the keys of {self.table_name!r} failed: {type(exc).__name__}") from None
+        if raw:
+            found = {tuple(r) for r in rows}
+        else:
+            results = [impl.result_processor(dialect, t) for impl, t in zip(impls, types, strict=True)]
+            found = {tuple(map(_process, results, r)) for r in rows}
+        return {key for key, probe in zip(stored, typed, strict=True) if probe in found}
+
+    def _lookup_sql(self, count: int) -> str:
+        dialect = self.engine.dialect
+        marker = "?" if dialect.paramstyle == "qmark" else "%s"
+        preparer = dialect.identifier_preparer
+        escape: Callable[[str], str] = (lambda s: s) if marker == "?" else (lambda s: s.replace("%", "%%"))
+        columns = ", ".join(escape(preparer.quote(k)) for k in self.keys)
+        table = escape(preparer.format_table(self.table))
+        if len(self.keys) == 1:
+            listed = ", ".join([marker] * count)
+            return f"SELECT {columns} FROM {table} WHERE {columns} IN ({listed})"
+        one = f"({', '.join([marker] * len(self.keys))})"
+        # SQLite takes a row value IN only over VALUES (or a subquery); MySQL takes the plain list.
+        listed = ", ".join([one] * count)
+        listed = listed if dialect.name == "mysql" else f"VALUES {listed}"
+        return f"SELECT {columns} FROM {table} WHERE ({columns}) IN ({listed})"
 
     def read_batches(self, after: Cursor | None, batch_size: int, store: Dialect | None = None) -> Iterator[Batch]:
         reader = KeysetReader(self.table, self.plans(store), self.keys, self.cursor_field, self.engine.dialect)
