@@ -45,3 +45,5 @@ mutate reconcile-without-guard app/sync/reconcile.py '                if guard i
                     guard(conn)
 ' '' tests/test_reconcile.py -k zombie
 mutate whole-copy-keeps-deleted-rows app/sync/engine.py '            deleted = reconcile_deletes(' '            deleted = 0 and reconcile_deletes(' tests/test_sync_shapes.py -k without_a_cursor
+mutate unchanged-revisit-still-commits app/sync/engine.py '                    raise _Unchanged' '                    pass' tests/test_sync_shapes.py -k without_a_cursor
+mutate deletes-without-the-cursor-compare-and-set app/sync/engine.py '            self._advance_cursor(conn, at[0], stored, self.clock.now())' '            pass' tests/test_reconcile.py -k "stale_cursor or own_trigger"

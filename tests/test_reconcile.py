@@ -12,7 +12,7 @@ from sqlalchemy import Connection, create_engine
 from app.clock import FrozenClock
 from app.core.database import create_schema, get_engine
 from app.errors import LeaseLostError, SourceError
-from app.sync.engine import SyncEngine
+from app.sync.engine import CursorMovedError, SyncEngine
 from app.sync.reconcile import reconcile_deletes
 from app.sync.source import SqlTableSource
 from tests.test_sync_shapes import T0, Pair, ts
@@ -99,3 +99,26 @@ def test_a_sqlite_key_the_store_holds_in_another_form_is_refused_not_guessed(tmp
         SyncEngine(store, table, "stamps", FrozenClock(), "stamps").run(10)
     with store.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM stamps").scalar() == 1  # copied, nothing deleted
+
+
+def test_the_engine_reconciles_on_its_own_trigger_and_moves_the_data_version(pair: Pair) -> None:
+    source = loaded(pair, rows=30)
+    engine = SyncEngine(pair.store, source, "items", FrozenClock(), "items")
+    _, before = engine.read_cursor()
+    pair.sql("DELETE FROM src_items WHERE code < 3")
+    result = engine.reconcile(4)  # 9 deletes in batches of up to 4 keys found missing
+    assert result.deleted == 9 and result.data_version > before
+    assert pair.stored("items", "tenant, code") == pair.rows(pair.source, "src_items", "tenant, code")
+    assert engine.reconcile(4).data_version == result.data_version  # nothing to delete: nothing moves
+
+
+def test_a_duplicate_reconciliation_with_a_stale_cursor_deletes_nothing(pair: Pair) -> None:
+    source = loaded(pair, rows=10)
+    stale = SyncEngine(pair.store, source, "items", FrozenClock(), "items")
+    stored, version = stale.read_cursor()
+    pair.sql("UPDATE src_items SET updated_at = '2026-02-01 10:00:00' WHERE code = 1")
+    assert SyncEngine(pair.store, source, "items", FrozenClock(), "items").run(100).rows == 3  # commits first
+    pair.sql("DELETE FROM src_items WHERE code = 0")
+    with pytest.raises(CursorMovedError):
+        stale._reconcile(5, None, stored, version)  # it still believes the cursor is at `version`
+    assert len(pair.stored("items", "tenant, code")) == 30

@@ -154,6 +154,9 @@ def test_a_table_without_a_cursor_is_copied_whole_and_its_deletes_reach_the_stor
     source = SqlTableSource(pair.source, "src_codes", ("region", "code"), None)
     result = pair.engine(source, "codes").run(7)
     assert (result.rows, result.inserted, result.deleted) == (80, 80, 0)
+    unchanged = pair.engine(source, "codes").run(7)
+    assert (unchanged.rows, unchanged.inserted, unchanged.updated, unchanged.deleted) == (80, 0, 0, 0)
+    assert unchanged.data_version == result.data_version  # nothing changed: every page cache stays valid
     pair.sql(
         f"DELETE FROM src_codes WHERE code IN ({', '.join(str(c) for c in range(0, 40, 5))})",
         "UPDATE src_codes SET label = 'x' WHERE code = 3",
@@ -161,6 +164,7 @@ def test_a_table_without_a_cursor_is_copied_whole_and_its_deletes_reach_the_stor
     pair.insert("src_codes", [("w", 1, "new")])
     result = pair.engine(SqlTableSource(pair.source, "src_codes", ("region", "code"), None), "codes").run(7)
     assert (result.inserted, result.updated, result.deleted) == (1, 2, 16)
+    assert result.data_version > unchanged.data_version + 1  # the deletes moved it on too
     assert pair.stored("codes", "region, code") == pair.rows(pair.source, "src_codes", "region, code")
     assert inspect(pair.store).get_indexes("codes") == []  # no cursor column to index
 

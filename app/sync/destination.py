@@ -110,8 +110,10 @@ class Destination:
             stored = present.get(column.name)
             if stored is not None and not _same_kind(stored, column.type):
                 source_type = column.info.get("source_type") or _show(column.type)
+                kept_as = "" if source_type == _show(column.type) else f" (stored as {_show(column.type)})"
                 problems.append(
                     f"column {column.name!r} is {_show(stored)} in {self.name!r} but {source_type} in the source"
+                    + kept_as
                 )
         if problems:
             raise SourceError(

@@ -22,7 +22,7 @@ from app.core.models import SyncCursor
 from app.errors import LeaseLostError, SourceError, StoreError
 from app.sync.destination import Destination
 from app.sync.reconcile import KeyedSource, reconcile_deletes
-from app.sync.source import Batch, Cursor, Row, Source
+from app.sync.source import Batch, Row, Source
 
 logger = logging.getLogger(__name__)
 cursors = cast(Table, SyncCursor.__table__)
@@ -49,6 +49,10 @@ class SyncResult:
 
 class CursorMovedError(LeaseLostError):
     """Another run committed this sync's cursor first: our batch rolled back (data stays exactly-once)."""
+
+
+class _Unchanged(Exception):  # noqa: N818 - control flow, never raised out of the engine
+    """A revisited batch whose rows all equal the store's: rolled back, so the data version stays."""
 
 
 class SyncEngine:
@@ -98,19 +102,49 @@ class SyncEngine:
         rows = inserted = updated = batches = 0
         for batch in self.source.read_batches(cursor, batch_size, self.store.dialect):
             self._validate(batch)
-            added, changed = self._commit(batch, version, guard)
-            stored, version = batch.last.as_json(), version + 1
+            committed = self._commit(batch, version, guard)
             rows += len(batch.rows)
-            inserted += added
-            updated += changed
             batches += 1
+            if committed is not None:
+                stored, version = batch.last.as_json(), version + 1
+                inserted += committed[0]
+                updated += committed[1]
             if progress is not None:
                 progress(rows, f"batch {batches}: {rows:,} rows")
         self.destination.finish()
         deleted = 0
-        if self.source.cursor_field is None and isinstance(self.source, KeyedSource):
-            deleted = reconcile_deletes(self.store, self.destination.name, self.source, batch_size, guard)
+        if self.source.cursor_field is None:
+            deleted, version = self._reconcile(batch_size, guard, stored, version)
         return SyncResult(rows, inserted, updated, batches, stored, version, deleted)
+
+    def reconcile(self, batch_size: int, guard: Guard | None = None) -> SyncResult:
+        """Delete the store's rows whose key the source no longer has (hard deletes), on a trigger of its own.
+
+        Each batch of deletes commits with the cursor's compare-and-set under `guard`, like a batch of rows:
+        the data version moves on only when rows were deleted, and a duplicate or zombie run deletes nothing.
+        """
+        self.table()
+        stored, version = self.read_cursor()
+        deleted, version = self._reconcile(batch_size, guard, stored, version)
+        return SyncResult(0, 0, 0, 0, stored, version, deleted)
+
+    def _reconcile(
+        self, batch_size: int, guard: Guard | None, stored: dict[str, Any] | None, version: int
+    ) -> tuple[int, int]:
+        if not isinstance(self.source, KeyedSource):
+            raise SourceError(
+                f"the source of {self.destination.name!r} cannot list its keys: deletes are not reconciled"
+            )
+        at = [version]
+
+        def with_cursor(conn: Connection) -> None:
+            if guard is not None:
+                guard(conn)
+            self._advance_cursor(conn, at[0], stored, self.clock.now())
+            at[0] += 1
+
+        deleted = reconcile_deletes(self.store, self.destination.name, self.source, batch_size, with_cursor)
+        return deleted, at[0]
 
     def _validate(self, batch: Batch) -> None:
         """Every row has its whole key (checked at C speed; the loop only names the culprit)."""
@@ -124,19 +158,25 @@ class SyncEngine:
                     f"source row without its key {', '.join(map(repr, missing))}: {_preview(batch.names, row)}"
                 )
 
-    def _commit(self, batch: Batch, version: int, guard: Guard | None) -> tuple[int, int]:
+    def _commit(self, batch: Batch, version: int, guard: Guard | None) -> tuple[int, int] | None:
         """Upsert one batch and move the cursor from `version` to `version + 1`, atomically; returns the
-        number of new keys and of updated rows."""
+        number of new keys and of updated rows, or None when a revisited batch changed nothing (rolled back)."""
         now = self.clock.now()
         try:
             with write_transaction(self.store) as conn:
                 if guard is not None:
                     guard(conn)
-                self._advance_cursor(conn, version, batch.last, now)
+                self._advance_cursor(conn, version, batch.last.as_json(), now)
                 if self.around_batch is None:
-                    return self.destination.write(conn, batch)
-                with self.around_batch(conn, self.table(), batch):
-                    return self.destination.write(conn, batch)
+                    written = self.destination.write(conn, batch)
+                else:
+                    with self.around_batch(conn, self.table(), batch):
+                        written = self.destination.write(conn, batch)
+                if batch.revisit and written == (0, 0):
+                    raise _Unchanged
+                return written
+        except _Unchanged:
+            return None
         except (LeaseLostError, SourceError, StoreError):
             raise
         except SQLAlchemyError as exc:
@@ -145,8 +185,8 @@ class SyncEngine:
                 f"{str(getattr(exc, 'orig', exc)).splitlines()[0][:300]}"
             ) from None
 
-    def _advance_cursor(self, conn: Connection, version: int, new_cursor: Cursor, now: Any) -> None:
-        values = {"value": new_cursor.as_json(), "version": version + 1, "updated_at": now}
+    def _advance_cursor(self, conn: Connection, version: int, value: dict[str, Any] | None, now: Any) -> None:
+        values = {"value": value, "version": version + 1, "updated_at": now}
         if version == 0:
             exists = conn.execute(select(cursors.c.version).where(cursors.c.name == self.cursor_name)).first()
             if exists is None:
