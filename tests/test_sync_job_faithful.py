@@ -27,7 +27,7 @@ from app.core.store import JobSpec, JobStore
 from app.errors import LeaseLostError
 from app.sync.engine import SyncEngine
 from app.sync.job import make_sync_job, sync_engine
-from tests.test_types_matrix import T0, Col, pg_case
+from tests.test_types_matrix import T0, Col, mariadb_case, pg_case
 
 ROOT = Path(__file__).resolve().parents[1]
 JOB = "incremental_sync"
@@ -36,9 +36,9 @@ ROWS = 20_000
 
 
 def fill(url: str, rows: int) -> list[Col]:
-    """The type matrix's PostgreSQL table with `rows` rows cycling through its three value rows (edge values,
-    JSON null, all NULL); cursor ties of 4 rows."""
-    case = pg_case(url)
+    """The type matrix's table of the source's dialect with `rows` rows cycling through its three value rows
+    (edge values, JSON null, all NULL); cursor ties of 4 rows."""
+    case = pg_case(url) if url.startswith("postgresql") else mariadb_case(url)
     engine = case.create()
     quote = engine.dialect.identifier_preparer.quote
     names = ", ".join(["id", "updated_at", *(quote(c.name) for c in case.columns)])
@@ -62,6 +62,17 @@ def canonical(engine: Engine, table: str, columns: list[Col], where: str = "") -
     with engine.connect() as conn:
         found = conn.exec_driver_sql(f"SELECT id, {', '.join(exprs)} FROM {table} {where} ORDER BY id").all()
     return {r[0]: tuple(None if v is None else c.canon(v) for c, v in zip(columns, r[1:], strict=True)) for r in found}
+
+
+def assert_same(stored: dict[int, tuple[Any, ...]], source: dict[int, tuple[Any, ...]], columns: list[Col]) -> None:
+    assert stored.keys() == source.keys()
+    problems = [
+        f"id {key} column {c.name} ({c.ddl}): stored {s!r}, source {v!r}"
+        for key, row in source.items()
+        for c, s, v in zip(columns, stored[key], row, strict=True)
+        if s != v
+    ]
+    assert not problems, "\n".join(problems[:20])
 
 
 def environment(store_url: str, source_url: str) -> dict[str, str]:
@@ -90,10 +101,11 @@ def cursor_version(store: Engine) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("source_kind", ["postgresql", "mariadb"])
 def test_kill_9_mid_run_of_the_sync_job_keeps_every_column_of_every_row(
-    pg_url: str, db_url: str, make_settings: Any
+    request: pytest.FixtureRequest, source_kind: str, db_url: str, make_settings: Any
 ) -> None:
-    source_url = pg_url
+    source_url = request.getfixturevalue("pg_url" if source_kind == "postgresql" else "mariadb_url")
     columns = fill(source_url, ROWS)
     store = create_engine(db_url)
     env = {**os.environ, **environment(db_url, source_url), "PYTHONPATH": str(ROOT)}
@@ -121,12 +133,13 @@ def test_kill_9_mid_run_of_the_sync_job_keeps_every_column_of_every_row(
         cursor = conn.execute(text("SELECT value FROM sync_cursors WHERE name = :n"), {"n": JOB}).scalar()
     cursor = cursor if isinstance(cursor, dict) else json.loads(cursor)
     # exactly the source's rows up to the cursor, each equal in every column
-    up_to = f"WHERE (updated_at, id) <= (CAST('{cursor['value']}' AS timestamp), {int(cursor['key'])})"
-    assert stored == canonical(source, "src_typed", columns, up_to)
+    stamp = "timestamp" if source_kind == "postgresql" else "DATETIME(6)"
+    up_to = f"WHERE (updated_at, id) <= (CAST('{cursor['value']}' AS {stamp}), {int(cursor['key'])})"
+    assert_same(stored, canonical(source, "src_typed", columns, up_to), columns)
     settings = make_settings(db_url, **settings_of(db_url, source_url))
     result = sync_engine(settings, FrozenClock(), JOB).run(500)  # the job's own engine catches up
     assert result.rows == ROWS - version * BATCH
-    assert canonical(store, "orders", columns) == canonical(source, "src_typed", columns)
+    assert_same(canonical(store, "orders", columns), canonical(source, "src_typed", columns), columns)
     source.dispose()
     store.dispose()
 

@@ -148,8 +148,10 @@ def test_rows_with_a_null_cursor_are_copied_and_kept_up_to_date(pair: Pair) -> N
 
 
 def test_a_table_without_a_cursor_is_copied_whole_and_its_deletes_reach_the_store(pair: Pair) -> None:
-    pair.sql("CREATE TABLE src_codes (region VARCHAR(5) NOT NULL, code INTEGER NOT NULL, label VARCHAR(20), "
-             "PRIMARY KEY (region, code))")  # fmt: skip
+    pair.sql(
+        "CREATE TABLE src_codes (region VARCHAR(5) NOT NULL, code INTEGER NOT NULL, label VARCHAR(20), "
+        "PRIMARY KEY (region, code))"
+    )
     pair.insert("src_codes", [(r, c, f"{r}{c}") for r in ("n", "s") for c in range(40)])
     source = SqlTableSource(pair.source, "src_codes", ("region", "code"), None)
     result = pair.engine(source, "codes").run(7)

@@ -76,28 +76,23 @@ def plan_column(name: str, type_: TypeEngine[Any], source: Dialect, store: Diale
     return plan
 
 
-def _plan(name: str, t: TypeEngine[Any], src: str, store: str) -> ColumnPlan | None:  # noqa: C901 - one table
+def _plan(name: str, t: TypeEngine[Any], src: str, store: str) -> ColumnPlan | None:
     to_pg = store == "postgresql"
     if isinstance(t, NullType):
         return None
-    if isinstance(t, sqltypes.ARRAY):
-        if src == "postgresql" and to_pg:
-            return ColumnPlan(name, t, t, as_text=True, cast_on_write=True)
-        return ColumnPlan(name, t, sqltypes.Text(), convert=_json_array) if src == "postgresql" else None
-    if isinstance(t, sqltypes.JSON):
-        kept: TypeEngine[Any] = pg.JSON() if isinstance(t, pg.JSON) and not isinstance(t, pg.JSONB) else pg.JSONB()
-        # PostgreSQL's text form keeps JSON null ('null') apart from SQL NULL; the others hand over the text.
-        return ColumnPlan(
-            name, t, kept if to_pg else sqltypes.Text(), as_text=src == "postgresql", cast_on_write=to_pg,
-            convert=_json_text if src == "sqlite" else None, source_processor=False,
-        )  # fmt: skip
-    if isinstance(t, (sqltypes.Enum, mysql.SET)):
-        return ColumnPlan(name, t, sqltypes.Text(), as_text=src == "postgresql", source_processor=False)
-    if src == "postgresql" and (isinstance(t, _PG_TEXT_FORM) or isinstance(t, pg.TIME) and t.timezone):
-        return ColumnPlan(name, t, t if to_pg else sqltypes.Text(), as_text=True, cast_on_write=to_pg)
+    text_form = src == "postgresql" and (isinstance(t, _PG_TEXT_FORM) or isinstance(t, pg.TIME) and t.timezone)
+    if text_form or isinstance(t, (sqltypes.ARRAY, sqltypes.JSON, sqltypes.Enum, mysql.SET)):
+        return _structured(name, t, src, to_pg)
+    if isinstance(t, (sqltypes.DateTime, sqltypes.Date, sqltypes.Time)):
+        return _temporal(name, t, src, to_pg)
     if isinstance(t, sqltypes.Boolean):
-        return ColumnPlan(name, t, sqltypes.Boolean(), convert=_strict_bool if src == "sqlite" else None,
-                          source_processor=src != "sqlite")  # fmt: skip
+        return ColumnPlan(
+            name,
+            t,
+            sqltypes.Boolean(),
+            convert=_strict_bool if src == "sqlite" else None,
+            source_processor=src != "sqlite",
+        )
     if isinstance(t, mysql.BIT):
         return ColumnPlan(name, t, sqltypes.BigInteger()) if (t.length or 1) <= 63 else None
     if isinstance(t, (sqltypes.Integer, mysql.YEAR)):
@@ -107,27 +102,60 @@ def _plan(name: str, t: TypeEngine[Any], src: str, store: str) -> ColumnPlan | N
         return ColumnPlan(name, t, kept, convert=None if to_pg else _no_nan)
     if isinstance(t, sqltypes.Numeric):
         return _decimal(name, t, src, to_pg)
+    if isinstance(t, sqltypes.String):
+        return ColumnPlan(name, t, _text(t, src, to_pg))
+    if isinstance(t, sqltypes._Binary):
+        return ColumnPlan(
+            name, t, sqltypes.LargeBinary(), convert=_bytes if src == "sqlite" else None, source_processor=False
+        )
+    return None
+
+
+def _structured(name: str, t: TypeEngine[Any], src: str, to_pg: bool) -> ColumnPlan | None:
+    """Arrays, JSON, enums and PostgreSQL's types without an exact Python twin (read as their text form)."""
+    if isinstance(t, sqltypes.ARRAY):
+        if src == "postgresql" and to_pg:
+            return ColumnPlan(name, t, t, as_text=True, cast_on_write=True)
+        return ColumnPlan(name, t, sqltypes.Text(), convert=_json_array) if src == "postgresql" else None
+    if isinstance(t, sqltypes.JSON):
+        kept: TypeEngine[Any] = pg.JSON() if isinstance(t, pg.JSON) and not isinstance(t, pg.JSONB) else pg.JSONB()
+        # PostgreSQL's text form keeps JSON null ('null') apart from SQL NULL; the others hand over the text.
+        return ColumnPlan(
+            name,
+            t,
+            kept if to_pg else sqltypes.Text(),
+            as_text=src == "postgresql",
+            cast_on_write=to_pg,
+            convert=_json_text if src == "sqlite" else None,
+            source_processor=False,
+        )
+    if isinstance(t, (sqltypes.Enum, mysql.SET)):
+        return ColumnPlan(name, t, sqltypes.Text(), as_text=src == "postgresql", source_processor=False)
+    return ColumnPlan(name, t, t if to_pg else sqltypes.Text(), as_text=True, cast_on_write=to_pg)
+
+
+def _temporal(name: str, t: TypeEngine[Any], src: str, to_pg: bool) -> ColumnPlan:
+    """Dates, times and timestamps; SQLite's are text, parsed strictly (an offset or a non-ISO text fails)."""
     if isinstance(t, sqltypes.DateTime):
         if src == "sqlite":
             return ColumnPlan(name, t, sqltypes.DateTime(), convert=_iso_datetime, source_processor=False)
         if t.timezone:
-            return ColumnPlan(name, t, sqltypes.DateTime(timezone=True) if to_pg else sqltypes.DateTime(),
-                              convert=None if to_pg else _utc_naive)  # fmt: skip
+            return ColumnPlan(
+                name,
+                t,
+                sqltypes.DateTime(timezone=True) if to_pg else sqltypes.DateTime(),
+                convert=None if to_pg else _utc_naive,
+            )
         return ColumnPlan(name, t, sqltypes.DateTime())
     if isinstance(t, sqltypes.Date):
-        return ColumnPlan(name, t, sqltypes.Date(), convert=_iso_date if src == "sqlite" else None,
-                          source_processor=src != "sqlite")  # fmt: skip
-    if isinstance(t, sqltypes.Time):
-        if src == "mysql":  # a MySQL TIME is a duration (-838:59:59 to 838:59:59) that pymysql reads as one
-            return ColumnPlan(name, t, sqltypes.Time(), convert=_time_of_day, source_processor=False)
-        return ColumnPlan(name, t, sqltypes.Time(), convert=_iso_time if src == "sqlite" else None,
-                          source_processor=src != "sqlite")  # fmt: skip
-    if isinstance(t, sqltypes.String):
-        return ColumnPlan(name, t, _text(t, src, to_pg))
-    if isinstance(t, sqltypes._Binary):
-        return ColumnPlan(name, t, sqltypes.LargeBinary(), convert=_bytes if src == "sqlite" else None,
-                          source_processor=False)  # fmt: skip
-    return None
+        return ColumnPlan(
+            name, t, sqltypes.Date(), convert=_iso_date if src == "sqlite" else None, source_processor=src != "sqlite"
+        )
+    if src == "mysql":  # a MySQL TIME is a duration (-838:59:59 to 838:59:59) that pymysql reads as one
+        return ColumnPlan(name, t, sqltypes.Time(), convert=_time_of_day, source_processor=False)
+    return ColumnPlan(
+        name, t, sqltypes.Time(), convert=_iso_time if src == "sqlite" else None, source_processor=src != "sqlite"
+    )
 
 
 def _integer(name: str, t: TypeEngine[Any], src: str, to_pg: bool) -> ColumnPlan:
@@ -137,8 +165,9 @@ def _integer(name: str, t: TypeEngine[Any], src: str, to_pg: bool) -> ColumnPlan
     if isinstance(t, sqltypes.BigInteger):
         if not unsigned:
             return ColumnPlan(name, t, sqltypes.BigInteger())
-        return ColumnPlan(name, t, sqltypes.Numeric(20, 0) if to_pg else sqltypes.BigInteger(),
-                          convert=None if to_pg else _int64)  # fmt: skip
+        return ColumnPlan(
+            name, t, sqltypes.Numeric(20, 0) if to_pg else sqltypes.BigInteger(), convert=None if to_pg else _int64
+        )
     # An unsigned column needs the next wider signed type (TINYINT UNSIGNED still fits a SMALLINT).
     tiny = isinstance(t, (mysql.TINYINT, mysql.YEAR))
     small = isinstance(t, sqltypes.SmallInteger) and not tiny
