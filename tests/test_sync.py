@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,7 @@ from sqlalchemy import (
 
 from app.clock import FrozenClock
 from app.core.database import create_schema, get_engine
-from app.errors import LeaseLostError, SourceError
+from app.errors import LeaseLostError, SourceError, StoreError
 from app.sync.engine import CursorMovedError, SyncEngine
 from app.sync.source import Batch, Cursor, SqlTableSource
 
@@ -174,8 +176,29 @@ def test_a_duplicate_run_with_a_stale_cursor_cannot_write(world: World) -> None:
     batch = Batch(("id", "updated_at", "customer", "amount", "deleted"), [row], Cursor(T0, 1))
     with pytest.raises(CursorMovedError):
         stale._commit(batch, 0, None)  # it still believes the cursor is at version 0
+    with world.store.connect() as conn:  # its row rolled back with the failed compare-and-set
+        assert conn.exec_driver_sql("SELECT customer FROM orders WHERE id = 1").scalar() == "c0"
     world.engine().run(world.batch_size)
     world.assert_equal()
+
+
+def test_a_batch_that_fails_after_its_rows_leaves_the_cursor_where_it_was(world: World) -> None:
+    """Data and cursor share ONE transaction: a failure late in the batch takes both back."""
+    world.add(30, T0)
+
+    @contextmanager
+    def fails_after_the_write(conn: Connection, table: Table, batch: Batch) -> Iterator[None]:
+        yield
+        raise StoreError("the disk filled up")
+
+    engine = SyncEngine(
+        world.store, SqlTableSource(world.source, "src_orders"), "orders", world.clock, "sync", fails_after_the_write
+    )
+    with pytest.raises(StoreError):
+        engine.run(world.batch_size)
+    assert world.engine().read_cursor() == (None, 0)
+    with world.store.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM orders").scalar() == 0
 
 
 def test_malformed_rows_are_refused_whole_with_a_clear_error(tmp_path: Path, sqlite_url: str) -> None:

@@ -33,15 +33,15 @@ WAL_PAGES_BETWEEN_CHECKPOINTS = 10_000
 class Destination:
     """One table of the store, keyed by the source's key."""
 
-    def __init__(self, store: Engine, name: str, key: str, cursor_field: str) -> None:
+    def __init__(self, store: Engine, name: str, key: str | Sequence[str], cursor_field: str | None) -> None:
         self.store = store
         self.name = name
-        self.key = key
+        self.keys = (key,) if isinstance(key, str) else tuple(key)
         self.cursor_field = cursor_field
         self.dialect = store.dialect
         self.table: Table | None = None
         self._pending_index: Index | None = None
-        self._writers: dict[tuple[str, ...], _Writer] = {}
+        self._writers: dict[tuple[tuple[str, ...], bool], _Writer] = {}
 
     def prepare(self, columns: list[Column[Any]]) -> Table:
         """Create the table, or add the source's new columns to it; refuse changed or removed columns."""
@@ -63,14 +63,24 @@ class Destination:
             raise StoreError(f"preparing the destination table {self.name!r} failed: {_reason(exc)}") from None
         # "Latest changes first" (dashboards, audits) reads the cursor column backwards: it gets an index, which
         # a new table gets after its first load (finish()).
-        index = Index(f"ix_{self.name}_{self.cursor_field}", table.c[self.cursor_field])
-        self._pending_index = None if index.name in indexed else index
+        self._pending_index = None
+        if self.cursor_field is not None:
+            index = Index(f"ix_{self.name}_{self.cursor_field}", table.c[self.cursor_field])
+            self._pending_index = None if index.name in indexed else index
         # Values are written as the store's columns hold them (a JSON column stays JSON when an API's
-        # inferred kind now says text or integer).
+        # inferred kind now says text or integer); a value in its text form is cast to the type it was planned for.
         self.table = Table(
             self.name,
             MetaData(),
-            *(Column(c.name, _stored(present.get(c.name), c.type), primary_key=c.primary_key) for c in columns),
+            *(
+                Column(
+                    c.name,
+                    c.type if c.info.get("cast_on_write") else _stored(present.get(c.name), c.type),
+                    primary_key=c.primary_key,
+                    info=dict(c.info),
+                )
+                for c in columns
+            ),
         )
         self._writers.clear()
         return self.table
@@ -99,8 +109,11 @@ class Destination:
         for column in table.columns:
             stored = present.get(column.name)
             if stored is not None and not _same_kind(stored, column.type):
+                source_type = column.info.get("source_type") or _show(column.type)
+                kept_as = "" if source_type == _show(column.type) else f" (stored as {_show(column.type)})"
                 problems.append(
-                    f"column {column.name!r} is {_show(stored)} in {self.name!r} but {_show(column.type)} in the source"
+                    f"column {column.name!r} is {_show(stored)} in {self.name!r} but {source_type} in the source"
+                    + kept_as
                 )
         if problems:
             raise SourceError(
@@ -118,16 +131,19 @@ class Destination:
     def _quoted(self) -> str:
         return self.dialect.identifier_preparer.quote(self.name)
 
-    def write(self, conn: Connection, batch: Batch) -> int:
-        """Upsert the batch by key in `conn`'s transaction; returns how many of its keys were new."""
-        writer = self._writers.get(batch.names)
+    def write(self, conn: Connection, batch: Batch) -> tuple[int, int]:
+        """Upsert the batch by key in `conn`'s transaction; returns (new keys, updated rows).
+
+        A revisited batch (rows that may be unchanged) updates only the rows that differ from the store's.
+        """
+        writer = self._writers.get((batch.names, batch.revisit))
         if writer is None:
             if self.table is None:
                 raise RuntimeError("Destination.prepare() must run before write()")
             missing = [n for n in batch.names if n not in self.table.c]
             if missing:
                 raise SourceError(f"source rows carry columns the destination {self.name!r} lacks: {missing}")
-            writer = self._writers[batch.names] = _Writer(self, batch.names)
+            writer = self._writers[(batch.names, batch.revisit)] = _Writer(self, batch.names, batch.revisit)
         dbapi_conn = conn.connection.dbapi_connection
         assert dbapi_conn is not None
         cursor = dbapi_conn.cursor()
@@ -145,33 +161,54 @@ class _Writer:
     """The upsert of one column list, prepared once: SQL text, the bind processors that change values, and
     how inserts are told from updates."""
 
-    def __init__(self, destination: Destination, names: tuple[str, ...]) -> None:
-        assert destination.table is not None
+    def __init__(self, destination: Destination, names: tuple[str, ...], revisit: bool = False) -> None:
+        table_def = destination.table
+        assert table_def is not None
         dialect = destination.dialect
-        self.key_at = names.index(destination.key)
+        self.key_at = tuple(names.index(k) for k in destination.keys)
+        self.revisit = revisit
+        cast_on_write = {n for n in names if table_def.c[n].info.get("cast_on_write")}
         self.encoders = [
             (n, processor)
             for n, name in enumerate(names)
-            if (processor := destination.table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+            if name not in cast_on_write
+            and (processor := table_def.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
         ]
         quote = dialect.identifier_preparer.quote
         marker = "?" if dialect.paramstyle == "qmark" else "%s"
         # With %s markers a literal % in a name must be doubled.
         escape: Callable[[str], str] = (lambda s: s.replace("%", "%%")) if marker == "%s" else (lambda s: s)
         columns = [escape(quote(n)) for n in names]
-        table, key = escape(destination._quoted()), columns[self.key_at]
-        updates = ", ".join(f"{c} = excluded.{c}" for n, c in zip(names, columns, strict=True) if n != destination.key)
+        table = escape(destination._quoted())
+        keys = ", ".join(columns[n] for n in self.key_at)
+        # A value in its text form (json, arrays, interval, inet ... on PostgreSQL) is cast to the column's type.
+        values = [
+            f"CAST({marker} AS {table_def.c[n].type.compile(dialect=dialect)})" if n in cast_on_write else marker
+            for n in names
+        ]
+        others = [(n, c) for n, c in zip(names, columns, strict=True) if n not in destination.keys]
+        updates = ", ".join(f"{c} = excluded.{c}" for _, c in others)
+        # Compared as text on PostgreSQL: json has no equality, and '1 mon' = '30 days' as intervals.
+        changed = " OR ".join(
+            f"CAST({table}.{c} AS TEXT) IS DISTINCT FROM CAST(excluded.{c} AS TEXT)"
+            if dialect.name == "postgresql"
+            else f"{table}.{c} IS NOT excluded.{c}"
+            for _, c in others
+        )
         self.sql = (
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(names))}) "
-            f"ON CONFLICT ({key}) " + (f"DO UPDATE SET {updates}" if updates else "DO NOTHING")
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(values)}) ON CONFLICT ({keys}) "
+            + (f"DO UPDATE SET {updates}" if updates else "DO NOTHING")
+            + (f" WHERE {changed}" if updates and revisit else "")
         )
         # PostgreSQL tells an inserted row from an updated one (xmax is 0 only for a new row version);
         # SQLite cannot, so its new keys are counted with a lookup before the upsert.
         self.returning = dialect.name == "postgresql" and dialect.driver == "psycopg"
         if self.returning:
             self.sql += " RETURNING (xmax = 0)"
-        self.lookup = f"SELECT count(*) FROM {table} WHERE {key} IN "
-        self.max_key = f"SELECT max({key}) FROM {table}"
+        self.single = len(self.key_at) == 1
+        row_value = keys if self.single else f"({keys})"
+        self.lookup = f"SELECT count(*) FROM {table} WHERE {row_value} IN "
+        self.max_key = f"SELECT max({keys}) FROM {table}" if self.single else ""
         self.marker = marker
 
     def rows(self, batch: Batch) -> Sequence[Row]:
@@ -185,14 +222,16 @@ class _Writer:
             encoded.append(values)
         return encoded
 
-    def write(self, cursor: Any, rows: Sequence[Row]) -> int:
+    def write(self, cursor: Any, rows: Sequence[Row]) -> tuple[int, int]:
+        """(new keys, updated rows) of one upsert."""
         if self.returning:
             cursor.executemany(self.sql, rows, returning=True)
-            return _count_true(cursor)
-        keys = set(map(itemgetter(self.key_at), rows))
+            written, new = _count_returned(cursor)
+            return new, (written - new) if self.revisit else len(rows) - new
+        keys = set(map(itemgetter(*self.key_at), rows))
         new = len(keys) - self._existing(cursor, keys)
         cursor.executemany(self.sql, rows)
-        return new
+        return new, (cursor.rowcount - new) if self.revisit else len(rows) - new
 
     def _existing(self, cursor: Any, keys: set[Any]) -> int:
         """How many of these keys the table holds already.
@@ -200,34 +239,42 @@ class _Writer:
         Keys above the table's largest key are new without a lookup (a first load in key order, the new rows
         of an incremental run); only the others are looked up.
         """
-        cursor.execute(self.max_key)
-        top = cursor.fetchone()[0]
-        if top is None:
-            return 0
         candidates = list(keys)
-        try:
-            if isinstance(top, int) and isinstance(low := min(candidates), int):
-                if low > top:
-                    return 0
-                candidates = [k for k in candidates if k <= top]
-        except TypeError:  # keys that do not compare with each other: look them all up
-            pass
+        if self.single:
+            cursor.execute(self.max_key)
+            top = cursor.fetchone()[0]
+            if top is None:
+                return 0
+            try:
+                if isinstance(top, int) and isinstance(low := min(candidates), int):
+                    if low > top:
+                        return 0
+                    candidates = [k for k in candidates if k <= top]
+            except TypeError:  # keys that do not compare with each other: look them all up
+                pass
+        width = len(self.key_at)
+        one = self.marker if self.single else f"({', '.join([self.marker] * width)})"
+        chunk_size = LOOKUP_CHUNK // width
         found = 0
-        for start in range(0, len(candidates), LOOKUP_CHUNK):
-            chunk = candidates[start : start + LOOKUP_CHUNK]
-            cursor.execute(self.lookup + f"({', '.join([self.marker] * len(chunk))})", chunk)
+        for start in range(0, len(candidates), chunk_size):
+            chunk = candidates[start : start + chunk_size]
+            params = chunk if self.single else [v for key in chunk for v in key]
+            listed = ", ".join([one] * len(chunk))
+            cursor.execute(self.lookup + (f"({listed})" if self.single else f"(VALUES {listed})"), params)
             found += int(cursor.fetchone()[0])
         return found
 
 
-def _count_true(cursor: Any) -> int:
-    """Rows whose RETURNING value is true, over every result set of an executemany(returning=True)."""
-    count = 0
+def _count_returned(cursor: Any) -> tuple[int, int]:
+    """(rows returned, rows whose RETURNING value is true) over every result set of executemany(returning=True)."""
+    rows = true = 0
     while True:
         row = cursor.fetchone()
-        count += bool(row and row[0])
+        if row is not None:
+            rows += 1
+            true += bool(row[0])
         if not cursor.nextset():
-            return count
+            return rows, true
 
 
 def _same_kind(stored: TypeEngine[Any], wanted: TypeEngine[Any]) -> bool:

@@ -1,6 +1,6 @@
 """The incremental sync engine: each batch is upserted by primary key and the cursor advanced in ONE
 transaction, with a compare-and-set on the cursor version and the run's lease fence, so a duplicate or
-zombie run rolls back instead of writing.
+zombie run rolls back instead of writing. A table without a cursor is copied whole and its deletes reconciled.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from app.core.database import write_transaction
 from app.core.models import SyncCursor
 from app.errors import LeaseLostError, SourceError, StoreError
 from app.sync.destination import Destination
-from app.sync.source import Batch, Cursor, Row, Source
+from app.sync.reconcile import KeyedSource, reconcile_deletes
+from app.sync.source import Batch, Row, Source
 
 logger = logging.getLogger(__name__)
 cursors = cast(Table, SyncCursor.__table__)
@@ -40,6 +41,7 @@ class SyncResult:
     batches: int
     cursor: dict[str, Any] | None
     data_version: int
+    deleted: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,6 +49,10 @@ class SyncResult:
 
 class CursorMovedError(LeaseLostError):
     """Another run committed this sync's cursor first: our batch rolled back (data stays exactly-once)."""
+
+
+class _Unchanged(Exception):  # noqa: N818 - control flow, never raised out of the engine
+    """A revisited batch whose rows all equal the store's: rolled back, so the data version stays."""
 
 
 class SyncEngine:
@@ -61,7 +67,7 @@ class SyncEngine:
     ) -> None:
         self.store = store
         self.source = source
-        self.destination = Destination(store, destination, source.key, source.cursor_field)
+        self.destination = Destination(store, destination, source.keys, source.cursor_field)
         self.cursor_name = cursor_name or destination
         self.clock = clock
         self.around_batch = around_batch
@@ -69,7 +75,7 @@ class SyncEngine:
     def table(self) -> Table:
         """The destination table, created from the source's columns or widened by its new ones."""
         if self.destination.table is None:
-            self.destination.prepare(self.source.columns())
+            self.destination.prepare(self.source.columns(self.store.dialect))
         assert self.destination.table is not None
         return self.destination.table
 
@@ -84,47 +90,93 @@ class SyncEngine:
         reset_cursor(self.store, self.cursor_name, self.clock.now())
 
     def run(self, batch_size: int, guard: Guard | None = None, progress: Progress | None = None) -> SyncResult:
+        """Copy what changed since the stored cursor, batch by batch (each with its cursor, under `guard`).
+
+        The key is checked unique in the source first, so a bad key writes nothing. Without a cursor field the
+        whole table is read and the store's rows whose keys the source no longer has are deleted.
+        """
+        self.source.check_keys()
         self.table()
         stored, version = self.read_cursor()
         cursor = self.source.parse_cursor(stored)
         rows = inserted = updated = batches = 0
         for batch in self.source.read_batches(cursor, batch_size, self.store.dialect):
             self._validate(batch)
-            added = self._commit(batch, version, guard)
-            stored, version = batch.last.as_json(), version + 1
+            committed = self._commit(batch, version, guard)
             rows += len(batch.rows)
-            inserted += added
-            updated += len(batch.rows) - added
             batches += 1
+            if committed is not None:
+                stored, version = batch.last.as_json(), version + 1
+                inserted += committed[0]
+                updated += committed[1]
             if progress is not None:
                 progress(rows, f"batch {batches}: {rows:,} rows")
         self.destination.finish()
-        return SyncResult(rows, inserted, updated, batches, stored, version)
+        deleted = 0
+        if self.source.cursor_field is None:
+            deleted, version = self._reconcile(batch_size, guard, stored, version)
+        return SyncResult(rows, inserted, updated, batches, stored, version, deleted)
+
+    def reconcile(self, batch_size: int, guard: Guard | None = None) -> SyncResult:
+        """Delete the store's rows whose key the source no longer has (hard deletes), on a trigger of its own.
+
+        Each batch of deletes commits with the cursor's compare-and-set under `guard`, like a batch of rows:
+        the data version moves on only when rows were deleted, and a duplicate or zombie run deletes nothing.
+        """
+        self.table()
+        stored, version = self.read_cursor()
+        deleted, version = self._reconcile(batch_size, guard, stored, version)
+        return SyncResult(0, 0, 0, 0, stored, version, deleted)
+
+    def _reconcile(
+        self, batch_size: int, guard: Guard | None, stored: dict[str, Any] | None, version: int
+    ) -> tuple[int, int]:
+        if not isinstance(self.source, KeyedSource):
+            raise SourceError(
+                f"the source of {self.destination.name!r} cannot list its keys: deletes are not reconciled"
+            )
+        at = [version]
+
+        def with_cursor(conn: Connection) -> None:
+            if guard is not None:
+                guard(conn)
+            self._advance_cursor(conn, at[0], stored, self.clock.now())
+            at[0] += 1
+
+        deleted = reconcile_deletes(self.store, self.destination.name, self.source, batch_size, with_cursor)
+        return deleted, at[0]
 
     def _validate(self, batch: Batch) -> None:
-        """Every row has its key and a cursor value (checked at C speed; the loop only names the culprit)."""
-        key_at, value_at = batch.names.index(self.source.key), batch.names.index(self.source.cursor_field)
-        if None not in map(itemgetter(key_at), batch.rows) and None not in map(itemgetter(value_at), batch.rows):
+        """Every row has its whole key (checked at C speed; the loop only names the culprit)."""
+        keys = self.source.keys
+        if all(None not in map(itemgetter(batch.names.index(k)), batch.rows) for k in keys):
             return
         for row in batch.rows:
-            if row[key_at] is None:
-                raise SourceError(f"source row without its key {self.source.key!r}: {_preview(batch.names, row)}")
-            if row[value_at] is None:
-                raise SourceError(f"source row {row[key_at]!r} has no cursor value {self.source.cursor_field!r}")
+            missing = [k for k in keys if row[batch.names.index(k)] is None]
+            if missing:
+                raise SourceError(
+                    f"source row without its key {', '.join(map(repr, missing))}: {_preview(batch.names, row)}"
+                )
 
-    def _commit(self, batch: Batch, version: int, guard: Guard | None) -> int:
+    def _commit(self, batch: Batch, version: int, guard: Guard | None) -> tuple[int, int] | None:
         """Upsert one batch and move the cursor from `version` to `version + 1`, atomically; returns the
-        number of new keys."""
+        number of new keys and of updated rows, or None when a revisited batch changed nothing (rolled back)."""
         now = self.clock.now()
         try:
             with write_transaction(self.store) as conn:
                 if guard is not None:
                     guard(conn)
-                self._advance_cursor(conn, version, batch.last, now)
+                self._advance_cursor(conn, version, batch.last.as_json(), now)
                 if self.around_batch is None:
-                    return self.destination.write(conn, batch)
-                with self.around_batch(conn, self.table(), batch):
-                    return self.destination.write(conn, batch)
+                    written = self.destination.write(conn, batch)
+                else:
+                    with self.around_batch(conn, self.table(), batch):
+                        written = self.destination.write(conn, batch)
+                if batch.revisit and written == (0, 0):
+                    raise _Unchanged
+                return written
+        except _Unchanged:
+            return None
         except (LeaseLostError, SourceError, StoreError):
             raise
         except SQLAlchemyError as exc:
@@ -133,8 +185,8 @@ class SyncEngine:
                 f"{str(getattr(exc, 'orig', exc)).splitlines()[0][:300]}"
             ) from None
 
-    def _advance_cursor(self, conn: Connection, version: int, new_cursor: Cursor, now: Any) -> None:
-        values = {"value": new_cursor.as_json(), "version": version + 1, "updated_at": now}
+    def _advance_cursor(self, conn: Connection, version: int, value: dict[str, Any] | None, now: Any) -> None:
+        values = {"value": value, "version": version + 1, "updated_at": now}
         if version == 0:
             exists = conn.execute(select(cursors.c.version).where(cursors.c.name == self.cursor_name)).first()
             if exists is None:

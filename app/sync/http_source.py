@@ -184,6 +184,7 @@ class HttpJsonSource:
     ) -> None:
         self.endpoint = endpoint
         self.key = key
+        self.keys = (key,)  # the Source protocol's shape; an API's key is one field
         self.cursor_field = cursor_field
         self.timeout_seconds = timeout_seconds
         self.max_retries = max_retries
@@ -202,11 +203,14 @@ class HttpJsonSource:
 
     # -- the Source protocol -------------------------------------------------------------------------
 
-    def columns(self) -> list[Column[Any]]:
+    def columns(self, store: Dialect | None = None) -> list[Column[Any]]:
         return [
             Column(name, SQL_TYPES[kind](), primary_key=(name == self.key), nullable=(name != self.key))
             for name, kind in self._schema().items()
         ]
+
+    def check_keys(self) -> None:
+        """An API's items are not counted up front; the upsert keeps the last item of a repeated key."""
 
     def parse_cursor(self, stored: dict[str, Any] | None) -> Cursor | None:
         if not stored:

@@ -1,0 +1,57 @@
+#!/bin/bash
+# Mutations of the sync's guarantees; each must make the named tests fail ("killed"). Run from the repository
+# root: bash bench/sync_mutations.sh. Each mutation edits one file, runs the tests and puts the file back.
+set -u
+mutate() {
+  local name=$1 file=$2 old=$3 new=$4; shift 4
+  cp "$file" "$file.mutation-backup"
+  if ! python - "$file" "$old" "$new" <<'PY'
+import sys
+p, old, new = sys.argv[1:4]
+s = open(p).read()
+if old not in s:
+    sys.exit(f"mutation anchor not found in {p}")
+open(p, "w").write(s.replace(old, new, 1))
+PY
+  then echo "$name: ANCHOR MISSING (update this script)"; rm "$file.mutation-backup"; return; fi
+  if timeout 900 python -m pytest -x -q -p no:cacheprovider "$@" >/dev/null 2>&1; then echo "$name: SURVIVED"; else echo "$name: killed"; fi
+  mv "$file.mutation-backup" "$file"
+}
+mutate job-passes-no-guard app/sync/job.py "guard=ctx.guard" "guard=None" tests/test_sync_job_faithful.py -k zombie
+mutate engine-ignores-guard app/sync/engine.py "                if guard is not None:
+                    guard(conn)
+                self._advance_cursor" "                self._advance_cursor" tests/test_sync.py -k zombie
+mutate cursor-and-data-in-two-transactions app/sync/engine.py "                self._advance_cursor(conn, version, batch.last.as_json(), now)
+                if self.around_batch is None:" "                pass
+            with write_transaction(self.store) as conn:
+                self._advance_cursor(conn, version, batch.last.as_json(), now)
+            with write_transaction(self.store) as conn:
+                if self.around_batch is None:" tests/test_sync.py -k "stale or fails_after"
+mutate data-committed-before-the-cursor app/sync/engine.py "                self._advance_cursor(conn, version, batch.last.as_json(), now)
+                if self.around_batch is None:
+                    written = self.destination.write(conn, batch)
+                else:
+                    with self.around_batch(conn, self.table(), batch):
+                        written = self.destination.write(conn, batch)" "                if self.around_batch is None:
+                    written = self.destination.write(conn, batch)
+                else:
+                    with self.around_batch(conn, self.table(), batch):
+                        written = self.destination.write(conn, batch)
+            with write_transaction(self.store) as conn:
+                self._advance_cursor(conn, version, batch.last.as_json(), now)" tests/test_sync.py -k "stale or fails_after"
+mutate no-key-uniqueness-check app/sync/engine.py "        self.source.check_keys()
+" "" tests/test_sync_shapes.py -k not_unique
+mutate json-read-as-python app/sync/types.py 'as_text=src == "postgresql",
+            cast_on_write=to_pg,' 'as_text=False,
+            cast_on_write=False,' tests/test_types_matrix.py -k "every and postgresql"
+mutate wide-decimal-as-float app/sync/types.py '    return ColumnPlan(name, t, sqltypes.Text(), convert=_decimal_text)' '    return ColumnPlan(name, t, sqltypes.Numeric(), convert=_decimal_float)' tests/test_types_matrix.py -k every
+mutate collation-kept app/sync/types.py '        return sqltypes.String(t.length)
+    return sqltypes.Text()' '        return sqltypes.String(t.length, collation=t.collation)
+    return sqltypes.Text(collation=t.collation)' tests/test_types_matrix.py -k every
+mutate no-null-cursor-pass app/sync/source.py '        for rows, types in self._pages(reader, "null", None, batch_size):' '        for rows, types in []:' tests/test_sync_shapes.py -k null_cursor
+mutate reconcile-without-guard app/sync/reconcile.py '                if guard is not None:
+                    guard(conn)
+' '' tests/test_reconcile.py -k zombie
+mutate whole-copy-keeps-deleted-rows app/sync/engine.py '            deleted, version = self._reconcile(batch_size, guard, stored, version)' '            pass' tests/test_sync_shapes.py -k without_a_cursor
+mutate unchanged-revisit-still-commits app/sync/engine.py '                    raise _Unchanged' '                    pass' tests/test_sync_shapes.py -k without_a_cursor
+mutate deletes-without-the-cursor-compare-and-set app/sync/engine.py '            self._advance_cursor(conn, at[0], stored, self.clock.now())' '            pass' tests/test_reconcile.py -k "stale_cursor or own_trigger"
