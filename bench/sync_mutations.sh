@@ -17,7 +17,7 @@ PY
   if timeout 900 python -m pytest -x -q -p no:cacheprovider "$@" >/dev/null 2>&1; then echo "$name: SURVIVED"; else echo "$name: killed"; fi
   mv "$file.mutation-backup" "$file"
 }
-mutate job-passes-no-guard app/sync/job.py "guard=ctx.guard" "guard=None" tests/test_sync_job_faithful.py -k zombie
+mutate job-passes-no-guard app/jobs/datasets.py "guard=ctx.guard" "guard=None" tests/test_sync_job_faithful.py -k zombie
 mutate engine-ignores-guard app/sync/engine.py "                if guard is not None:
                     guard(conn)
                 self._advance_cursor" "                self._advance_cursor" tests/test_sync.py -k zombie

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -251,7 +252,8 @@ def test_each_dataset_is_its_own_job_with_its_trigger_cursor_history_and_freshne
 ) -> None:
     settings = three_datasets(tmp_path, sqlite_url)
     assert not settings.issues, settings.issues
-    scheduler = SyncScheduler(settings=settings, clock=FrozenClock())
+    clock = FrozenClock()
+    scheduler = SyncScheduler(settings=settings, clock=clock)
     scheduler.prepare()
     jobs = {j["name"]: j for j in scheduler.store.list_jobs()}
     assert jobs["sync_events"]["trigger"] == "every 5m"
@@ -280,6 +282,7 @@ def test_each_dataset_is_its_own_job_with_its_trigger_cursor_history_and_freshne
     conn.execute("UPDATE products SET name = 'renamed', updated_at = '2026-11-30 11:00:00' WHERE id = 3")
     conn.commit()
     conn.close()
+    clock.advance(1)  # a manual run's slot is its request time: one per instant
     scheduler.run_now("sync_products", requested_by="test")
     scheduler.tick()
     after = {d.name: scheduler.get_status(d.job)["data_version"] for d in settings.datasets}
@@ -355,8 +358,9 @@ def test_the_data_page_shows_a_dataset_that_is_nothing_like_orders(events_app: P
     assert at.title[0].value == "Data"
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Rows"] == "40"
-    assert any("events: data as of" in str(m.value) for m in at.markdown)
-    assert any("events · data" in str(m.value) for m in at.sidebar.markdown), "the sidebar has its line"
+    assert any("data" in str(m.value) and "· as of 20" in str(m.value) for m in at.markdown)
+    badge = [str(e.value) for e in (*at.sidebar.success, *at.sidebar.info)]
+    assert any("Auto-sync on · data" in text for text in badge), badge  # one dataset: the badge is its line
     at.toggle(key="fd_data_show_events").set_value(True).run()
     assert not at.exception
     table = at.dataframe[-1].value
@@ -516,3 +520,129 @@ def test_reports_of_a_dataset_and_of_a_query_arrive_with_every_row(tmp_path: Pat
         ["purchase", "13"],
         ["signup", "14"],
     ]
+
+
+# -- three sources, two stores: inserts, updates and hard deletes ------------------------------------------
+
+
+def _write(url: str, *statements: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+    engine.dispose()
+
+
+def _canonical(value: Any) -> str | None:
+    """One text per value (a SQLite store keeps times as text, PostgreSQL as timestamps)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    text_value = str(value)
+    try:
+        return datetime.fromisoformat(text_value).isoformat(sep=" ") if len(text_value) >= 19 else text_value
+    except ValueError:
+        return text_value
+
+
+def _rows(url: str, table: str, order: str) -> list[tuple[Any, ...]]:
+    """Rows compared by value: numbers, text and times as text (each driver has its own Python types)."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = [tuple(_canonical(v) for v in r) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY {order}"))]
+    engine.dispose()
+    return rows
+
+
+@pytest.fixture
+def pg_source_url(pg_admin_url: str) -> Any:
+    from tests.conftest import _scratch_database
+
+    with _scratch_database(pg_admin_url, " WITH (FORCE)") as url:
+        yield url
+
+
+def test_three_sources_stay_equal_after_inserts_updates_and_hard_deletes(
+    tmp_path: Path, db_url: str, pg_source_url: str, mariadb_url: str
+) -> None:
+    sqlite_source = f"sqlite:///{tmp_path / 'lite.db'}"
+    _write(
+        pg_source_url,
+        "CREATE TABLE accounts (tenant text, code int, name text, balance numeric(20,4), updated_at timestamp NOT NULL,"
+        " PRIMARY KEY (tenant, code))",
+        "INSERT INTO accounts SELECT 't' || (n % 3), n, 'Ação ' || n, n * 1.0001, "
+        "timestamp '2026-11-30 10:00' + n * interval '1 second' FROM generate_series(1, 60) n",
+    )
+    _write(
+        mariadb_url,
+        "CREATE TABLE products (id INT PRIMARY KEY, title VARCHAR(50) COLLATE utf8mb4_bin, price DECIMAL(12,2), "
+        "updated_at DATETIME(6) NOT NULL)",
+        *(
+            f"INSERT INTO products VALUES ({n}, 'Produto ñ {n}', {n}.25, '2026-11-30 10:00:{n:02d}')"
+            for n in range(1, 31)
+        ),
+    )
+    _write(
+        sqlite_source,
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT, stars INTEGER)",  # no cursor: copied whole, diffed
+        *(
+            f"INSERT INTO notes VALUES ({n}, {'NULL' if n % 4 == 0 else repr('nota ' + str(n))}, {n % 5})"
+            for n in range(1, 21)
+        ),
+    )
+    secrets = {
+        "datasets": {
+            "accounts": {"source": "sql", "url": pg_source_url, "key": ["tenant", "code"], "cursor": "updated_at",
+                         "trigger": "every 2m", "deletes": "reconcile", "reconcile_trigger": "every 1h"},
+            "products": {"source": "sql", "url": mariadb_url, "key": "id", "cursor": "updated_at",
+                         "trigger": "daily 08:00", "deletes": "reconcile"},
+            "notes": {"source": "sql", "url": sqlite_source, "key": "id", "trigger": "cron 0 * * * *"},
+        }
+    }  # fmt: skip
+    settings = load_settings(env={"DATABASE_URL": db_url, "SCHEDULER_ENABLED": "false"}, secrets=secrets)
+    assert not settings.issues, settings.issues
+    clock = FrozenClock()
+    scheduler = SyncScheduler(settings=settings, clock=clock)
+    scheduler.prepare()
+
+    def run(*jobs: str) -> None:
+        for job in jobs:
+            clock.advance(1)
+            scheduler.run_now(job, requested_by="test")
+            scheduler.tick()
+            last = scheduler.history(job, limit=1)[0]
+            assert last["status"] == "success", (job, last["error"])
+
+    def same() -> None:
+        assert _rows(db_url, "accounts", "tenant, code") == _rows(pg_source_url, "accounts", "tenant, code")
+        assert _rows(db_url, "products", "id") == _rows(mariadb_url, "products", "id")
+        assert _rows(db_url, "notes", "id") == _rows(sqlite_source, "notes", "id")
+
+    run("sync_accounts", "sync_products", "sync_notes")
+    same()
+    _write(
+        pg_source_url,
+        "UPDATE accounts SET balance = -1.5, updated_at = timestamp '2026-11-30 11:00' WHERE code = 7",
+        "INSERT INTO accounts VALUES ('t9', 99, 'novo', 0, timestamp '2026-11-30 11:00:01')",
+        "DELETE FROM accounts WHERE code IN (3, 4)",
+    )
+    _write(
+        mariadb_url,
+        "UPDATE products SET price = 0.01, updated_at = '2026-11-30 11:00:00' WHERE id = 2",
+        "DELETE FROM products WHERE id = 5",
+    )
+    _write(
+        sqlite_source,
+        "UPDATE notes SET stars = 9 WHERE id = 1",
+        "DELETE FROM notes WHERE id = 2",
+        "INSERT INTO notes VALUES (50, 'x', 1)",
+    )
+    run("sync_accounts", "sync_products", "sync_notes", "reconcile_accounts", "reconcile_products")
+    same()
+    versions = {d.name: scheduler.get_status(d.job)["data_version"] for d in settings.datasets}
+    assert len({scheduler.get_status(d.job)["trigger"] for d in settings.datasets}) == 3
+    assert all(v >= 2 for v in versions.values()), versions
+    assert {r["job_name"] for r in scheduler.history(limit=50)} == {
+        "sync_accounts", "sync_products", "sync_notes", "reconcile_accounts", "reconcile_products",
+    }  # fmt: skip

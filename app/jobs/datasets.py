@@ -96,7 +96,7 @@ def build_source(settings: Settings, dataset: DatasetConfig, clock: Clock) -> So
     if dataset.source == "demo":
         demo = DemoSource(settings.demo_source_path, clock, settings.demo_orders_per_minute)
         demo.grow()
-        return SqlTableSource(demo.engine, "orders", "id", "updated_at")
+        return SqlTableSource(demo.engine, "orders", "id", "updated_at", soft_delete=dataset.soft_delete or None)
     if dataset.source == "http":
         if not dataset.endpoint:
             raise SourceError(f"dataset {dataset.name!r}: an http source needs its endpoint (SOURCE_ENDPOINT)")
@@ -115,7 +115,9 @@ def build_source(settings: Settings, dataset: DatasetConfig, clock: Clock) -> So
     if not dataset.url:
         raise SourceError(f"dataset {dataset.name!r}: a sql source needs its url (SOURCE_URL)")
     engine = get_engine(dataset.url, settings.source_timeout_seconds)  # connect, statement and lock limits
-    return SqlTableSource(engine, dataset.source_table, dataset.key[0], dataset.cursor or "")
+    return SqlTableSource(
+        engine, dataset.source_table, dataset.key, dataset.cursor, soft_delete=dataset.soft_delete or None
+    )
 
 
 def sync_engine(settings: Settings, dataset: DatasetConfig, clock: Clock) -> SyncEngine:
@@ -143,9 +145,17 @@ def make_sync_job(settings: Settings, dataset: DatasetConfig) -> JobFunc:
 
 
 def make_reconcile_job(settings: Settings, dataset: DatasetConfig) -> JobFunc:
-    def reconcile_dataset(ctx: RunContext) -> dict[str, Any]:
-        raise SourceError(f"dataset {dataset.name!r}: key reconciliation is not available in this build")
+    """Hard deletes: the store's keys that the source no longer has are deleted in batches, each batch under
+    the run's guard and the dataset's cursor compare-and-set (a concurrent sync or a zombie rolls it back)."""
 
+    def reconcile_dataset(ctx: RunContext) -> dict[str, Any]:
+        engine = sync_engine(settings, dataset, ctx.clock)
+        ctx.progress(0, f"comparing the keys of {dataset.target} with the source")
+        result = engine.reconcile(settings.sync_batch_size, guard=ctx.guard)
+        ctx.log("INFO", f"{result.deleted} row(s) deleted in the source removed from {dataset.target}")
+        return {**result.as_dict(), "rows": result.deleted, "dataset": dataset.name}
+
+    reconcile_dataset.__name__ = dataset.reconcile_job
     return reconcile_dataset
 
 
