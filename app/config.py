@@ -1,15 +1,19 @@
 """One typed, immutable Settings object read from environment, secrets and defaults.
 
-Order of precedence: environment variables, then the secrets mapping (``st.secrets`` under Streamlit,
-``.streamlit/secrets.toml`` otherwise), then defaults. A bad value never raises here: it falls back to the
-default and is reported in ``Settings.issues`` with the key, the value and what is allowed.
-Must not import Streamlit.
+Order of precedence, the same for the app, the CLI, workers and tests: environment variables, then the
+secrets mapping (``st.secrets`` under Streamlit, ``.streamlit/secrets.toml`` otherwise), then defaults;
+``Settings.origins`` says where each value came from. A bad value never raises here: most keys fall back to
+their default and are reported in ``Settings.issues``; a key that decides where data lives (PLACEMENT_KEYS)
+never falls back and lands in ``Settings.fatal``; unreadable secrets or a bad guard key lock the controls
+(``Settings.locked_reason``). Must not import Streamlit.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +23,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -33,6 +37,18 @@ DEFAULT_DEMO_SOURCE_PATH = str(PROJECT_ROOT / "data" / "demo_source.db")
 SECRET_KEYS = frozenset(
     {"ADMIN_PASSWORD", "DATABASE_URL", "SOURCE_URL", "SOURCE_ENDPOINT", "SOURCE_TOKEN", "SMTP_PASSWORD"}
 )
+# Keys that decide where data lives: an invalid value stops the app and the CLI instead of falling back.
+PLACEMENT_KEYS = frozenset({"DATABASE_URL", "SOURCE_URL", "SOURCE_ENDPOINT"})
+# Keys that guard state-changing controls: an invalid value (or unreadable secrets) keeps them locked.
+GUARD_KEYS = frozenset({"ADMIN_PASSWORD", "ADMIN_USERS"})
+ENVIRONMENT, SECRETS, DEFAULT = "environment", "secrets", "default"
+# The bare scheme a user copies from a hosting panel -> the driver this project installs.
+BUNDLED_DRIVERS = {
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+}
 LANGUAGES = ("en", "pt-BR")
 SOURCE_KINDS = ("demo", "sql", "http")
 SMTP_TLS_MODES = ("starttls", "ssl", "none")
@@ -97,6 +113,12 @@ class Settings:
     alert_stale_minutes: float = 0.0
     alert_recipients: tuple[str, ...] = ()
     issues: tuple[ConfigIssue, ...] = field(default=(), compare=False)
+    # Where each key's value came from: ENVIRONMENT, SECRETS or DEFAULT (a rejected value says so).
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # Keys that must not fall back (PLACEMENT_KEYS) with a value we cannot use: nothing may run.
+    fatal: tuple[ConfigIssue, ...] = field(default=(), compare=False)
+    # Why the guarded controls stay locked for everyone ("" when the guard keys could be read).
+    locked_reason: str = field(default="", compare=False)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -114,11 +136,17 @@ class Settings:
         """Every setting as the user would type it, secrets masked (safe for the UI and logs)."""
         shown: dict[str, str] = {}
         for f in dataclasses.fields(self):
-            if f.name == "issues":
+            if f.name in _META_FIELDS:
                 continue
             key = f.name.upper()
             shown[key] = mask(key, getattr(self, f.name))
         return shown
+
+    def origin(self, key: str) -> str:
+        return self.origins.get(key, DEFAULT)
+
+
+_META_FIELDS = frozenset({"issues", "origins", "fatal", "locked_reason"})
 
 
 def mask(key: str, value: object) -> str:
@@ -134,11 +162,16 @@ def mask(key: str, value: object) -> str:
     return str(value)
 
 
+_USERINFO = re.compile(r"(?P<scheme>[^/]*://)(?P<user>[^:/@]*):[^@/]*@")
+
+
 def redact_url(url: str) -> str:
+    """A URL safe to show: its password becomes ***, even when the URL cannot be parsed."""
     try:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
-        return "<unparsable URL hidden>"
+        # Still name the value the user typed, password masked, so they can find and fix it.
+        return _USERINFO.sub(r"\g<scheme>\g<user>:***@", str(url).strip())
 
 
 def redact_http_url(url: str, keep: tuple[str, ...] = ()) -> str:
@@ -209,15 +242,38 @@ def _timezone(raw: Any) -> str:
     return text
 
 
-def _database_url(raw: Any) -> str:
-    text = str(raw).strip()
+def normalize_url(text: str) -> str:
+    """postgres://, postgresql://, mysql:// and mariadb:// name the bundled drivers (psycopg 3, PyMySQL)."""
+    scheme, sep, rest = text.partition("://")
+    driver = BUNDLED_DRIVERS.get(scheme.lower()) if sep else None
+    return f"{driver}://{rest}" if driver else text
+
+
+def _sqlalchemy_url(text: str, example: str) -> Any:
+    """A parsed URL whose dialect and driver are installed; ValueError naming what is wrong otherwise."""
     try:
         url = make_url(text)
     except (ArgumentError, ValueError):
+        raise ValueError(f"must be a SQLAlchemy URL such as {example}") from None
+    try:
+        dialect = url.get_dialect()
+    except NoSuchModuleError:
         raise ValueError(
-            "must be a SQLAlchemy URL such as sqlite:///data/freshdash.db or "
-            "postgresql+psycopg://user:password@host:5432/db"
+            f"names an unknown database or driver {url.drivername!r}; use a URL such as {example}"
         ) from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise ValueError(f"needs the driver {exc.name or url.drivername!r}, which is not installed") from None
+    return url
+
+
+def _database_url(raw: Any) -> str:
+    text = normalize_url(str(raw).strip())
+    example = "sqlite:///data/freshdash.db or postgresql://user:password@host:5432/db"
+    if text.split("://", 1)[0].split("+", 1)[0].lower() not in {"sqlite", "postgresql"} and "://" in text:
+        raise ValueError("must be a sqlite:// or postgresql:// URL")
+    url = _sqlalchemy_url(text, example)
     if url.get_backend_name() not in {"sqlite", "postgresql"}:
         raise ValueError("must be a sqlite:// or postgresql:// URL")
     return _anchor_sqlite(url, text)
@@ -240,13 +296,10 @@ def _path(raw: Any) -> str:
 
 def _optional_url(raw: Any) -> str:
     """Any SQLAlchemy URL (a source may be MySQL, SQLite ...), or empty."""
-    text = str(raw).strip()
+    text = normalize_url(str(raw).strip())
     if not text:
         return ""
-    try:
-        make_url(text)
-    except (ArgumentError, ValueError):
-        raise ValueError("must be a SQLAlchemy URL such as postgresql+psycopg://user@host/db") from None
+    _sqlalchemy_url(text, "postgresql://user:password@host:5432/db or mysql://user:password@host:3306/db")
     return text
 
 
@@ -283,6 +336,30 @@ def _identifier(raw: Any) -> str:
 
 def _text(raw: Any) -> str:
     return str(raw)
+
+
+def _password(raw: Any) -> str:
+    """A guard: present means "guard the controls", so a value that guards nothing is refused."""
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        raise ValueError("must be a text value (the password), not a table, a list or true/false")
+    text = str(raw)
+    if not text.strip():
+        raise ValueError("is set but empty: set a password, or remove the key to leave the controls open")
+    return text
+
+
+def _admin_users(raw: Any) -> tuple[str, ...]:
+    if isinstance(raw, (bool, dict)) or (not isinstance(raw, (str, list, tuple))):
+        raise ValueError("must be e-mail addresses (st.user identities) such as ana@example.com, separated by commas")
+    users = _names(raw)
+    if not users:
+        raise ValueError("is set but lists nobody: name the e-mail addresses, or remove the key")
+    try:
+        return tuple(_address(user) for user in users)
+    except ValueError:
+        raise ValueError(
+            "must be e-mail addresses (st.user identities) such as ana@example.com, separated by commas"
+        ) from None
 
 
 def _names(raw: Any) -> tuple[str, ...]:
@@ -354,8 +431,8 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "SOURCE_RATE_LIMIT_PER_SECOND": _number(0, 10_000),
     "SOURCE_TIMEOUT_SECONDS": _number(0.1, 3600),
     "SOURCE_MAX_RETRIES": _integer(0, 20),
-    "ADMIN_PASSWORD": _text,
-    "ADMIN_USERS": _names,
+    "ADMIN_PASSWORD": _password,
+    "ADMIN_USERS": _admin_users,
     "UI_LANGUAGE": _choice(*LANGUAGES),
     "SMTP_HOST": _host,
     "SMTP_PORT": _integer(1, 65535),
@@ -374,38 +451,166 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def read_secrets_file(path: Path) -> tuple[dict[str, Any], ConfigIssue | None]:
-    """Parse a secrets.toml; a missing file is empty, a broken one is reported, never raised."""
+@dataclass(frozen=True)
+class ConfigInput:
+    """What the loader reads: the environment, the raw secrets mapping, and why the secrets could not be read.
+
+    Sub-parsers (e.g. ``[datasets.NAME]`` tables) get this object, so they follow the same precedence.
+    """
+
+    env: Mapping[str, str]
+    secrets: Mapping[str, Any]
+    secrets_problem: str = ""  # "" when the secrets were read (or there are none)
+    # Top-level keys an unreadable secrets file seems to set (read line by line): they cannot be trusted.
+    unreadable_keys: frozenset[str] = frozenset()
+
+    def lookup(self, key: str) -> tuple[Any, str] | None:
+        """(raw value, origin) by precedence: environment, then secrets; None when neither sets `key`."""
+        if key in self.env:
+            return self.env[key], ENVIRONMENT
+        if key in self.secrets:
+            return self.secrets[key], SECRETS
+        return None
+
+
+_TOP_LEVEL_KEY = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=")
+
+
+def read_secrets_file(path: Path) -> tuple[dict[str, Any], str, frozenset[str]]:
+    """Parse a secrets.toml: (mapping, problem, keys an unreadable file seems to set); never raises."""
     if not path.exists():
-        return {}, None
+        return {}, "", frozenset()
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle), None
-    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
-        return {}, ConfigIssue(str(path.name), "<file>", f"cannot be read as TOML ({exc}); using defaults")
+        raw = path.read_bytes()
+        return tomllib.loads(raw.decode("utf-8")), "", frozenset()
+    except OSError as exc:
+        return {}, f"{path} cannot be read ({exc.strerror or type(exc).__name__})", frozenset()
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        # The parser's message names a line and column, never a value.
+        keys = frozenset(
+            m.group(1) for line in raw.decode("utf-8", "replace").splitlines() if (m := _TOP_LEVEL_KEY.match(line))
+        )
+        return {}, f"{path} is not valid TOML ({exc})", keys
+
+
+def read_config_input(
+    env: Mapping[str, str] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+    secrets_path: Path | None = None,
+    secrets_problem: str = "",
+) -> ConfigInput:
+    """`secrets` (e.g. st.secrets as a dict) wins over reading `secrets_path`."""
+    env = os.environ if env is None else env
+    unreadable: frozenset[str] = frozenset()
+    if secrets is None:
+        secrets, problem, unreadable = read_secrets_file(secrets_path or DEFAULT_SECRETS_PATH)
+        secrets_problem = secrets_problem or problem
+    return ConfigInput(dict(env), dict(secrets), secrets_problem, unreadable)
 
 
 def load_settings(
     env: Mapping[str, str] | None = None,
     secrets: Mapping[str, Any] | None = None,
     secrets_path: Path | None = None,
+    *,
+    secrets_problem: str = "",
 ) -> Settings:
-    """Build Settings; `secrets` (e.g. st.secrets as a dict) wins over reading `secrets_path`."""
-    env = os.environ if env is None else env
+    """Build Settings from env > secrets > defaults; `secrets` (e.g. st.secrets as a dict) wins over `secrets_path`."""
+    return settings_from(read_config_input(env, secrets, secrets_path, secrets_problem))
+
+
+def settings_from(given: ConfigInput) -> Settings:
     issues: list[ConfigIssue] = []
-    if secrets is None:
-        secrets, issue = read_secrets_file(secrets_path or DEFAULT_SECRETS_PATH)
-        if issue:
-            issues.append(issue)
+    fatal: list[ConfigIssue] = []
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     for key, parse in PARSERS.items():
-        raw: Any = env.get(key) if key in env else secrets.get(key)
-        if raw is None:
+        found = given.lookup(key)
+        origins[key] = DEFAULT
+        if found is None:
+            if key in PLACEMENT_KEYS and key in given.unreadable_keys:
+                why = f"is set in secrets that cannot be read: {given.secrets_problem}"
+                fatal.append(ConfigIssue(key, "<unreadable>", why))
             continue
+        raw, origin = found
         try:
             values[key.lower()] = parse(raw)
+            origins[key] = origin
         except ValueError as exc:
-            shown = mask(key, raw) if key in SECRET_KEYS else repr(raw)
-            default = mask(key, getattr(Settings, key.lower()))
-            issues.append(ConfigIssue(key, shown, f"{exc}; using the default {default}"))
-    return Settings(**values, issues=tuple(issues))
+            origins[key] = f"{DEFAULT} ({origin} value rejected)"
+            issue = ConfigIssue(key, shown_value(key, raw), f"{exc} (from {origin}); {_consequence(key)}")
+            (fatal if key in PLACEMENT_KEYS else issues).append(issue)
+    if given.secrets_problem:
+        why = f"{given.secrets_problem}; keys only set there use their defaults"
+        issues.insert(0, ConfigIssue("secrets", "<file>", why))
+    return Settings(
+        **values,
+        issues=tuple(issues),
+        origins=origins,
+        fatal=tuple(fatal),
+        locked_reason=_locked_reason(given, issues),
+    )
+
+
+def _consequence(key: str) -> str:
+    if key in PLACEMENT_KEYS:
+        return "Freshdash does not fall back to another database or source: nothing runs until it is fixed"
+    if key in GUARD_KEYS:
+        return "the controls stay locked until it is fixed"
+    return f"using the default {mask(key, getattr(Settings, key.lower()))}"
+
+
+def shown_value(key: str, raw: Any) -> str:
+    """A rejected value as the message shows it: URLs with their password masked, secrets not at all."""
+    if key in {"DATABASE_URL", "SOURCE_URL"}:
+        return redact_url(str(raw))
+    if key == "SOURCE_ENDPOINT":
+        return redact_http_url(str(raw))
+    if key in SECRET_KEYS:
+        return "••••••" if raw not in ("", None) else repr(raw)
+    return repr(raw)
+
+
+def _locked_reason(given: ConfigInput, issues: list[ConfigIssue]) -> str:
+    """Fail closed: without readable secrets we cannot know whether a guard was meant, so nobody gets in."""
+    if given.secrets_problem:
+        return f"the secrets cannot be read ({given.secrets_problem}); fix the secrets file and reload the page"
+    bad = [issue for issue in issues if issue.key in GUARD_KEYS]
+    if bad:
+        return "; ".join(f"{issue.key} {issue.message.split(' (from ')[0]}" for issue in bad) + (
+            "; fix it in the environment or the secrets and reload the page"
+        )
+    return ""
+
+
+@functools.lru_cache(maxsize=1)
+def startup_environment() -> Mapping[str, str] | None:
+    """The environment this process was started with (Linux /proc); None where the OS does not tell."""
+    try:
+        raw = Path("/proc/self/environ").read_bytes()
+    except OSError:
+        return None
+    pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
+    return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in pairs}
+
+
+def environment_without_promoted_secrets(
+    secrets: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
+    started_with: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """os.environ minus what Streamlit copied into it from the secrets.
+
+    Streamlit writes every top-level str/int/float secret into os.environ, overwriting a variable the user
+    set: read naively, the secrets would win over the environment. A variable that now equals its secret is
+    taken from the environment the process started with (when the OS tells) or else left to the secrets
+    (same value either way; only its origin is then shown as "secrets").
+    """
+    result = dict(os.environ if env is None else env)
+    for key, value in secrets.items():
+        if type(value) in (str, int, float) and result.get(key) == str(value):
+            if started_with is not None and key in started_with:
+                result[key] = started_with[key]
+            else:
+                del result[key]
+    return result
