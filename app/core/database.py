@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.schema import CreateColumn
 
-from app.config import redact_url
+from app.core.failures import describe, store_role
 from app.core.models import Base
 from app.errors import StoreError
 
@@ -44,14 +44,7 @@ def _as_store_error(context: Any) -> BaseException | None:
     original = context.sqlalchemy_exception
     if not isinstance(original, (OperationalError, InterfaceError)) or context.engine is None:
         return None
-    url = context.engine.url
-    where = redact_url(url.render_as_string(hide_password=False))
-    orig = getattr(original, "orig", None) or original
-    detail = scrub(_first_line(original), url.password)
-    return StoreError(
-        f"cannot use the database {where} ({type(orig).__name__}: {detail}); "
-        "check DATABASE_URL and that the server is running"
-    )
+    return StoreError(describe("cannot use the database", original, context.engine.url, store_role()))
 
 
 def _create(url: str) -> Engine:
@@ -60,7 +53,10 @@ def _create(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(describe("cannot use the database", exc, parsed, store_role())) from None
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -125,13 +121,7 @@ def create_schema(engine: Engine) -> None:
         Base.metadata.create_all(engine)
         _add_missing_columns(engine)
     except SQLAlchemyError as exc:
-        where = redact_url(engine.url.render_as_string(hide_password=False))
-        orig = getattr(exc, "orig", None)
-        reason = type(orig).__name__ if orig is not None else type(exc).__name__
-        raise StoreError(
-            f"cannot use the database {where} ({reason}: {scrub(_first_line(exc), engine.url.password)}); "
-            "check DATABASE_URL and that the server is running"
-        ) from None
+        raise StoreError(describe("cannot use the database", exc, engine.url, store_role())) from None
 
 
 def _add_missing_columns(engine: Engine) -> None:

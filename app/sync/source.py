@@ -17,6 +17,7 @@ from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 from sqlalchemy.sql.compiler import Compiled
 
 from app.config import redact_url
+from app.core.failures import describe, source_role
 from app.errors import SourceError, StoreError
 
 Row = Sequence[Any]
@@ -109,7 +110,7 @@ class SqlTableSource:
             except NoSuchTableError:
                 raise SourceError(f"source table {self.table_name!r} does not exist (SOURCE_TABLE)") from None
             except (SQLAlchemyError, StoreError) as exc:
-                raise SourceError(f"cannot reach the source {self._where()}: {type(exc).__name__}") from None
+                raise SourceError(describe("cannot reach the source", exc, self.engine.url, source_role())) from None
             for field, setting in ((self.key, "SOURCE_KEY"), (self.cursor_field, "SOURCE_CURSOR_FIELD")):
                 if field not in self._table.c:
                     raise SourceError(f"{setting}={field!r}: no such column in table {self.table_name!r}")
@@ -177,9 +178,8 @@ class SqlTableSource:
                 finally:
                     cursor.close()
         except (SQLAlchemyError, StoreError, self.engine.dialect.loaded_dbapi.Error) as exc:
-            raise SourceError(
-                f"reading {self.table_name!r} from {self._where()} failed: {type(exc).__name__}"
-            ) from None
+            action = f"cannot read {self.table_name!r} from"
+            raise SourceError(describe(action, exc, self.engine.url, source_role())) from None
 
 
 class _KeysetReader:
