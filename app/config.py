@@ -149,6 +149,18 @@ class Settings:
 _META_FIELDS = frozenset({"issues", "origins", "fatal", "locked_reason"})
 
 
+def effective_rows(settings: Settings) -> list[dict[str, str]]:
+    """One row per key: the value in use (secrets masked), where it came from, and the default.
+
+    The Settings page and `python -m app config` show exactly these rows.
+    """
+    defaults = Settings().redacted()
+    return [
+        {"key": key, "value": value, "origin": settings.origin(key), "default": defaults[key]}
+        for key, value in settings.redacted().items()
+    ]
+
+
 def mask(key: str, value: object) -> str:
     """Display form of one setting: passwords in URLs and secret values never appear."""
     if key in {"DATABASE_URL", "SOURCE_URL"} and value:
