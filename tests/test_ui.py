@@ -232,7 +232,9 @@ def test_a_database_that_goes_away_later_gives_a_clear_error(
         at = page(name)
         at.run()
         assert not at.exception, (name, [e.value for e in at.exception])
-        assert any("(unknown database); check the database name in DATABASE_URL" in str(e.value) for e in at.main.error), name
+        assert any(
+            "(unknown database); check the database name in DATABASE_URL" in str(e.value) for e in at.main.error
+        ), name
 
 
 # -- the badge and smart refresh, as pure functions ----------------------------------------------------------
