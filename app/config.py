@@ -149,6 +149,19 @@ class Settings:
 _META_FIELDS = frozenset({"issues", "origins", "fatal", "locked_reason"})
 
 
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret a message could carry (passwords, tokens, passwords in URLs): scrub these before showing."""
+    values = [settings.admin_password, settings.source_token, settings.smtp_password]
+    for url in (settings.database_url, settings.source_url, settings.source_endpoint):
+        try:
+            password = make_url(url).password if url else None
+        except (ArgumentError, ValueError):
+            password = urlsplit(url).password if "://" in url else None
+        if password:
+            values.append(str(password))
+    return [v for v in values if v]
+
+
 def effective_rows(settings: Settings) -> list[dict[str, str]]:
     """One row per key: the value in use (secrets masked), where it came from, and the default.
 
