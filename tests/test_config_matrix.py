@@ -134,6 +134,8 @@ def test_a_bad_value_is_named_everywhere_without_traceback_or_secret(
     for path, at, text in _pages():
         if path.name == "2_Settings.py" or kind == "fatal":
             assert key in text and shown in text, (path.name, text)
+        if kind == "fatal":
+            assert [e.value for e in at.sidebar.error] == ["Settings unusable · details on the page"], path.name
         if path.name == "1_Scheduler.py" and kind != "fatal":
             assert _locked(at) == (kind == "guard"), path.name
         _no_secret(text + str(at._tree))
