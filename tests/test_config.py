@@ -247,3 +247,13 @@ def test_unreachable_database_gives_a_clear_cli_error_without_the_password(tmp_p
 def test_the_shells_own_language_variable_is_not_ours() -> None:
     settings = load_settings(env={"LANGUAGE": "en_US:en"}, secrets={})
     assert settings.issues == () and settings.ui_language == "en"
+
+
+def test_no_scheduler_is_built_on_settings_that_cannot_be_used() -> None:
+    from app.core.scheduler import SyncScheduler, initialize_scheduler
+    from app.errors import ConfigError
+
+    bad = load_settings(env={"DATABASE_URL": "mysql://u:Pw-9@h/x"}, secrets={})
+    with pytest.raises(ConfigError, match=r"DATABASE_URL=mysql://u:\*\*\*@h/x"):
+        SyncScheduler(settings=bad)  # the seed API, workers and scripts cannot fall back to the default file
+    assert initialize_scheduler(bad) is None

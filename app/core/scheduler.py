@@ -38,7 +38,7 @@ from app.core.status import StatusReader
 from app.core.store import JobStore, RunRequest
 from app.core.tally import settle
 from app.core.triggers import Trigger
-from app.errors import AppError, SchedulerError, UnknownJobError
+from app.errors import AppError, ConfigError, SchedulerError, UnknownJobError
 
 logger = logging.getLogger(__name__)
 DEFAULT_JOB = "incremental_sync"
@@ -100,6 +100,8 @@ class SyncScheduler:
         presence: Presence | None = None,
     ) -> None:
         self.settings = settings or load_settings()
+        if self.settings.fatal:  # e.g. an invalid DATABASE_URL: never run against the default database instead
+            raise ConfigError("; ".join(str(issue) for issue in self.settings.fatal))
         if interval_minutes is not None:
             if interval_minutes <= 0:
                 raise SchedulerError(f"interval_minutes must be positive, got {interval_minutes!r}")
