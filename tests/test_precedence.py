@@ -77,8 +77,8 @@ def test_the_settings_page_and_the_cli_show_the_same_values_and_origins(
     started_with = {**os.environ}
     monkeypatch.setattr("app.ui.resources.startup_environment", lambda: started_with)
     for key, value in secrets.items():
+        monkeypatch.delenv(key, raising=False)  # records the value to restore after the test
         Secrets._maybe_set_environment_variable(key, value)
-        monkeypatch.setenv(key, os.environ[key])  # restored after the test
     at = AppTest.from_file(str(ROOT / "pages" / "2_Settings.py"), default_timeout=30)
     at.secrets = secrets
     at.run()
