@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -107,6 +108,15 @@ class _Group(click.Group):
         flags = [a for a in args[:end] if a in GLOBAL_FLAGS]
         rest = [a for a in args[:end] if a not in GLOBAL_FLAGS] + args[end:]
         return super().parse_args(ctx, flags + rest)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            if ctx.params.get("as_json"):  # machines get the documented error object too
+                error = {"error": {"kind": "usage", "message": exc.format_message(), "exit_code": EXIT_USAGE}}
+                click.echo(shapes.to_json(error, ZoneInfo("UTC")))
+            raise
 
 
 @click.group(cls=_Group)

@@ -130,7 +130,9 @@ class Settings:
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{key.lower()}={value!r}" for key, value in self.redacted().items())
-        return f"Settings({shown}, issues={len(self.issues)})"
+        # The composition root caches the scheduler by this text: a change of lock or fatal state must show here.
+        flags = f"issues={len(self.issues)}, fatal={len(self.fatal)}, locked={bool(self.locked_reason)}"
+        return f"Settings({shown}, {flags})"
 
     def redacted(self) -> dict[str, str]:
         """Every setting as the user would type it, secrets masked (safe for the UI and logs)."""

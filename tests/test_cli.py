@@ -165,6 +165,10 @@ def test_an_unknown_job_is_a_usage_error_naming_it(tmp_path: Path, args: tuple[s
 def test_an_unknown_status_is_a_usage_error_naming_the_allowed_ones(tmp_path: Path) -> None:
     result = invoke(tmp_path, "history", "--status", "bogus")
     assert result.exit_code == 2 and "'bogus' is not one of 'running', 'success', 'failed'" in result.stderr
+    shown = json.loads(invoke(tmp_path, "history", "--status", "bogus", "--json").stdout)
+    assert shown["error"]["kind"] == "usage" and "'bogus' is not one of" in shown["error"]["message"]
+    unknown = json.loads(invoke(tmp_path, "--json", "pause", "nosuch").stdout)
+    assert unknown["error"] == {"kind": "usage", "message": "no job named 'nosuch'", "exit_code": 2}
 
 
 def test_an_invalid_database_url_stops_the_cli_with_exit_3_naming_key_and_value(tmp_path: Path) -> None:
