@@ -153,6 +153,7 @@ def test_a_broken_secrets_file_locks_the_controls_everywhere(
     assert result.exit_code == 0 and "is not valid TOML" in result.output and "line 2" in result.output
     _no_secret(result.output)
 
+    before = st_config.get_option("secrets.files")
     st_config.set_option("secrets.files", [str(broken)])  # what Streamlit reads: the same broken file
     st.secrets._reset()
     try:
@@ -163,6 +164,6 @@ def test_a_broken_secrets_file_locks_the_controls_everywhere(
                 assert "Error parsing secrets file" in text and "line 2" in text
             _no_secret(text + str(at._tree))
     finally:
-        st_config.set_option("secrets.files", st_config.get_config_options()["secrets.files"].default_val)
+        st_config.set_option("secrets.files", before)
         st.secrets._reset()
     _no_secret(caplog.text)
