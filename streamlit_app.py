@@ -8,7 +8,7 @@ from app.ui.components.autorefresh import render_smart_refresh
 from app.ui.components.dashboard import demo_dataset, render_dashboard
 from app.ui.components.datasets import render_data_page
 from app.ui.components.navigation import render_navigation
-from app.ui.components.scheduler_status import render_data_as_of, render_scheduler_badge
+from app.ui.components.scheduler_status import render_app_error, render_data_as_of, render_scheduler_badge
 from app.ui.text import t
 
 st.set_page_config(page_title="Freshdash", page_icon=resources.PAGE_ICON, layout="wide")
@@ -26,7 +26,7 @@ if demo is None:
 try:
     status = resources.get_scheduler().get_status(demo.job)
 except AppError as exc:
-    st.error(t(settings.ui_language, "db_error", error=exc), icon=":material/database:")
+    render_app_error(exc, settings.ui_language)
     st.stop()
 render_data_as_of(status, settings.ui_language)
 render_smart_refresh("dashboard", high_traffic=True)

@@ -1,22 +1,32 @@
-"""`python -m app`: operations without a browser, a thin shell over the same core the UI uses."""
+"""`python -m app`: operations without a browser, a thin shell over the same core the UI uses.
+
+Exit codes: 0 done; 1 the operation ran and failed (a failed run, unhealthy); 2 usage (unknown command, job
+or status, bad value); 3 configuration that cannot be used (a placement key, see app.config); 4 the database
+or a source cannot be used. `--json` and `--verbose` go before or after the command; JSON shapes: app/shapes.py.
+"""
 
 from __future__ import annotations
 
-import json
 import re
 import sys
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
 
 import click
 
-from app.config import Settings, load_settings
+from app import shapes
+from app.config import Settings, effective_rows, load_settings, secret_values
+from app.core.models import RunStatus
 from app.core.scheduler import DEFAULT_JOB, SyncScheduler
 from app.core.status import silent_after
-from app.errors import AppError
+from app.errors import AppError, ConfigError, SchedulerError
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_UNAVAILABLE = 1, 2, 3, 4
+GLOBAL_FLAGS = ("--json", "--verbose", "-v")
 
 
 def parse_duration(text: str) -> timedelta:
@@ -28,8 +38,9 @@ def parse_duration(text: str) -> timedelta:
 
 
 class Context:
-    def __init__(self, as_json: bool) -> None:
+    def __init__(self, as_json: bool, verbose: bool = False) -> None:
         self.as_json = as_json
+        self.verbose = verbose
         self.settings: Settings = load_settings()
         self._scheduler: SyncScheduler | None = None
 
@@ -41,22 +52,108 @@ class Context:
         return self._scheduler
 
     def emit(self, data: Any, text: str) -> None:
-        click.echo(json.dumps(data, default=str, indent=2) if self.as_json else text)
+        """Text for people, or the record's public JSON shape (app/shapes.py) for machines."""
+        if not self.as_json:
+            click.echo(text)
+            return
+        paused = self.scheduler.store.scheduler_paused() if self._scheduler is not None else False
+        click.echo(shapes.to_json(shapes.public(data, paused), self.settings.tz))
+
+    def job_exists(self, job: str) -> None:
+        """Unknown job -> exit 2 (UnknownJobError) before a query that would only answer "nothing"."""
+        self.scheduler.store.get_job(job)
 
 
-def _fail(exc: AppError) -> None:
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(2)
+def _fail(exc: AppError) -> NoReturn:
+    code = (
+        EXIT_USAGE
+        if isinstance(exc, SchedulerError)
+        else EXIT_CONFIG
+        if isinstance(exc, ConfigError)
+        else EXIT_UNAVAILABLE
+    )
+    _exit_with(str(exc), code, exc)
 
 
-@click.group()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def _exit_with(message: str, code: int, exc: BaseException | None = None) -> NoReturn:
+    obj = click.get_current_context().find_object(Context)
+    click.echo(f"error: {message}", err=True)
+    if obj is not None and obj.verbose and exc is not None:
+        for line in _causes(exc, secret_values(obj.settings)):
+            click.echo(f"  caused by {line}", err=True)
+    if obj is not None and obj.as_json:
+        kind = {EXIT_USAGE: "usage", EXIT_CONFIG: "config", EXIT_UNAVAILABLE: "unavailable"}.get(code, "failed")
+        click.echo(shapes.to_json({"error": {"kind": kind, "message": message, "exit_code": code}}, obj.settings.tz))
+    sys.exit(code)
+
+
+def _causes(exc: BaseException, secrets: Sequence[str]) -> list[str]:
+    """The whole chain of causes, every line of each message, secrets masked (for --verbose)."""
+    lines, seen, current = [], {id(exc)}, exc.__cause__ or exc.__context__
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = f"{type(current).__name__}: {current}"
+        for secret in secrets:
+            text = text.replace(secret, "***")
+        lines.append(text)
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return lines
+
+
+class _Group(click.Group):
+    """Global flags are accepted after the command too: `status --json` is `--json status`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        end = args.index("--") if "--" in args else len(args)
+        flags = [a for a in args[:end] if a in GLOBAL_FLAGS]
+        rest = [a for a in args[:end] if a not in GLOBAL_FLAGS] + args[end:]
+        return super().parse_args(ctx, flags + rest)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            if ctx.params.get("as_json"):  # machines get the documented error object too
+                error = {"error": {"kind": "usage", "message": exc.format_message(), "exit_code": EXIT_USAGE}}
+                click.echo(shapes.to_json(error, ZoneInfo("UTC")))
+            raise
+
+
+@click.group(cls=_Group)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (documented shapes).")
+@click.option("--verbose", "-v", is_flag=True, help="Full error text: whole messages and their causes.")
 @click.pass_context
-def main(ctx: click.Context, as_json: bool) -> None:
-    """Freshdash operations: status, jobs, runs, history, retention, health."""
-    ctx.obj = Context(as_json)
-    for issue in ctx.obj.settings.issues:
+def main(ctx: click.Context, as_json: bool, verbose: bool) -> None:
+    """Freshdash operations: status, jobs, runs, history, retention, health, config."""
+    ctx.obj = Context(as_json, verbose)
+    settings = ctx.obj.settings
+    for issue in settings.issues:
         click.echo(f"warning: {issue}", err=True)
+    if settings.fatal and ctx.invoked_subcommand != "config":
+        # A key that decides where data lives is invalid: never fall back to another database.
+        _exit_with("; ".join(str(issue) for issue in settings.fatal), EXIT_CONFIG)
+
+
+@main.command()
+@click.pass_obj
+def config(obj: Context) -> None:
+    """Every effective setting, where it came from (environment, secrets, default), secrets masked."""
+    settings = obj.settings
+    rows = effective_rows(settings)
+    data = {
+        "settings": rows,
+        "issues": [{"key": i.key, "value": i.value, "message": i.message} for i in settings.issues],
+        "fatal": [{"key": i.key, "value": i.value, "message": i.message} for i in settings.fatal],
+        "locked_reason": settings.locked_reason,
+    }
+    text = shapes.table(("KEY", "VALUE", "ORIGIN", "DEFAULT"), [list(r.values()) for r in rows])
+    for issue in settings.fatal:
+        text += f"\nerror: {issue}"
+    if settings.locked_reason:
+        text += f"\ncontrols locked: {settings.locked_reason}"
+    obj.emit(data, text)
+    if settings.fatal:
+        sys.exit(EXIT_CONFIG)
 
 
 @main.command()
@@ -69,8 +166,13 @@ def status(obj: Context, job: str) -> None:
     except AppError as exc:
         _fail(exc)
     age = data["data_age_seconds"]
+    paused = [
+        p
+        for p, on in (("scheduler paused by Stop", data["scheduler_paused"]), ("job paused", data["job_paused"]))
+        if on
+    ]
     lines = [
-        f"job:          {data['job']} ({'paused' if data['paused'] else 'active'})",
+        f"job:          {data['job']} ({', '.join(paused) if paused else 'active'})",
         f"trigger:      {data.get('trigger') or str(data['interval_minutes']) + ' min'}",
         f"last run:     {data['last_run'] or '-'} {data['last_result'] or ''}",
         f"last success: {data['last_success_at'] or '-'} (data {'-' if age is None else f'{age:.0f} s'} old)",
@@ -90,18 +192,39 @@ def jobs(obj: Context) -> None:
     """Every job (highest priority first) with its trigger, state, next run and dependencies."""
     try:
         rows = obj.scheduler.store.list_jobs()
+        stopped = obj.scheduler.store.scheduler_paused()
     except AppError as exc:
         _fail(exc)
-    lines = [
-        f"{r['name']:<20} {r['trigger']:<40} prio {r['priority']:<4} {'PAUSED' if r['paused'] else 'active':<7} "
-        f"next {_local(r['next_run_at'], obj)}" + (f"  after {r['depends_on']}" if r["depends_on"] else "")
-        for r in rows
-    ]
-    obj.emit(rows, "\n".join(lines) or "no jobs")
+    shaped = [shapes.job_shape(r, stopped) for r in rows]
+    text = shapes.table(
+        ("JOB", "TRIGGER", "PRIO", "STATE", "NEXT RUN", "AFTER"),
+        [
+            (
+                j["job"],
+                j["trigger"],
+                j["priority"],
+                _job_state(j),
+                _local(j["next_run_at"], obj),
+                ", ".join(j["depends_on"]),
+            )
+            for j in shaped
+        ],
+    )
+    if stopped:
+        text += "\nscheduler paused by Stop: no job runs on its schedule until Start"
+    obj.emit(shaped, text if shaped else "no jobs")
+
+
+def _job_state(job: dict[str, Any]) -> str:
+    if job["running"]:
+        return "running"
+    if job["job_paused"]:
+        return "paused"
+    return "held" if job["scheduler_paused"] else "active"
 
 
 def _local(instant: datetime | None, obj: Context) -> str:
-    return "-" if instant is None else f"{instant.astimezone(obj.settings.tz):%Y-%m-%d %H:%M:%S}"
+    return shapes.iso(instant, obj.settings.tz)
 
 
 @main.command()
@@ -130,7 +253,8 @@ def queue(obj: Context) -> None:
         _fail(exc)
     counts = queue_counts(entries)
     lines = [", ".join(f"{n} {k}" for k, n in counts.items())]
-    lines += [f"{_local(e['planned_for'], obj)}  {e['job']:<20} prio {e['priority']:<4} {e['state']}" for e in entries]
+    rows = [(_local(e["planned_for"], obj), e["job"], e["priority"], e["state"], e["run_id"]) for e in entries]
+    lines.append(shapes.table(("PLANNED FOR", "JOB", "PRIO", "STATE", "RUN"), rows))
     obj.emit(entries, "\n".join(lines))
 
 
@@ -176,30 +300,51 @@ def run(obj: Context, job: str, wait: bool, timeout: float) -> None:
 
 
 @main.command()
-@click.option("--job", default=None)
-@click.option("--limit", default=20, show_default=True)
-@click.option("--status", "status_filter", default=None, help="Only runs with this status.")
+@click.option("--job", default=None, help="Only runs of this job.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100_000))
+@click.option(
+    "--status",
+    "status_filter",
+    default=None,
+    type=click.Choice([s.value for s in RunStatus]),
+    help="Only runs with this status.",
+)
 @click.pass_obj
 def history(obj: Context, job: str | None, limit: int, status_filter: str | None) -> None:
-    """Recent runs, newest first."""
+    """Recent runs, newest first (errors cut to one line; --verbose shows them whole)."""
     try:
+        if job is not None:
+            obj.job_exists(job)
         rows = obj.scheduler.status_reader.history(job, limit, status_filter)
     except AppError as exc:
         _fail(exc)
-    text = "\n".join(
-        f"{r['id']:>7} {r['job_name']:<20} {r['status']:<9} {r['trigger']:<8} "
-        f"{r['started_at']:%Y-%m-%d %H:%M:%S} {r['duration_seconds'] or 0:7.2f}s {r['rows']:>8} rows"
-        + (f"  {r['error'][:80]}" if r["error"] else "")
-        for r in rows
-    )
-    obj.emit(rows, text or "no runs")
+    table = shapes.table(
+        ("RUN", "JOB", "STATUS", "TRIGGER", "STARTED", "SECONDS", "ROWS", "ERROR"),
+        [
+            (
+                r["id"], r["job_name"], r["status"], r["trigger"], _local(r["started_at"], obj),
+                f"{r['duration_seconds'] or 0:.2f}", r["rows"], _error_cell(r["error"], obj.verbose),
+            )
+            for r in rows
+        ],
+    )  # fmt: skip
+    obj.emit(rows, table if rows else "no runs")
+
+
+def _error_cell(error: str | None, verbose: bool) -> str:
+    if not error:
+        return ""
+    if verbose:
+        return error.replace("\n", "\n    ")
+    first = error.splitlines()[0]
+    return first if len(first) <= 100 else first[:99] + "…"
 
 
 @main.command()
 @click.argument("job")
 @click.pass_obj
 def pause(obj: Context, job: str) -> None:
-    """Pause a job (persisted; every replica obeys)."""
+    """Pause a job (persisted; every replica obeys; Stop/Start of the scheduler leave it paused)."""
     _set_paused(obj, job, True)
 
 
@@ -237,10 +382,7 @@ def purge(obj: Context, older_than: str | None) -> None:
         deleted = obj.scheduler.status_reader.purge(cutoff)
     except AppError as exc:
         _fail(exc)
-    obj.emit(
-        {"deleted": deleted, "cutoff": cutoff},
-        f"deleted {deleted} run(s) started before {cutoff:%Y-%m-%d %H:%M} UTC",
-    )
+    obj.emit({"deleted": deleted, "cutoff": cutoff}, f"deleted {deleted} run(s) started before {_local(cutoff, obj)}")
 
 
 @main.command()
@@ -258,11 +400,13 @@ def health(obj: Context, job: str) -> None:
             problems.append("no scheduler heartbeat recently" if beats else "no scheduler has ever run")
         if data["stale"] and not data["paused"]:
             problems.append(f"data is stale (last success {data['last_success_at'] or 'never'})")
+    except SchedulerError as exc:
+        _fail(exc)  # an unknown job is a usage error, not an unhealthy system
     except AppError as exc:
         problems.append(str(exc))
     verdict = {"healthy": not problems, "problems": problems}
     obj.emit(verdict, "healthy" if not problems else "unhealthy: " + "; ".join(problems))
-    sys.exit(0 if not problems else 1)
+    sys.exit(0 if not problems else EXIT_FAILED)
 
 
 @main.command()
@@ -273,6 +417,7 @@ def resync(obj: Context, job: str) -> None:
     from app.sync.engine import reset_cursor
 
     try:
+        obj.job_exists(job)
         moved = reset_cursor(obj.scheduler.engine, job, obj.scheduler.clock.now())
     except AppError as exc:
         _fail(exc)

@@ -1,15 +1,19 @@
 """One typed, immutable Settings object read from environment, secrets and defaults.
 
-Order of precedence: environment variables, then the secrets mapping (``st.secrets`` under Streamlit,
-``.streamlit/secrets.toml`` otherwise), then defaults. A bad value never raises here: it falls back to the
-default and is reported in ``Settings.issues`` with the key, the value and what is allowed.
-Must not import Streamlit.
+Order of precedence, the same for the app, the CLI, workers and tests: environment variables, then the
+secrets mapping (``st.secrets`` under Streamlit, ``.streamlit/secrets.toml`` otherwise), then defaults;
+``Settings.origins`` says where each value came from. A bad value never raises here: most keys fall back to
+their default and are reported in ``Settings.issues``; a key that decides where data lives (PLACEMENT_KEYS)
+never falls back and lands in ``Settings.fatal``; unreadable secrets or a bad guard key lock the controls
+(``Settings.locked_reason``). Must not import Streamlit.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +23,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 if TYPE_CHECKING:
     from app.dataset_config import DatasetConfig, ReportConfig
@@ -38,6 +42,18 @@ SECRET_KEYS = frozenset(
 )
 # The application's built-in jobs, imported by the core's catalogue the way a user's JOB_MODULES are.
 APPLICATION_JOBS = "app.jobs.builtin"
+# Keys that decide where data lives: an invalid value stops the app and the CLI instead of falling back.
+PLACEMENT_KEYS = frozenset({"DATABASE_URL", "SOURCE_URL", "SOURCE_ENDPOINT"})
+# Keys that guard state-changing controls: an invalid value (or unreadable secrets) keeps them locked.
+GUARD_KEYS = frozenset({"ADMIN_PASSWORD", "ADMIN_USERS"})
+ENVIRONMENT, SECRETS, DEFAULT = "environment", "secrets", "default"
+# The bare scheme a user copies from a hosting panel -> the driver this project installs.
+BUNDLED_DRIVERS = {
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+}
 LANGUAGES = ("en", "pt-BR")
 SOURCE_KINDS = ("demo", "sql", "http")
 SMTP_TLS_MODES = ("starttls", "ssl", "none")
@@ -106,6 +122,12 @@ class Settings:
     seed_dataset: bool = True  # the seed's keys (SYNC_SOURCE, SOURCE_*) define a dataset too
     reports: tuple[ReportConfig, ...] = ()  # [reports.NAME]: e-mailed reports of datasets
     issues: tuple[ConfigIssue, ...] = field(default=(), compare=False)
+    # Where each key's value came from: ENVIRONMENT, SECRETS or DEFAULT (a rejected value says so).
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # Keys that must not fall back (PLACEMENT_KEYS) with a value we cannot use: nothing may run.
+    fatal: tuple[ConfigIssue, ...] = field(default=(), compare=False)
+    # Why the guarded controls stay locked for everyone ("" when the guard keys could be read).
+    locked_reason: str = field(default="", compare=False)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -124,18 +146,53 @@ class Settings:
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{key.lower()}={value!r}" for key, value in self.redacted().items())
+        # The composition root caches the scheduler by this text: a change of lock or fatal state must show here.
+        flags = f"issues={len(self.issues)}, fatal={len(self.fatal)}, locked={bool(self.locked_reason)}"
         datasets = f"datasets={self.declared_datasets!r}, seed_dataset={self.seed_dataset}, reports={self.reports!r}"
-        return f"Settings({shown}, {datasets}, issues={len(self.issues)})"
+        return f"Settings({shown}, {datasets}, {flags})"
 
     def redacted(self) -> dict[str, str]:
         """Every setting as the user would type it, secrets masked (safe for the UI and logs)."""
         shown: dict[str, str] = {}
         for f in dataclasses.fields(self):
-            if f.name in {"issues", "declared_datasets", "seed_dataset", "reports"}:
+            if f.name in _META_FIELDS:
                 continue
             key = f.name.upper()
             shown[key] = mask(key, getattr(self, f.name))
         return shown
+
+    def origin(self, key: str) -> str:
+        return self.origins.get(key, DEFAULT)
+
+
+_META_FIELDS = frozenset(
+    {"issues", "origins", "fatal", "locked_reason", "declared_datasets", "seed_dataset", "reports"}
+)
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret a message could carry (passwords, tokens, passwords in URLs): scrub these before showing."""
+    values = [settings.admin_password, settings.source_token, settings.smtp_password]
+    for url in (settings.database_url, settings.source_url, settings.source_endpoint):
+        try:
+            password = make_url(url).password if url else None
+        except (ArgumentError, ValueError):
+            password = urlsplit(url).password if "://" in url else None
+        if password:
+            values.append(str(password))
+    return [v for v in values if v]
+
+
+def effective_rows(settings: Settings) -> list[dict[str, str]]:
+    """One row per key: the value in use (secrets masked), where it came from, and the default.
+
+    The Settings page and `python -m app config` show exactly these rows.
+    """
+    defaults = Settings().redacted()
+    return [
+        {"key": key, "value": value, "origin": settings.origin(key), "default": defaults[key]}
+        for key, value in settings.redacted().items()
+    ]
 
 
 def mask(key: str, value: object) -> str:
@@ -151,11 +208,16 @@ def mask(key: str, value: object) -> str:
     return str(value)
 
 
+_USERINFO = re.compile(r"(?P<scheme>[^/]*://)(?P<user>[^:/@]*):[^@/]*@")
+
+
 def redact_url(url: str) -> str:
+    """A URL safe to show: its password becomes ***, even when the URL cannot be parsed."""
     try:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
-        return "<unparsable URL hidden>"
+        # Still name the value the user typed, password masked, so they can find and fix it.
+        return _USERINFO.sub(r"\g<scheme>\g<user>:***@", str(url).strip())
 
 
 def redact_http_url(url: str, keep: tuple[str, ...] = ()) -> str:
@@ -226,15 +288,38 @@ def _timezone(raw: Any) -> str:
     return text
 
 
-def _database_url(raw: Any) -> str:
-    text = str(raw).strip()
+def normalize_url(text: str) -> str:
+    """postgres://, postgresql://, mysql:// and mariadb:// name the bundled drivers (psycopg 3, PyMySQL)."""
+    scheme, sep, rest = text.partition("://")
+    driver = BUNDLED_DRIVERS.get(scheme.lower()) if sep else None
+    return f"{driver}://{rest}" if driver else text
+
+
+def _sqlalchemy_url(text: str, example: str) -> Any:
+    """A parsed URL whose dialect and driver are installed; ValueError naming what is wrong otherwise."""
     try:
         url = make_url(text)
     except (ArgumentError, ValueError):
+        raise ValueError(f"must be a SQLAlchemy URL such as {example}") from None
+    try:
+        dialect = url.get_dialect()
+    except NoSuchModuleError:
         raise ValueError(
-            "must be a SQLAlchemy URL such as sqlite:///data/freshdash.db or "
-            "postgresql+psycopg://user:password@host:5432/db"
+            f"names an unknown database or driver {url.drivername!r}; use a URL such as {example}"
         ) from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise ValueError(f"needs the driver {exc.name or url.drivername!r}, which is not installed") from None
+    return url
+
+
+def _database_url(raw: Any) -> str:
+    text = normalize_url(str(raw).strip())
+    example = "sqlite:///data/freshdash.db or postgresql://user:password@host:5432/db"
+    if text.split("://", 1)[0].split("+", 1)[0].lower() not in {"sqlite", "postgresql"} and "://" in text:
+        raise ValueError("must be a sqlite:// or postgresql:// URL")
+    url = _sqlalchemy_url(text, example)
     if url.get_backend_name() not in {"sqlite", "postgresql"}:
         raise ValueError("must be a sqlite:// or postgresql:// URL")
     return _anchor_sqlite(url, text)
@@ -257,13 +342,10 @@ def _path(raw: Any) -> str:
 
 def _optional_url(raw: Any) -> str:
     """Any SQLAlchemy URL (a source may be MySQL, SQLite ...), or empty."""
-    text = str(raw).strip()
+    text = normalize_url(str(raw).strip())
     if not text:
         return ""
-    try:
-        make_url(text)
-    except (ArgumentError, ValueError):
-        raise ValueError("must be a SQLAlchemy URL such as postgresql+psycopg://user@host/db") from None
+    _sqlalchemy_url(text, "postgresql://user:password@host:5432/db or mysql://user:password@host:3306/db")
     return text
 
 
@@ -300,6 +382,30 @@ def _identifier(raw: Any) -> str:
 
 def _text(raw: Any) -> str:
     return str(raw)
+
+
+def _password(raw: Any) -> str:
+    """A guard: present means "guard the controls", so a value that guards nothing is refused."""
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        raise ValueError("must be a text value (the password), not a table, a list or true/false")
+    text = str(raw)
+    if not text.strip():
+        raise ValueError("is set but empty: set a password, or remove the key to leave the controls open")
+    return text
+
+
+def _admin_users(raw: Any) -> tuple[str, ...]:
+    if isinstance(raw, (bool, dict)) or (not isinstance(raw, (str, list, tuple))):
+        raise ValueError("must be e-mail addresses (st.user identities) such as ana@example.com, separated by commas")
+    users = _names(raw)
+    if not users:
+        raise ValueError("is set but lists nobody: name the e-mail addresses, or remove the key")
+    try:
+        return tuple(_address(user) for user in users)
+    except ValueError:
+        raise ValueError(
+            "must be e-mail addresses (st.user identities) such as ana@example.com, separated by commas"
+        ) from None
 
 
 def _names(raw: Any) -> tuple[str, ...]:
@@ -371,8 +477,8 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "SOURCE_RATE_LIMIT_PER_SECOND": _number(0, 10_000),
     "SOURCE_TIMEOUT_SECONDS": _number(0.1, 3600),
     "SOURCE_MAX_RETRIES": _integer(0, 20),
-    "ADMIN_PASSWORD": _text,
-    "ADMIN_USERS": _names,
+    "ADMIN_PASSWORD": _password,
+    "ADMIN_USERS": _admin_users,
     "UI_LANGUAGE": _choice(*LANGUAGES),
     "SMTP_HOST": _host,
     "SMTP_PORT": _integer(1, 65535),
@@ -391,44 +497,178 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def read_secrets_file(path: Path) -> tuple[dict[str, Any], ConfigIssue | None]:
-    """Parse a secrets.toml; a missing file is empty, a broken one is reported, never raised."""
+@dataclass(frozen=True)
+class ConfigInput:
+    """What the loader reads: the environment, the raw secrets mapping, and why the secrets could not be read.
+
+    Sub-parsers (e.g. ``[datasets.NAME]`` tables) get this object, so they follow the same precedence.
+    """
+
+    env: Mapping[str, str]
+    secrets: Mapping[str, Any]
+    secrets_problem: str = ""  # "" when the secrets were read (or there are none)
+    # Top-level keys an unreadable secrets file seems to set (read line by line): they cannot be trusted.
+    unreadable_keys: frozenset[str] = frozenset()
+
+    def lookup(self, key: str) -> tuple[Any, str] | None:
+        """(raw value, origin) by precedence: environment, then secrets; None when neither sets `key`."""
+        if key in self.env:
+            return self.env[key], ENVIRONMENT
+        if key in self.secrets:
+            return self.secrets[key], SECRETS
+        return None
+
+
+_TOP_LEVEL_KEY = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=")
+
+
+def read_secrets_file(path: Path) -> tuple[dict[str, Any], str, frozenset[str]]:
+    """Parse a secrets.toml: (mapping, problem, keys an unreadable file seems to set); never raises."""
     if not path.exists():
-        return {}, None
+        return {}, "", frozenset()
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle), None
-    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
-        return {}, ConfigIssue(str(path.name), "<file>", f"cannot be read as TOML ({exc}); using defaults")
+        raw = path.read_bytes()
+        return tomllib.loads(raw.decode("utf-8")), "", frozenset()
+    except OSError as exc:
+        return {}, f"{path} cannot be read ({exc.strerror or type(exc).__name__})", frozenset()
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        # The parser's message names a line and column, never a value.
+        keys = frozenset(
+            m.group(1) for line in raw.decode("utf-8", "replace").splitlines() if (m := _TOP_LEVEL_KEY.match(line))
+        )
+        return {}, f"{path} is not valid TOML ({exc})", keys
+
+
+def read_config_input(
+    env: Mapping[str, str] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+    secrets_path: Path | None = None,
+    secrets_problem: str = "",
+) -> ConfigInput:
+    """`secrets` (e.g. st.secrets as a dict) wins over reading `secrets_path`."""
+    env = os.environ if env is None else env
+    unreadable: frozenset[str] = frozenset()
+    if secrets is None:
+        secrets, problem, unreadable = read_secrets_file(secrets_path or DEFAULT_SECRETS_PATH)
+        secrets_problem = secrets_problem or problem
+    return ConfigInput(dict(env), dict(secrets), secrets_problem, unreadable)
 
 
 def load_settings(
     env: Mapping[str, str] | None = None,
     secrets: Mapping[str, Any] | None = None,
     secrets_path: Path | None = None,
+    *,
+    secrets_problem: str = "",
 ) -> Settings:
-    """Build Settings; `secrets` (e.g. st.secrets as a dict) wins over reading `secrets_path`."""
-    env = os.environ if env is None else env
+    """Build Settings from env > secrets > defaults; `secrets` (e.g. st.secrets as a dict) wins over `secrets_path`."""
+    return settings_from(read_config_input(env, secrets, secrets_path, secrets_problem))
+
+
+def settings_from(given: ConfigInput) -> Settings:
     issues: list[ConfigIssue] = []
-    if secrets is None:
-        secrets, issue = read_secrets_file(secrets_path or DEFAULT_SECRETS_PATH)
-        if issue:
-            issues.append(issue)
+    fatal: list[ConfigIssue] = []
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     for key, parse in PARSERS.items():
-        raw: Any = env.get(key) if key in env else secrets.get(key)
-        if raw is None:
+        found = given.lookup(key)
+        origins[key] = DEFAULT
+        if found is None:
+            if key in PLACEMENT_KEYS and key in given.unreadable_keys:
+                why = f"is set in secrets that cannot be read: {given.secrets_problem}"
+                fatal.append(ConfigIssue(key, "<unreadable>", why))
             continue
+        raw, origin = found
         try:
             values[key.lower()] = parse(raw)
+            origins[key] = origin
         except ValueError as exc:
-            shown = mask(key, raw) if key in SECRET_KEYS else repr(raw)
-            default = mask(key, getattr(Settings, key.lower()))
-            issues.append(ConfigIssue(key, shown, f"{exc}; using the default {default}"))
+            origins[key] = f"{DEFAULT} ({origin} value rejected)"
+            issue = ConfigIssue(key, shown_value(key, raw), f"{exc} (from {origin}); {_consequence(key)}")
+            (fatal if key in PLACEMENT_KEYS else issues).append(issue)
+    if given.secrets_problem:
+        why = f"{given.secrets_problem}; keys only set there use their defaults"
+        issues.insert(0, ConfigIssue("secrets", "<file>", why))
+    settings = Settings(
+        **values,
+        issues=tuple(issues),
+        origins=origins,
+        fatal=tuple(fatal),
+        locked_reason=_locked_reason(given, issues),
+    )
+    return _with_datasets(settings, given)
+
+
+def _with_datasets(settings: Settings, given: ConfigInput) -> Settings:
+    """Add the [datasets.NAME] and [reports.NAME] tables (same precedence: DATASETS__NAME__KEY wins)."""
     from app.dataset_config import load_datasets, load_reports
 
-    settings = Settings(**values)
-    declared, seed, dataset_issues = load_datasets(settings, env, secrets)
+    declared, seed, dataset_issues = load_datasets(settings, given.env, given.secrets)
     settings = dataclasses.replace(settings, declared_datasets=declared, seed_dataset=seed)
-    reports, report_issues = load_reports(env, secrets, settings.datasets)
-    return dataclasses.replace(settings, reports=reports, issues=tuple(issues + dataset_issues + report_issues))
+    reports, report_issues = load_reports(given.env, given.secrets, settings.datasets)
+    issues = settings.issues + tuple(dataset_issues + report_issues)
+    return dataclasses.replace(settings, reports=reports, issues=issues)
+
+
+def _consequence(key: str) -> str:
+    if key in PLACEMENT_KEYS:
+        return "Freshdash does not fall back to another database or source: nothing runs until it is fixed"
+    if key in GUARD_KEYS:
+        return "the controls stay locked until it is fixed"
+    return f"using the default {mask(key, getattr(Settings, key.lower()))}"
+
+
+def shown_value(key: str, raw: Any) -> str:
+    """A rejected value as the message shows it: URLs with their password masked, secrets not at all."""
+    if key in {"DATABASE_URL", "SOURCE_URL"}:
+        return redact_url(str(raw))
+    if key == "SOURCE_ENDPOINT":
+        return redact_http_url(str(raw))
+    if key in SECRET_KEYS:
+        return "••••••" if raw not in ("", None) else repr(raw)
+    return repr(raw)
+
+
+def _locked_reason(given: ConfigInput, issues: list[ConfigIssue]) -> str:
+    """Fail closed: without readable secrets we cannot know whether a guard was meant, so nobody gets in."""
+    if given.secrets_problem:
+        return f"the secrets cannot be read ({given.secrets_problem}); fix the secrets file and reload the page"
+    bad = [issue for issue in issues if issue.key in GUARD_KEYS]
+    if bad:
+        return "; ".join(f"{issue.key} {issue.message.split(' (from ')[0]}" for issue in bad) + (
+            "; fix it in the environment or the secrets and reload the page"
+        )
+    return ""
+
+
+@functools.lru_cache(maxsize=1)
+def startup_environment() -> Mapping[str, str] | None:
+    """The environment this process was started with (Linux /proc); None where the OS does not tell."""
+    try:
+        raw = Path("/proc/self/environ").read_bytes()
+    except OSError:
+        return None
+    pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
+    return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in pairs}
+
+
+def environment_without_promoted_secrets(
+    secrets: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
+    started_with: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """os.environ minus what Streamlit copied into it from the secrets.
+
+    Streamlit writes every top-level str/int/float secret into os.environ, overwriting a variable the user
+    set: read naively, the secrets would win over the environment. A variable that now equals its secret is
+    taken from the environment the process started with (when the OS tells) or else left to the secrets
+    (same value either way; only its origin is then shown as "secrets").
+    """
+    result = dict(os.environ if env is None else env)
+    for key, value in secrets.items():
+        if type(value) in (str, int, float) and result.get(key) == str(value):
+            if started_with is not None and key in started_with:
+                result[key] = started_with[key]
+            else:
+                del result[key]
+    return result

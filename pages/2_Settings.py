@@ -1,8 +1,8 @@
-"""Settings: the effective configuration (secrets masked) and every configuration problem explained."""
+"""Settings: every effective value with where it came from (secrets masked), and every problem explained."""
 
 import streamlit as st
 
-from app.config import Settings
+from app.config import effective_rows
 from app.core.catalogue import catalogue
 from app.ui import resources
 from app.ui.components.navigation import render_navigation
@@ -15,20 +15,27 @@ st.set_page_config(page_title="Settings · Freshdash", page_icon=":material/sett
 settings = resources.get_settings()
 lang = settings.ui_language
 st.title(t(lang, "settings.title"))
-render_navigation(resources.get_settings().ui_language)
+render_navigation(lang)
 render_scheduler_badge()
-render_freshness(show_errors=True)  # valid settings can still name a database that cannot be used
+if settings.fatal:  # the table below still shows every value, to help fix it
+    st.error(t(lang, "settings.fatal", count=len(settings.fatal)), icon=":material/error:")
+    for issue in settings.fatal:
+        st.markdown(f"- **{issue.key}** = `{issue.value}`: {issue.message}")
+    st.info(t(lang, "config_fix"), icon=":material/build:")
+else:
+    render_freshness(show_errors=True)  # valid settings can still name a database that cannot be used
+if settings.locked_reason:
+    st.warning(t(lang, "admin.failclosed", reason=settings.locked_reason), icon=":material/lock:")
 if settings.issues:
     st.error(t(lang, "settings.issues", count=len(settings.issues)), icon=":material/error:")
     for issue in settings.issues:
         st.markdown(f"- **{issue.key}** = `{issue.value}`: {issue.message}")
-elif not catalogue.problems:
+elif not catalogue.problems and not settings.fatal:
     st.success(t(lang, "settings.ok"), icon=":material/check_circle:")
 for problem in catalogue.problems:  # JOB_MODULES that failed to import, jobs left out for their dependencies
     st.warning(problem, icon=":material/warning:")
 st.caption(t(lang, "settings.where"))
-defaults = Settings().redacted()
-rows = [{"key": key, "value": value, "default": defaults[key]} for key, value in settings.redacted().items()]
+rows = effective_rows(settings)
 st.dataframe(
     rows,
     hide_index=True,
@@ -37,5 +44,6 @@ st.dataframe(
     column_config={
         "key": st.column_config.TextColumn(width="medium"),
         "value": st.column_config.TextColumn(width="large"),
+        "origin": st.column_config.TextColumn(width="medium"),
     },
 )

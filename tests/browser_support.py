@@ -44,7 +44,7 @@ def clean_env(settings: dict[str, str]) -> dict[str, str]:
 
 @contextmanager
 def streamlit_process(
-    script: str, env: dict[str, str], log: Path, timeout: float = 30.0
+    script: str, env: dict[str, str], log: Path, timeout: float = 30.0, extra_args: tuple[str, ...] = ()
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """`streamlit run script` on 127.0.0.1 from the repository root, healthy, then stopped at exit.
 
@@ -59,6 +59,7 @@ def streamlit_process(
         "--server.address", "127.0.0.1",
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
+        *extra_args,
     ]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:

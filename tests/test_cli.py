@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -45,8 +46,9 @@ def test_run_wait_then_status_history_and_health(tmp_path: Path) -> None:
 
 def test_pause_resume_are_persisted_and_unknown_jobs_are_named(tmp_path: Path) -> None:
     assert "paused" in cli(tmp_path, "pause", "incremental_sync").stdout
-    jobs = {j["name"]: j for j in json.loads(cli(tmp_path, "--json", "jobs").stdout)}
+    jobs = {j["job"]: j for j in json.loads(cli(tmp_path, "--json", "jobs").stdout)}
     assert jobs["incremental_sync"]["paused"] is True and jobs["history_retention"]["paused"] is False
+    assert jobs["incremental_sync"]["job_paused"] is True and jobs["incremental_sync"]["scheduler_paused"] is False
     assert "resumed" in cli(tmp_path, "resume", "incremental_sync").stdout
     missing = cli(tmp_path, "pause", "nope")
     assert missing.returncode == 2 and "no job named 'nope'" in missing.stderr
@@ -85,7 +87,7 @@ def test_an_old_database_gets_new_columns_in_place(sqlite_url: str) -> None:
 @pytest.mark.parametrize("command", ["status", "jobs", "history", "health"])
 def test_an_unreachable_database_is_a_clear_error(tmp_path: Path, command: str) -> None:
     out = cli(tmp_path, command, url="postgresql+psycopg://ops:pw-123@127.0.0.1:1/x")
-    assert out.returncode in {1, 2}
+    assert out.returncode == (1 if command == "health" else 4)  # health reports; the others cannot work
     assert "cannot use the database" in out.stderr + out.stdout
     assert "pw-123" not in out.stderr + out.stdout
 
@@ -105,7 +107,7 @@ def test_trigger_queue_enable_disable_and_reset_from_the_cli(tmp_path: Path) -> 
     assert "history_retention: daily 04:30 on weekends, next run" in changed.stdout
     bad = cli(tmp_path, "trigger", "history_retention", "cron 0 8")
     assert bad.returncode == 2 and "has 2 fields" in bad.stderr
-    jobs = {j["name"]: j for j in json.loads(cli(tmp_path, "--json", "jobs").stdout)}
+    jobs = {j["job"]: j for j in json.loads(cli(tmp_path, "--json", "jobs").stdout)}
     assert jobs["history_retention"]["trigger"] == "daily 04:30 on weekends"  # the bad text changed nothing
     assert "paused" in cli(tmp_path, "disable", "history_retention").stdout
     assert json.loads(cli(tmp_path, "--json", "jobs").stdout)[-1]["paused"] is True
@@ -113,3 +115,130 @@ def test_trigger_queue_enable_disable_and_reset_from_the_cli(tmp_path: Path) -> 
     queue = json.loads(cli(tmp_path, "--json", "queue").stdout)
     assert any(e["job"] == "incremental_sync" for e in queue)
     assert "has no run in progress" in cli(tmp_path, "reset", "incremental_sync").stdout
+
+
+# -- a CLI that behaves like one: exit codes, flags anywhere, headers, stable JSON shapes -------------------
+
+ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d")
+JOB_FIELDS = {
+    "job", "description", "trigger", "interval_minutes", "priority", "paused", "job_paused", "scheduler_paused",
+    "depends_on", "tags", "next_run_at", "last_success_at", "running", "current_run_id", "requested",
+}  # fmt: skip
+RUN_FIELDS = {
+    "id", "job", "status", "trigger", "attempt", "scheduled_for", "started_at", "finished_at", "duration_seconds",
+    "rows", "error", "requested_by", "owner", "result",
+}  # fmt: skip
+
+
+def invoke(tmp_path: Path, *args: str, **env: str) -> Any:
+    """The CLI in this process (fast); the subprocess tests above cover `python -m app` itself."""
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    base = {"DATABASE_URL": f"sqlite:///{tmp_path / 'fd.db'}", "DEMO_SOURCE_PATH": str(tmp_path / "demo.db")}
+    result = CliRunner().invoke(main, list(args), env={**base, **env})
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("status", "--job", "nosuch"),
+        ("history", "--job", "nosuch"),
+        ("pause", "nosuch"),
+        ("resume", "nosuch"),
+        ("reset", "nosuch"),
+        ("run", "nosuch"),
+        ("resync", "--job", "nosuch"),
+        ("health", "--job", "nosuch"),
+        ("trigger", "nosuch", "every", "5m"),
+    ],
+)
+def test_an_unknown_job_is_a_usage_error_naming_it(tmp_path: Path, args: tuple[str, ...]) -> None:
+    result = invoke(tmp_path, *args)
+    assert result.exit_code == 2, result.output
+    assert "'nosuch'" in result.stderr and "no runs" not in result.output
+
+
+def test_an_unknown_status_is_a_usage_error_naming_the_allowed_ones(tmp_path: Path) -> None:
+    result = invoke(tmp_path, "history", "--status", "bogus")
+    assert result.exit_code == 2 and "'bogus' is not one of 'running', 'success', 'failed'" in result.stderr
+    shown = json.loads(invoke(tmp_path, "history", "--status", "bogus", "--json").stdout)
+    assert shown["error"]["kind"] == "usage" and "'bogus' is not one of" in shown["error"]["message"]
+    unknown = json.loads(invoke(tmp_path, "--json", "pause", "nosuch").stdout)
+    assert unknown["error"] == {"kind": "usage", "message": "no job named 'nosuch'", "exit_code": 2}
+
+
+def test_an_invalid_database_url_stops_the_cli_with_exit_3_naming_key_and_value(tmp_path: Path) -> None:
+    for command in ("status", "jobs", "history", "run"):
+        result = invoke(tmp_path, command, DATABASE_URL="mysql://ops:Pw-77@db.example/x")
+        assert result.exit_code == 3, result.output
+        assert "DATABASE_URL=mysql://ops:***@db.example/x: must be a sqlite:// or postgresql:// URL" in result.stderr
+        assert "Pw-77" not in result.output
+    assert not (tmp_path / "fd.db").exists()  # and nothing was written anywhere else either
+    shown = json.loads(invoke(tmp_path, "--json", "status", DATABASE_URL="mysql://ops:Pw-77@db/x").stdout)
+    assert shown["error"]["kind"] == "config" and shown["error"]["exit_code"] == 3
+
+
+def test_json_and_verbose_are_accepted_before_or_after_the_command(tmp_path: Path) -> None:
+    before = json.loads(invoke(tmp_path, "--json", "status").stdout)
+    after = json.loads(invoke(tmp_path, "status", "--json").stdout)
+    assert before.keys() == after.keys() and after["job"] == "incremental_sync"
+    assert json.loads(invoke(tmp_path, "jobs", "--json", "--verbose").stdout)[0]["job"]
+
+
+def test_tables_have_headers_and_every_time_is_iso_8601_with_its_offset(tmp_path: Path) -> None:
+    assert invoke(tmp_path, "run", "--wait").exit_code == 0
+    jobs = invoke(tmp_path, "jobs").stdout.splitlines()
+    assert jobs[0].split() == ["JOB", "TRIGGER", "PRIO", "STATE", "NEXT", "RUN", "AFTER"]
+    assert all(ISO.search(line) for line in jobs[1:])
+    history = invoke(tmp_path, "history").stdout.splitlines()
+    assert history[0].split() == ["RUN", "JOB", "STATUS", "TRIGGER", "STARTED", "SECONDS", "ROWS", "ERROR"]
+    assert ISO.search(history[1])
+    queue = invoke(tmp_path, "queue").stdout.splitlines()
+    assert queue[1].split()[:2] == ["PLANNED", "FOR"] and ISO.search(queue[2])
+    status = invoke(tmp_path, "status").stdout
+    assert ISO.search(status.split("last run:")[1].splitlines()[0])
+    purge = invoke(tmp_path, "purge").stdout
+    assert ISO.search(purge) and "UTC" not in purge
+
+
+def test_json_shapes_are_public_and_typed_the_same_in_every_command(tmp_path: Path) -> None:
+    assert invoke(tmp_path, "run", "--wait").exit_code == 0
+    jobs = json.loads(invoke(tmp_path, "--json", "jobs").stdout)
+    assert all(set(j) == JOB_FIELDS for j in jobs)  # no fence, extra_trigger, lease ...
+    assert all(isinstance(j["depends_on"], list) and isinstance(j["tags"], list) for j in jobs)
+    assert all(j["next_run_at"] is None or ISO.fullmatch(j["next_run_at"]) for j in jobs)
+    status = json.loads(invoke(tmp_path, "--json", "status").stdout)
+    assert isinstance(status["depends_on"], list) and ISO.fullmatch(status["last_run"])
+    [run] = json.loads(invoke(tmp_path, "--json", "history").stdout)
+    assert set(run) == RUN_FIELDS and run["job"] == "incremental_sync" and ISO.fullmatch(run["started_at"])
+    changed = json.loads(invoke(tmp_path, "--json", "trigger", "history_retention", "every", "2h").stdout)
+    assert set(changed) == JOB_FIELDS and changed["trigger"] == "every 2h"
+    again = json.loads(invoke(tmp_path, "--json", "run", "--wait").stdout)
+    assert set(again) == RUN_FIELDS
+    config = json.loads(invoke(tmp_path, "--json", "config").stdout)
+    assert set(config) == {"settings", "issues", "fatal", "locked_reason"}
+    assert all(set(row) == {"key", "value", "origin", "default"} for row in config["settings"])
+
+
+def test_history_cuts_errors_to_one_line_and_verbose_shows_them_whole(tmp_path: Path) -> None:
+    failing = {"SYNC_SOURCE": "sql", "SOURCE_URL": "postgresql://ops:Pw-55@127.0.0.1:1/src", "RUN_MAX_RETRIES": "0"}
+    ran = invoke(tmp_path, "run", "--wait", **failing)
+    assert ran.exit_code == 1 and "check the host and port in SOURCE_URL" in ran.stdout
+    short = invoke(tmp_path, "history", **failing).stdout
+    full = invoke(tmp_path, "history", "--verbose", **failing).stdout
+    assert "…" in short and "check the host and port in SOURCE_URL" not in short
+    assert "check the host and port in SOURCE_URL and that the source server is running" in full
+    assert "Pw-55" not in short + full
+
+
+def test_verbose_errors_show_their_causes_without_secrets(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://ops:Pw-66@127.0.0.1:1/x"
+    plain = invoke(tmp_path, "status", DATABASE_URL=url)
+    verbose = invoke(tmp_path, "status", "--verbose", DATABASE_URL=url)
+    assert plain.exit_code == verbose.exit_code == 4
+    assert "caused by" not in plain.stderr and "caused by" in verbose.stderr
+    assert "Pw-66" not in plain.output + verbose.output

@@ -746,6 +746,10 @@ BAD_HTTP_VALUES = [
 @pytest.mark.parametrize(("key", "value", "allowed"), BAD_HTTP_VALUES)
 def test_bad_http_source_values_give_a_clear_config_issue(key: str, value: str, allowed: str) -> None:
     settings = load_settings(env={key: value}, secrets={})
+    if key == "SOURCE_ENDPOINT":  # decides where data comes from: no fallback (tests/test_config.py)
+        [issue] = settings.fatal
+        assert issue.key == key and allowed in issue.message and "does not fall back" in issue.message
+        return
     [issue] = settings.issues
     assert issue.key == key
     assert allowed in issue.message and "using the default" in issue.message
@@ -772,7 +776,7 @@ def test_http_source_settings_defaults_and_secrets_masked() -> None:
     for secret in ("pa55word", "k3y-secret", "t0ken-secret"):
         assert secret not in shown
     bad = load_settings(env={"SOURCE_ENDPOINT": "ftp://u:topsecret@h/x"}, secrets={})
-    assert "topsecret" not in str(bad.issues)
+    assert "topsecret" not in str(bad.issues) + str(bad.fatal)
 
 
 def test_build_source_needs_an_endpoint(make_settings: Any, sqlite_url: str) -> None:

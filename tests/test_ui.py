@@ -215,8 +215,8 @@ def test_unreachable_database_gives_a_clear_error_without_the_password(configure
         assert "Unreach4ble-pw" not in text, name
         errors = [str(e.value) for e in at.main.error]
         assert any("cannot use the database postgresql+psycopg://u:***@127.0.0.1:1/x" in e for e in errors), name
-        assert any("check DATABASE_URL" in e for e in errors), name
-        assert [e.value for e in at.sidebar.error] == ["Status unavailable · details on the page"], name
+        assert any("(network); check the host and port in DATABASE_URL" in e for e in errors), name
+        assert [e.value for e in at.sidebar.error] == ["Database unusable · details on the page"], name
 
 
 def test_a_database_that_goes_away_later_gives_a_clear_error(
@@ -232,7 +232,9 @@ def test_a_database_that_goes_away_later_gives_a_clear_error(
         at = page(name)
         at.run()
         assert not at.exception, (name, [e.value for e in at.exception])
-        assert any("check DATABASE_URL" in str(e.value) for e in at.main.error), name
+        assert any(
+            "(unknown database); check the database name in DATABASE_URL" in str(e.value) for e in at.main.error
+        ), name
 
 
 # -- the badge and smart refresh, as pure functions ----------------------------------------------------------

@@ -24,6 +24,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.schema import CreateColumn
 
 from app.config import redact_url
+from app.core.failures import describe, store_role
 from app.core.models import Base
 from app.errors import StoreError
 
@@ -91,10 +92,7 @@ def _as_store_error(context: Any, timeouts: Timeouts) -> BaseException | None:
             f"{what} on the database {where} was cancelled after {limit:g} s "
             f"({timeouts.named}; {type(orig).__name__}: {detail})"
         )
-    return StoreError(
-        f"cannot use the database {where} ({type(orig).__name__}: {detail}); "
-        "check DATABASE_URL and that the server is running"
-    )
+    return StoreError(describe("cannot use the database", original, url, store_role()))
 
 
 def timed_out(error: BaseException) -> bool:
@@ -112,7 +110,10 @@ def _create(url: str, timeouts: Timeouts) -> Engine:
     if backend == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(describe("cannot use the database", exc, parsed, store_role())) from None
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -217,13 +218,7 @@ def create_schema(engine: Engine) -> None:
         Base.metadata.create_all(engine)
         _add_missing_columns(engine)
     except SQLAlchemyError as exc:
-        where = redact_url(engine.url.render_as_string(hide_password=False))
-        orig = getattr(exc, "orig", None)
-        reason = type(orig).__name__ if orig is not None else type(exc).__name__
-        raise StoreError(
-            f"cannot use the database {where} ({reason}: {scrub(_first_line(exc), engine.url.password)}); "
-            "check DATABASE_URL and that the server is running"
-        ) from None
+        raise StoreError(describe("cannot use the database", exc, engine.url, store_role())) from None
 
 
 def _add_missing_columns(engine: Engine) -> None:

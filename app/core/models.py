@@ -82,7 +82,10 @@ class Job(Base):
     max_retries: Mapped[int] = mapped_column(Integer, default=0)
     retry_backoff_seconds: Mapped[float] = mapped_column(Float, default=30.0)
     priority: Mapped[int] = mapped_column(Integer, default=0)
+    # Effective pause, what every due query reads: the operator paused this job OR the scheduler is paused.
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The operator's own pause of this job; Stop/Start of the scheduler never change it.
+    job_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # An extra slot beside the fixed-rate series (a retry or a catch-up): it never shifts the series.
     extra_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -153,6 +156,16 @@ class Instance(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     state: Mapped[str] = mapped_column(String(20))
     sessions: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SchedulerState(Base):
+    """Scheduler-wide persisted switches (one row per name): "paused" is the Stop button, for every replica."""
+
+    __tablename__ = "scheduler_state"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class PlannedRun(Base):

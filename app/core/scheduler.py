@@ -38,7 +38,7 @@ from app.core.status import StatusReader
 from app.core.store import JobStore, RunRequest
 from app.core.tally import settle
 from app.core.triggers import Trigger, parse_trigger
-from app.errors import AppError, SchedulerError, UnknownJobError
+from app.errors import AppError, ConfigError, SchedulerError, UnknownJobError
 
 logger = logging.getLogger(__name__)
 DEFAULT_JOB = "incremental_sync"
@@ -159,6 +159,8 @@ class SyncScheduler:
         presence: Presence | None = None,
     ) -> None:
         self.settings = settings or load_settings()
+        if self.settings.fatal:  # e.g. an invalid DATABASE_URL: never run against the default database instead
+            raise ConfigError("; ".join(str(issue) for issue in self.settings.fatal))
         if interval_minutes is not None:
             if interval_minutes <= 0:
                 raise SchedulerError(f"interval_minutes must be positive, got {interval_minutes!r}")
@@ -206,12 +208,11 @@ class SyncScheduler:
         self._schema_ready = True
 
     def start(self, resume_jobs: bool = True) -> None:
-        """Start the timer; with `resume_jobs` (the Start button) also resume jobs paused by `stop()`."""
+        """Start the timer; with `resume_jobs` (the Start button) also lift the scheduler pause of `stop()`."""
         self.prepare()
         now = self.clock.now()
-        if resume_jobs:
-            for name in self.definitions:
-                self.store.set_paused(name, False, now)
+        if resume_jobs:  # the scheduler's pause only: jobs an operator paused one by one stay paused
+            self.store.set_scheduler_paused(False, now)
         with self._lock:
             self._stopping.clear()
             if self._aps is None:
@@ -224,10 +225,10 @@ class SyncScheduler:
         logger.info("scheduler %s started (%d jobs)", self.instance_id, len(self.definitions))
 
     def stop(self) -> None:
-        """Pause every job in the database (all replicas obey); "Sync now" still works."""
+        """Pause the scheduler in the database (all replicas obey); "Sync now" still works. Per-job pauses stay."""
         self.prepare()
-        self.store.set_paused(None, True, self.clock.now())
-        logger.info("scheduler stopped by request: all jobs paused")
+        self.store.set_scheduler_paused(True, self.clock.now())
+        logger.info("scheduler stopped by request: scheduling paused")
 
     def restart(self) -> None:
         """A fresh timer (e.g. after a setting changed) and every job resumed; stays the process scheduler."""
@@ -529,11 +530,11 @@ class SyncScheduler:
 
     def pause_job(self, name: str) -> None:
         self.prepare()
-        self.store.set_paused(name, True, self.clock.now())
+        self.store.set_job_paused(name, True, self.clock.now())
 
     def resume_job(self, name: str) -> None:
         self.prepare()
-        self.store.set_paused(name, False, self.clock.now())
+        self.store.set_job_paused(name, False, self.clock.now())
         self._catch_up(self.clock.now())
         self._reschedule(name)
 

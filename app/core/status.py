@@ -12,7 +12,7 @@ from sqlalchemy import Engine, Table, case, delete, func, select
 
 from app.config import Settings
 from app.core.database import write_transaction
-from app.core.models import Instance, Job, Run, RunLog, RunStatus, SyncCursor
+from app.core.models import Instance, Job, Run, RunLog, RunStatus, SchedulerState, SyncCursor
 from app.core.slots import is_stale
 from app.core.tally import archive
 from app.errors import UnknownJobError
@@ -20,6 +20,7 @@ from app.errors import UnknownJobError
 jobs, runs = cast(Table, Job.__table__), cast(Table, Run.__table__)
 run_logs, instances = cast(Table, RunLog.__table__), cast(Table, Instance.__table__)
 cursors = cast(Table, SyncCursor.__table__)
+switches = cast(Table, SchedulerState.__table__)
 PURGE_BATCH = 5000
 RUN_FIELDS = (
     runs.c.id,
@@ -74,7 +75,9 @@ class StatusReader:
                 select(instances.c.heartbeat_at, instances.c.state).order_by(instances.c.heartbeat_at.desc()).limit(1)
             ).first()
             version = conn.execute(select(cursors.c.version).where(cursors.c.name == name)).scalar()
-        return self._compose(job, last, current, beat, version, now, local_state)
+            stopped = conn.execute(select(switches.c.paused).where(switches.c.name == "scheduler")).scalar()
+        row = {**job, "scheduler_paused": bool(stopped)}
+        return self._compose(row, last, current, beat, version, now, local_state)
 
     def _compose(
         self, job: Any, last: Any, current: Any, beat: Any, version: Any, now: datetime, local_state: str
@@ -95,7 +98,9 @@ class StatusReader:
             "job": job["name"],
             "running": state == "running",
             "state": state,
-            "paused": bool(job["paused"]),
+            "paused": bool(job["paused"]),  # either of the two below: no scheduled runs
+            "scheduler_paused": job["scheduler_paused"],  # Stop (every job, every replica)
+            "job_paused": bool(job["job_paused"]),  # this job, paused by an operator
             "interval_minutes": job["interval_seconds"] / 60.0,
             "trigger": job["trigger"],
             "priority": job["priority"],

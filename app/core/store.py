@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, Table, and_, insert, or_, select, upd
 
 from app.core.database import dialect_insert, write_transaction
 from app.core.dependencies import DependencyState, state_from_rows
-from app.core.models import Job, Run, RunLog, RunStatus, RunTrigger
+from app.core.models import Job, Run, RunLog, RunStatus, RunTrigger, SchedulerState
 from app.core.slots import needs_catch_up, retry_delay
 from app.core.triggers import Trigger, interval_trigger, parse_trigger
 from app.errors import LeaseLostError, UnknownJobError
@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 jobs = cast(Table, Job.__table__)
 runs = cast(Table, Run.__table__)
 run_logs = cast(Table, RunLog.__table__)
+switches = cast(Table, SchedulerState.__table__)
+SCHEDULER = "scheduler"
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,8 @@ class JobStore:
                         interval_seconds=trigger.period(now, self.tz).total_seconds(),
                         trigger=trigger.text,
                         next_run_at=trigger.first_fire(now, self.tz),
-                        paused=spec.paused,
+                        paused=spec.paused or self._scheduler_paused(conn),
+                        job_paused=spec.paused,
                         fence=0,
                         updated_at=now,
                         **fields,
@@ -454,13 +457,37 @@ class JobStore:
         return None if found is None else int(found)
 
     def set_paused(self, name: str | None, paused: bool, now: datetime) -> int:
-        """Pause or resume one job (or all when `name` is None); persisted, so every replica obeys."""
-        query = update(jobs).values(paused=paused, updated_at=now)
-        if name is not None:
-            self.get_job(name)
-            query = query.where(jobs.c.name == name)
+        """Pause or resume one job (the operator's pause), or the scheduler when `name` is None."""
+        if name is None:
+            return self.set_scheduler_paused(paused, now)
+        return self.set_job_paused(name, paused, now)
+
+    def set_job_paused(self, name: str, paused: bool, now: datetime) -> int:
+        """The operator's pause of one job; persisted, so every replica obeys. Survives Stop/Start."""
+        self.get_job(name)
         with self.write() as conn:
+            effective = paused or self._scheduler_paused(conn)
+            query = update(jobs).where(jobs.c.name == name).values(job_paused=paused, paused=effective, updated_at=now)
             return conn.execute(query).rowcount
+
+    def set_scheduler_paused(self, paused: bool, now: datetime) -> int:
+        """Stop (True) or Start (False) scheduling for every job and replica; jobs paused one by one stay paused."""
+        with self.write() as conn:
+            changed = conn.execute(
+                update(switches).where(switches.c.name == SCHEDULER).values(paused=paused, updated_at=now)
+            ).rowcount
+            if not changed:
+                conn.execute(insert(switches).values(name=SCHEDULER, paused=paused, updated_at=now))
+            effective = True if paused else jobs.c.job_paused
+            return conn.execute(update(jobs).values(paused=effective, updated_at=now)).rowcount
+
+    def scheduler_paused(self) -> bool:
+        with self.engine.connect() as conn:
+            return self._scheduler_paused(conn)
+
+    @staticmethod
+    def _scheduler_paused(conn: Connection) -> bool:
+        return bool(conn.execute(select(switches.c.paused).where(switches.c.name == SCHEDULER)).scalar())
 
     def set_interval(self, name: str, interval_seconds: float, now: datetime) -> None:
         """A new interval, keeping the days and hours window of an interval trigger."""

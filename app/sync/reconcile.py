@@ -17,6 +17,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.core.database import write_transaction
+from app.core.failures import describe, store_role
 from app.errors import StoreError
 
 logger = logging.getLogger(__name__)
@@ -102,7 +103,8 @@ class _KeyWalk:
                 finally:
                     cursor.close()
         except (SQLAlchemyError, self.store.dialect.loaded_dbapi.Error) as exc:
-            raise StoreError(f"reading the keys of {self.name!r} failed: {type(exc).__name__}") from None
+            action = f"cannot read the keys of {self.name!r} in"
+            raise StoreError(describe(action, exc, self.store.url, store_role())) from None
 
     def delete(self, conn: Connection, keys: list[tuple[Any, ...]]) -> int:
         listed = ", ".join([self._one()] * len(keys))
@@ -114,7 +116,8 @@ class _KeyWalk:
             cursor.execute(f"DELETE FROM {self.table} WHERE {self.row_value} IN ({listed})", params)
             return int(cursor.rowcount)
         except self.store.dialect.loaded_dbapi.Error as exc:
-            raise StoreError(f"deleting from {self.name!r} failed: {type(exc).__name__}") from None
+            action = f"cannot delete from {self.name!r} in"
+            raise StoreError(describe(action, exc, self.store.url, store_role())) from None
         finally:
             cursor.close()
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
 from app.config import redact_url
+from app.core.failures import describe, source_role
 from app.errors import SourceError, StoreError
 from app.sync.keyset import KeysetReader
 from app.sync.types import ColumnPlan, plan_column
@@ -179,7 +180,7 @@ class SqlTableSource:
             except NoSuchTableError:
                 raise SourceError(f"source table {self.table_name!r} does not exist (SOURCE_TABLE)") from None
             except (SQLAlchemyError, StoreError) as exc:
-                raise SourceError(f"cannot reach the source {self._where()}: {type(exc).__name__}") from None
+                raise SourceError(describe("cannot reach the source", exc, self.engine.url, source_role())) from None
             named = [(k, "SOURCE_KEY") for k in self.keys] + [
                 (f, s) for f, s in ((self.cursor_field, "SOURCE_CURSOR_FIELD"), (self.soft_delete, "soft_delete")) if f
             ]
@@ -223,7 +224,8 @@ class SqlTableSource:
             with self.engine.connect() as conn:
                 found = conn.execute(query).first()
         except (SQLAlchemyError, StoreError) as exc:
-            raise SourceError(f"checking the key of {self.table_name!r} failed: {type(exc).__name__}") from None
+            action = f"cannot check the key of {self.table_name!r} in"
+            raise SourceError(describe(action, exc, self.engine.url, source_role())) from None
         if found is not None:
             example = dict(zip(self.keys, found[:-1], strict=True))
             raise SourceError(
@@ -322,7 +324,8 @@ class SqlTableSource:
                 finally:
                     cursor.close()
         except (SQLAlchemyError, StoreError, dialect.loaded_dbapi.Error) as exc:
-            raise SourceError(f"reading the keys of {self.table_name!r} failed: {type(exc).__name__}") from None
+            action = f"cannot read the keys of {self.table_name!r} from"
+            raise SourceError(describe(action, exc, self.engine.url, source_role())) from None
         if raw:
             found = {tuple(r) for r in rows}
         else:
@@ -405,6 +408,5 @@ class SqlTableSource:
                 finally:
                     cursor.close()
         except (SQLAlchemyError, StoreError, self.engine.dialect.loaded_dbapi.Error) as exc:
-            raise SourceError(
-                f"reading {self.table_name!r} from {self._where()} failed: {type(exc).__name__}"
-            ) from None
+            action = f"cannot read {self.table_name!r} from"
+            raise SourceError(describe(action, exc, self.engine.url, source_role())) from None

@@ -6,6 +6,7 @@ Pages call these functions and never build engines or schedulers themselves.
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,25 +14,42 @@ from typing import Any
 import streamlit as st
 
 import app.jobs.builtin  # noqa: F401  # the composition root: built-in and dataset jobs join the catalogue
-from app.config import Settings, load_settings
+from app.config import Settings, environment_without_promoted_secrets, load_settings, startup_environment
 from app.core import scheduler as core
 from app.core.scheduler import SyncScheduler
+from app.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 # Bundled, served by this server: a Material or emoji page icon makes the browser fetch it from outside.
 PAGE_ICON = str(Path(__file__).resolve().parent / "static" / "freshdash.png")
 
 
-def _secrets() -> dict[str, Any] | None:
-    """st.secrets as a dict; None when there is no secrets file or it is broken (config then says why)."""
+def _secrets() -> tuple[dict[str, Any] | None, str]:
+    """(st.secrets as a dict, why it cannot be read); None lets the loader read secrets.toml itself."""
     try:
-        return {key: st.secrets[key] for key in st.secrets}
-    except Exception:  # noqa: BLE001 - every st.secrets access raises without a secrets.toml
-        return None
+        return st.secrets.to_dict(), ""
+    except Exception as exc:  # noqa: BLE001 - every st.secrets access raises without a secrets.toml
+        if getattr(exc, "error_id", "") == "no-secrets-found":
+            return None, ""
+        return None, f"st.secrets cannot be read: {exc}"
 
 
 def get_settings() -> Settings:
-    return load_settings(secrets=_secrets())
+    """The same loader and precedence as the CLI: environment > st.secrets > defaults.
+
+    Streamlit copies top-level secrets into os.environ (overwriting the user's variables); reading
+    os.environ as it is would let secrets win, so what Streamlit promoted is taken out first.
+    """
+    secrets, problem = _secrets()
+    env = environment_without_promoted_secrets(secrets or {}, os.environ, startup_environment())
+    return load_settings(env=env, secrets=secrets, secrets_problem=problem)
+
+
+def unusable_settings(settings: Settings) -> ConfigError | None:
+    """A key that decides where data lives is invalid: nothing may run (no fallback to another database)."""
+    if not settings.fatal:
+        return None
+    return ConfigError("; ".join(str(issue) for issue in settings.fatal))
 
 
 def _release(scheduler: SyncScheduler | None) -> None:
@@ -55,8 +73,14 @@ def _scheduler_for(settings: Settings) -> SyncScheduler | None:
 
 
 def get_scheduler() -> SyncScheduler:
-    """The process scheduler (started unless SCHEDULER_ENABLED=false); counts this page run as presence."""
+    """The process scheduler (started unless SCHEDULER_ENABLED=false); counts this page run as presence.
+
+    Raises ConfigError when a placement key is invalid, StoreError when the database is unusable.
+    """
     settings = get_settings()
+    fatal = unusable_settings(settings)
+    if fatal is not None:
+        raise fatal
     scheduler = _scheduler_for(settings) or core.get_scheduler(settings)
     try:
         scheduler.touch(session_id())

@@ -49,7 +49,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "badge.asleep": "Asleep · wakes on the next visit",
         "badge.stopped": "Scheduler off · {data}",
         "badge.silent": "Scheduler silent since {since}",
-        "badge.error": "Status unavailable · details on the page",
+        "badge.error": "Database unusable · details on the page",
+        "badge.config": "Settings unusable · details on the page",
         "badge.failed": "Last sync failed · {data}",
         "asof": "Data as of {at} ({age} ago)",
         "asof.none": "No data synced yet",
@@ -57,6 +58,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "panel.title": "Status",
         "state.running": "Running",
         "state.paused": "Paused",
+        "paused.scheduler": "Scheduler paused (Stop): no job runs on its schedule until Start.",
+        "paused.job": "This job is paused by an operator; Start does not resume it (use Resume on the job).",
         "state.hibernating": "Asleep (no visitors)",
         "state.stopped": "Off in this process",
         "state.silent": "Silent",
@@ -74,6 +77,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "admin.open": "Controls are open to every viewer. Set ADMIN_PASSWORD (or ADMIN_USERS) to guard them.",
         "admin.users": "Only {users} may change the scheduler.",
         "admin.wrong": "Wrong admin password.",
+        "admin.failclosed": "Controls are locked for everyone: {reason}.",
         "cooldown": "Data was synced {age} ago; Sync now is available again in {wait}.",
         "joined": "A sync is already running or requested: following it.",
         "requested": "Sync requested.",
@@ -83,6 +87,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "fallback": "The scheduler is not running here: this page refreshes itself every {period}.",
         "db_error": "The database is not usable: {error}",
         "config_errors": "Some settings were ignored; see the Settings page.",
+        "config_fatal": "Freshdash cannot run with these settings: {error}",
+        "config_fix": "Fix the value in the environment or in `.streamlit/secrets.toml` and reload the page. "
+        "Run `python -m app config` to see every value and where it came from.",
         "dash.title": "Orders dashboard",
         "dash.empty": "No orders synced yet. The first sync starts by itself; press Sync now on the Scheduler page "
         "to hurry it.",
@@ -111,6 +118,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "settings.title": "Settings",
         "settings.issues": "{count} setting(s) could not be used; the defaults apply instead:",
         "settings.ok": "Every setting is valid.",
+        "settings.fatal": "{count} setting(s) that decide where data lives cannot be used; nothing runs until fixed:",
         "settings.where": "Set values in `.streamlit/secrets.toml` (or the Community Cloud secrets box) or as "
         "environment variables, which win. Secrets are masked here. See `.streamlit/secrets.toml.example` for "
         "every key.",
@@ -170,7 +178,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "badge.asleep": "Hibernando · acorda na próxima visita",
         "badge.stopped": "Agendador desligado · {data}",
         "badge.silent": "Agendador sem sinal desde {since}",
-        "badge.error": "Situação indisponível · detalhes na página",
+        "badge.error": "Banco de dados inutilizável · detalhes na página",
+        "badge.config": "Configuração inutilizável · detalhes na página",
         "badge.failed": "Última sincronização falhou · {data}",
         "asof": "Dados de {at} ({age} atrás)",
         "asof.none": "Ainda não há dados sincronizados",
@@ -178,6 +187,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "panel.title": "Situação",
         "state.running": "Ativo",
         "state.paused": "Pausado",
+        "paused.scheduler": "Agendador pausado (Parar): nenhum job roda no horário até Iniciar.",
+        "paused.job": "Este job foi pausado por um operador; Iniciar não o retoma (use Retomar no job).",
         "state.hibernating": "Hibernando (sem visitantes)",
         "state.stopped": "Desligado neste processo",
         "state.silent": "Sem sinal",
@@ -195,6 +206,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "admin.open": "Os controles estão abertos a todos. Defina ADMIN_PASSWORD (ou ADMIN_USERS) para protegê-los.",
         "admin.users": "Somente {users} podem alterar o agendador.",
         "admin.wrong": "Senha de administrador incorreta.",
+        "admin.failclosed": "Os controles estão travados para todos: {reason}.",
         "cooldown": "Os dados foram sincronizados há {age}; Sincronizar agora volta em {wait}.",
         "joined": "Uma sincronização já está em andamento ou pedida: acompanhando-a.",
         "requested": "Sincronização pedida.",
@@ -204,6 +216,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "fallback": "O agendador não está ativo aqui: esta página se atualiza a cada {period}.",
         "db_error": "O banco de dados não pode ser usado: {error}",
         "config_errors": "Algumas configurações foram ignoradas; veja a página Settings.",
+        "config_fatal": "O Freshdash não pode rodar com estas configurações: {error}",
+        "config_fix": "Corrija o valor no ambiente ou em `.streamlit/secrets.toml` e recarregue a página. "
+        "Rode `python -m app config` para ver cada valor e de onde veio.",
         "dash.title": "Painel de pedidos",
         "dash.empty": "Ainda não há pedidos sincronizados. A primeira sincronização começa sozinha; use Sincronizar "
         "agora na página Scheduler para adiantá-la.",
@@ -232,6 +247,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "settings.title": "Configurações",
         "settings.issues": "{count} configuração(ões) não puderam ser usadas; valem os padrões:",
         "settings.ok": "Todas as configurações são válidas.",
+        "settings.fatal": "{count} configuração(ões) que decidem onde ficam os dados não podem ser usadas; nada roda:",
         "settings.where": "Defina valores em `.streamlit/secrets.toml` (ou na caixa de secrets do Community Cloud) "
         "ou como variáveis de ambiente, que têm prioridade. Segredos aparecem mascarados. Veja "
         "`.streamlit/secrets.toml.example` para todas as chaves.",

@@ -32,7 +32,7 @@ def render_jobs(scheduler: SyncScheduler) -> None:
             "job": j["name"],
             "trigger": j["trigger"] or f"every {j['interval_seconds']:g}s",
             "priority": j["priority"],
-            "state": "running" if j["current_run_id"] is not None else ("paused" if j["paused"] else "active"),
+            "state": _state(j),
             "next run": j["next_run_at"].astimezone(tz).strftime("%a %Y-%m-%d %H:%M") if j["next_run_at"] else "—",
             "after": j["depends_on"].replace(",", ", ") or "—",
             "description": j["description"],
@@ -74,9 +74,10 @@ def _job_editor(scheduler: SyncScheduler, job: dict[str, Any]) -> None:
         else:
             st.toast(f"{name}: {changed.text}")
             st.rerun()
-    label = "Resume (enable)" if job["paused"] else "Pause (disable)"
+    own_pause = bool(job.get("job_paused", job["paused"]))  # the operator's pause; Stop/Start leave it alone
+    label = "Resume (enable)" if own_pause else "Pause (disable)"
     if columns[1].button(label, key="fd_job_pause"):
-        (scheduler.resume_job if job["paused"] else scheduler.pause_job)(name)
+        (scheduler.resume_job if own_pause else scheduler.pause_job)(name)
         st.rerun()
     if columns[2].button("Run now", key="fd_job_run"):
         handle = scheduler.run_now(name, requested_by="scheduler page")
@@ -91,3 +92,12 @@ def _job_editor(scheduler: SyncScheduler, job: dict[str, Any]) -> None:
             scheduler.run_now(name, requested_by="full resync")
             scheduler.drive_in_background(name)
             st.toast("Cursor reset: a full resync is running.")
+
+
+def _state(job: dict[str, Any]) -> str:
+    """running, paused (by an operator), held (the scheduler is paused by Stop) or active."""
+    if job["current_run_id"] is not None:
+        return "running"
+    if job.get("job_paused"):
+        return "paused"
+    return "held (scheduler paused)" if job["paused"] else "active"

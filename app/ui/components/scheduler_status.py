@@ -11,7 +11,7 @@ import streamlit as st
 from app.config import Settings
 from app.core.scheduler import SyncScheduler
 from app.core.slots import cooldown_left
-from app.errors import AppError
+from app.errors import AppError, ConfigError
 from app.ui import resources
 from app.ui.components import datasets as datasets_ui
 from app.ui.text import human_age, local_time, number, t
@@ -71,9 +71,10 @@ def _badge() -> None:
         scheduler = resources.get_scheduler()
         status = scheduler.get_status(resources.primary_job())
         pairs = datasets_ui.statuses(scheduler, settings.datasets)
-    except AppError:
+    except AppError as exc:
         # the page's main area shows the whole message; a cut-off copy here only adds noise
-        st.error(t(lang, "badge.error"), icon=":material/error:")
+        key = "badge.config" if isinstance(exc, ConfigError) else "badge.error"
+        st.error(t(lang, key), icon=":material/error:")
         return
     shown: dict[str, int] = st.session_state.get(VERSION_KEY) or {}
     current = {ds.job: int(s["data_version"]) for ds, s in pairs}
@@ -147,10 +148,14 @@ def render_scheduler_status(show_controls: bool = True) -> bool:
         status = scheduler.get_status(resources.primary_job())
         rate = scheduler.status_reader.success_rate(resources.primary_job(), scheduler.clock.now())
     except AppError as exc:
-        st.error(t(lang, "db_error", error=str(exc)), icon=":material/database:")
+        render_app_error(exc, lang)
         return False
     _finished_notice(lang)
     st.subheader(f"{t(lang, 'panel.title')}: {t(lang, 'state.' + status['state'])}")
+    if status.get("scheduler_paused"):  # two persisted states: Start lifts the first only
+        st.caption(t(lang, "paused.scheduler"))
+    if status.get("job_paused"):
+        st.caption(t(lang, "paused.job"))
     cols = st.columns(4)
     last = f"{local_time(status['last_run'], status['timezone'])} · {status['last_result'] or '—'}"
     cols[0].metric(t(lang, "last_run"), last, help=_last_help(status))
@@ -173,7 +178,12 @@ def _last_help(status: dict[str, Any]) -> str:
 
 
 def is_admin(settings: Settings) -> bool:
-    """Open when no guard is configured; otherwise an allowed st.user or the admin password."""
+    """Open when no guard is configured; otherwise an allowed st.user or the admin password.
+
+    Fail closed: when the secrets cannot be read or a guard key is invalid, nobody gets in.
+    """
+    if settings.locked_reason:
+        return False
     if not settings.admin_password and not settings.admin_users:
         return True
     if settings.admin_users and _user_email() in settings.admin_users:
@@ -210,7 +220,9 @@ def _controls(scheduler: SyncScheduler, settings: Settings, status: dict[str, An
     for col, (action, icon) in zip(cols[1:], actions, strict=True):
         if col.button(t(lang, action), icon=icon, disabled=not admin or action in pointless, key=f"fd_{action}"):
             _admin_action(scheduler, action)
-    if not settings.admin_password and not settings.admin_users:
+    if settings.locked_reason:
+        st.warning(t(lang, "admin.failclosed", reason=settings.locked_reason), icon=":material/lock:")
+    elif not settings.admin_password and not settings.admin_users:
         st.caption(t(lang, "admin.open"))
     elif not admin:
         st.caption(t(lang, "admin.locked"))
@@ -228,10 +240,10 @@ def _controls(scheduler: SyncScheduler, settings: Settings, status: dict[str, An
 def _pointless_actions(status: dict[str, Any]) -> set[str]:
     """Buttons that would do nothing now are disabled, so the enabled ones tell the state at a glance."""
     pointless = set()
-    if status["state"] == "running":
-        pointless.add("start")
-    if status["state"] == "paused":
+    if status.get("scheduler_paused"):
         pointless.add("stop")
+    elif status["state"] in {"running", "paused"}:
+        pointless.add("start")  # nothing for Start to lift: a job paused by itself stays paused
     if not status.get("current_run"):
         pointless.add("reset")
     return pointless
@@ -318,7 +330,19 @@ def render_freshness(show_errors: bool = False) -> bool:
         status = resources.get_scheduler().get_status(resources.primary_job())
     except AppError as exc:
         if show_errors:
-            st.error(t(settings.ui_language, "db_error", error=str(exc)), icon=":material/database:")
+            render_app_error(exc, settings.ui_language)
         return False
     render_data_as_of(status, settings.ui_language)
     return True
+
+
+def render_app_error(exc: AppError, lang: str) -> None:
+    """The main area's explanation of why nothing can be shown: settings that cannot be used, or the database.
+
+    Never a traceback: the message names the key, the value (password masked) and the real cause.
+    """
+    if isinstance(exc, ConfigError):
+        st.error(t(lang, "config_fatal", error=str(exc)), icon=":material/settings:")
+        st.info(t(lang, "config_fix"), icon=":material/build:")
+        return
+    st.error(t(lang, "db_error", error=str(exc)), icon=":material/database:")
