@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+import app.jobs.builtin  # noqa: F401  # the composition root: built-in and dataset jobs join the catalogue
 from app import shapes
 from app.config import Settings, effective_rows, load_settings, secret_values
 from app.core.models import RunStatus
@@ -58,6 +59,14 @@ class Context:
             return
         paused = self.scheduler.store.scheduler_paused() if self._scheduler is not None else False
         click.echo(shapes.to_json(shapes.public(data, paused), self.settings.tz))
+
+    def job(self, name: str | None) -> str:
+        """A job by name, or a dataset's name for its sync job; none: the first dataset's sync job."""
+        datasets = self.settings.datasets
+        if name is None:
+            return datasets[0].job if datasets else DEFAULT_JOB
+        found = next((d for d in datasets if d.name == name and d.job != name), None)
+        return found.job if found is not None else name
 
     def job_exists(self, job: str) -> None:
         """Unknown job -> exit 2 (UnknownJobError) before a query that would only answer "nothing"."""
@@ -145,8 +154,14 @@ def config(obj: Context) -> None:
         "issues": [{"key": i.key, "value": i.value, "message": i.message} for i in settings.issues],
         "fatal": [{"key": i.key, "value": i.value, "message": i.message} for i in settings.fatal],
         "locked_reason": settings.locked_reason,
+        "datasets": [{"name": d.name, "job": d.job, **d.shown()} for d in settings.datasets],
+        "reports": [{"name": r.name, "job": r.job, "dataset": r.dataset, "query": r.query} for r in settings.reports],
     }
     text = shapes.table(("KEY", "VALUE", "ORIGIN", "DEFAULT"), [list(r.values()) for r in rows])
+    headers = ("DATASET", "JOB", "SOURCE", "WHERE", "TABLE", "KEY", "CURSOR", "TRIGGER", "DESTINATION")
+    keys = ("source", "where", "table", "key", "cursor", "trigger", "destination")
+    shown = [[d.name, d.job, *(d.shown()[k] or "-" for k in keys)] for d in settings.datasets]
+    text += "\n\n" + shapes.table(headers, shown)
     for issue in settings.fatal:
         text += f"\nerror: {issue}"
     if settings.locked_reason:
@@ -157,10 +172,61 @@ def config(obj: Context) -> None:
 
 
 @main.command()
-@click.option("--job", default=DEFAULT_JOB, show_default=True)
 @click.pass_obj
-def status(obj: Context, job: str) -> None:
+def datasets(obj: Context) -> None:
+    """Every dataset: its job, where it comes from and lands, how fresh it is, its last result."""
+    scheduler = obj.scheduler
+    now = scheduler.clock.now()
+    found: list[dict[str, Any]] = []
+    try:
+        for ds in obj.settings.datasets:
+            try:
+                data = scheduler.status_reader.job_status(ds.job, now, "cli")
+            except SchedulerError:  # left out of the catalogue (its trigger): the config command says why
+                data = {}
+            age = data.get("data_age_seconds")
+            found.append(
+                {
+                    "name": ds.name,
+                    "job": ds.job,
+                    "source": ds.where(),
+                    "destination": ds.target,
+                    "last_success_at": data.get("last_success_at"),
+                    "data_age_seconds": age,
+                    "stale": data.get("stale"),
+                    "last_result": data.get("last_result"),
+                    "next_run": data.get("next_run"),
+                    "data_version": data.get("data_version"),
+                    "scheduled": bool(data),
+                }
+            )
+    except AppError as exc:
+        _fail(exc)
+    headers = ("DATASET", "JOB", "SOURCE", "DESTINATION", "LAST SUCCESS", "AGE", "LAST RESULT", "NEXT RUN")
+    rows = [
+        [
+            d["name"],
+            d["job"] if d["scheduled"] else f"{d['job']} (not scheduled)",
+            d["source"],
+            d["destination"],
+            d["last_success_at"],
+            None
+            if d["data_age_seconds"] is None
+            else f"{d['data_age_seconds']:.0f} s" + (" stale" if d["stale"] else ""),
+            d["last_result"],
+            d["next_run"],
+        ]
+        for d in found
+    ]
+    obj.emit(found, shapes.table(headers, rows))
+
+
+@main.command()
+@click.option("--job", default=None, help="A job or a dataset's name (default: the first dataset's sync job).")
+@click.pass_obj
+def status(obj: Context, job: str | None) -> None:
     """How fresh the data is, the last and next run."""
+    job = obj.job(job)
     try:
         data = obj.scheduler.status_reader.job_status(job, obj.scheduler.clock.now(), "cli")
     except AppError as exc:
@@ -259,10 +325,11 @@ def queue(obj: Context) -> None:
 
 
 @main.command()
-@click.argument("job", default=DEFAULT_JOB)
+@click.argument("job", required=False)
 @click.pass_obj
-def reset(obj: Context, job: str) -> None:
+def reset(obj: Context, job: str | None) -> None:
     """Reset a stuck run: abandon it now (its late writes are fenced out) and free the job."""
+    job = obj.job(job)
     try:
         done = obj.scheduler.reset_stuck(job)
     except AppError as exc:
@@ -271,13 +338,14 @@ def reset(obj: Context, job: str) -> None:
 
 
 @main.command()
-@click.argument("job", default=DEFAULT_JOB)
+@click.argument("job", required=False)
 @click.option("--wait/--no-wait", default=False, help="Run it here and wait for the outcome.")
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait with --wait.")
 @click.pass_obj
-def run(obj: Context, job: str, wait: bool, timeout: float) -> None:
+def run(obj: Context, job: str | None, wait: bool, timeout: float) -> None:
     """Ask for a run now (joins one in progress); --wait executes it here if nobody else does, and replaces a
-    run whose process died once its lease expires."""
+    run whose process died once its lease expires. JOB may be a dataset's name (its sync job)."""
+    job = obj.job(job)
     try:
         handle = obj.scheduler.run_now(job, requested_by="cli")
         record = None
@@ -386,20 +454,23 @@ def purge(obj: Context, older_than: str | None) -> None:
 
 
 @main.command()
-@click.option("--job", default=DEFAULT_JOB, show_default=True)
+@click.option("--job", default=None, help="A job or a dataset's name (default: the first dataset's sync job).")
 @click.pass_obj
-def health(obj: Context, job: str) -> None:
-    """Exit 0 when the database answers, a scheduler beat recently and the data is not stale; 1 otherwise."""
+def health(obj: Context, job: str | None) -> None:
+    """Exit 0 when the database answers, a scheduler beat recently and no dataset's data is stale (or that of
+    --job); 1 otherwise."""
     problems: list[str] = []
+    jobs = [obj.job(job)] if job is not None else [d.job for d in obj.settings.datasets] or [DEFAULT_JOB]
     try:
         scheduler = obj.scheduler
         now = scheduler.clock.now()
-        data = scheduler.status_reader.job_status(job, now, "cli")
         beats = scheduler.instances.recent(1)
         if not beats or now - beats[0]["heartbeat_at"] > silent_after(obj.settings):
             problems.append("no scheduler heartbeat recently" if beats else "no scheduler has ever run")
-        if data["stale"] and not data["paused"]:
-            problems.append(f"data is stale (last success {data['last_success_at'] or 'never'})")
+        for name in jobs:
+            data = scheduler.status_reader.job_status(name, now, "cli")
+            if data["stale"] and not data["paused"]:
+                problems.append(f"data of {name} is stale (last success {data['last_success_at'] or 'never'})")
     except SchedulerError as exc:
         _fail(exc)  # an unknown job is a usage error, not an unhealthy system
     except AppError as exc:
@@ -410,12 +481,13 @@ def health(obj: Context, job: str) -> None:
 
 
 @main.command()
-@click.option("--job", default=DEFAULT_JOB, show_default=True)
+@click.option("--job", default=None, help="A job or a dataset's name (default: the first dataset's sync job).")
 @click.pass_obj
-def resync(obj: Context, job: str) -> None:
+def resync(obj: Context, job: str | None) -> None:
     """Full resync: forget the sync cursor; the next run re-reads every source row (rows are upserted)."""
     from app.sync.engine import reset_cursor
 
+    job = obj.job(job)
     try:
         obj.job_exists(job)
         moved = reset_cursor(obj.scheduler.engine, job, obj.scheduler.clock.now())

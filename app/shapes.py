@@ -81,6 +81,8 @@ def public(data: Any, scheduler_paused: bool = False) -> Any:
         return job_shape(data, scheduler_paused)
     if "job_name" in data and "status" in data:  # a row of the runs table
         return run_shape(data)
+    if "destination" in data and "source" in data:  # a dataset (`datasets`): name, job, source, freshness
+        return dict(data)
     if "data_age_seconds" in data:  # a job status
         return status_shape(data)
     return dict(data)

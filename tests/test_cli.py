@@ -220,7 +220,7 @@ def test_json_shapes_are_public_and_typed_the_same_in_every_command(tmp_path: Pa
     again = json.loads(invoke(tmp_path, "--json", "run", "--wait").stdout)
     assert set(again) == RUN_FIELDS
     config = json.loads(invoke(tmp_path, "--json", "config").stdout)
-    assert set(config) == {"settings", "issues", "fatal", "locked_reason"}
+    assert set(config) == {"settings", "issues", "fatal", "locked_reason", "datasets", "reports"}
     assert all(set(row) == {"key", "value", "origin", "default"} for row in config["settings"])
 
 

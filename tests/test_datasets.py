@@ -646,3 +646,48 @@ def test_three_sources_stay_equal_after_inserts_updates_and_hard_deletes(
     assert {r["job_name"] for r in scheduler.history(limit=50)} == {
         "sync_accounts", "sync_products", "sync_notes", "reconcile_accounts", "reconcile_products",
     }  # fmt: skip
+
+
+# -- the CLI ------------------------------------------------------------------------------------------------
+
+
+def test_the_cli_knows_datasets_by_name_and_judges_every_one(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in PARSERS and not k.startswith("DATASETS__")}
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'fd.db'}",
+        DATASETS__EVENTS__URL=events_source(tmp_path / "events.db"),
+        DATASETS__EVENTS__KEY="tenant,code",
+        DATASETS__EVENTS__CURSOR="updated_at",
+        DATASETS__PRODUCTS__URL=simple_source(tmp_path / "shop.db", "products", 5),
+        DATASETS__PRODUCTS__KEY="id",
+        DATASETS__PRODUCTS__CURSOR="updated_at",
+        DATASETS__PRODUCTS__TOKEN="s3cret-token",
+        DATASETS__BROKEN__URL=f"sqlite:///{tmp_path / 'empty.db'}",  # no such table: it never succeeds
+    )
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "app", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+
+    ran = cli("run", "events", "--wait")
+    assert ran.returncode == 0 and "of sync_events: success, 40 rows" in ran.stdout, ran.stdout + ran.stderr
+    listed = {d["name"]: d for d in json.loads(cli("datasets", "--json").stdout)}
+    assert listed["events"]["last_result"] == "success" and listed["events"]["data_version"] >= 1
+    # every due job ran with it (a new job is due at once); the broken one failed, naming its table key
+    assert listed["products"]["last_result"] == "success" and listed["products"]["job"] == "sync_products"
+    assert listed["broken"]["last_result"] == "failed"
+    assert "DATASET" in cli("datasets").stdout.splitlines()[0]
+    health = cli("health", "--json")
+    problems = json.loads(health.stdout)["problems"]
+    assert health.returncode == 1 and any("data of sync_broken is stale" in p for p in problems), problems
+    assert not any("sync_events" in p or "sync_products" in p for p in problems), problems
+    assert cli("run", "--wait").stdout.startswith("run "), "no JOB: the first dataset's sync job"
+    config = cli("config", "--json")
+    shown = {d["name"]: d for d in json.loads(config.stdout)["datasets"]}
+    assert shown["events"]["key"] == "tenant, code" and shown["products"]["token"] == "••••••"
+    assert "s3cret-token" not in config.stdout + config.stderr

@@ -190,7 +190,8 @@ class Runner:
 
     def _exc_info(self, exc: BaseException) -> BaseException | bool:
         # A traceback may quote a secret (a URL in an argument); only log it when no secret is configured.
-        return exc if not self.secrets else False
+        # Our own errors (a source that refused, a bad value) say everything in their message: no traceback.
+        return exc if not self.secrets and not isinstance(exc, AppError) else False
 
 
 def _as_result(value: Any) -> dict[str, Any] | None:

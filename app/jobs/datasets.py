@@ -23,7 +23,7 @@ from app.demo.summary import maintain
 from app.errors import SourceError, TriggerError
 from app.sync.engine import AroundBatch, SyncEngine, SyncResult
 from app.sync.http_source import HttpJsonSource
-from app.sync.source import Source, SqlTableSource
+from app.sync.source import SEED_SETTINGS, Source, SqlTableSource
 
 
 def dataset_jobs(settings: Settings) -> tuple[list[JobDefinition], list[str]]:
@@ -115,8 +115,14 @@ def build_source(settings: Settings, dataset: DatasetConfig, clock: Clock) -> So
     if not dataset.url:
         raise SourceError(f"dataset {dataset.name!r}: a sql source needs its url (SOURCE_URL)")
     engine = get_engine(dataset.url, settings.source_timeout_seconds)  # connect, statement and lock limits
+    named = None if dataset.legacy else {k: f"datasets.{dataset.name}.{k}" for k in SEED_SETTINGS}
     return SqlTableSource(
-        engine, dataset.source_table, dataset.key, dataset.cursor, soft_delete=dataset.soft_delete or None
+        engine,
+        dataset.source_table,
+        dataset.key,
+        dataset.cursor,
+        soft_delete=dataset.soft_delete or None,
+        settings=named,
     )
 
 

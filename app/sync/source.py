@@ -7,7 +7,7 @@ column is read and stored is the type mapping's (app/sync/types.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -17,12 +17,19 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
 from app.config import redact_url
-from app.core.failures import describe, source_role
+from app.core.failures import Role, describe, source_role
 from app.errors import SourceError, StoreError
 from app.sync.keyset import KeysetReader
 from app.sync.types import ColumnPlan, plan_column
 
 Row = Sequence[Any]
+SEED_SETTINGS = {  # which setting each part of a SQL source comes from, for messages
+    "url": "SOURCE_URL",
+    "table": "SOURCE_TABLE",
+    "key": "SOURCE_KEY",
+    "cursor": "SOURCE_CURSOR_FIELD",
+    "soft_delete": "soft_delete",
+}
 Processor = Callable[[Any], Any]
 
 
@@ -148,8 +155,11 @@ class SqlTableSource:
         cursor_field: str | None = "updated_at",
         *,
         soft_delete: str | None = None,
+        settings: Mapping[str, str] | None = None,
     ) -> None:
         self.engine = engine
+        # The keys a user typed, named in messages: the seed's SOURCE_* or a dataset's datasets.NAME.*.
+        self.settings = {**SEED_SETTINGS, **(settings or {})}
         self.keys = normalise_keys(key)
         self.cursor_field = cursor_field or None
         self.soft_delete = soft_delete or None
@@ -178,16 +188,20 @@ class SqlTableSource:
                     self.name, MetaData(), *(Column(c["name"], c["type"]) for c in found), schema=self.schema
                 )
             except NoSuchTableError:
-                raise SourceError(f"source table {self.table_name!r} does not exist (SOURCE_TABLE)") from None
+                where = self.settings["table"]
+                raise SourceError(f"source table {self.table_name!r} does not exist ({where})") from None
             except (SQLAlchemyError, StoreError) as exc:
-                raise SourceError(describe("cannot reach the source", exc, self.engine.url, source_role())) from None
-            named = [(k, "SOURCE_KEY") for k in self.keys] + [
-                (f, s) for f, s in ((self.cursor_field, "SOURCE_CURSOR_FIELD"), (self.soft_delete, "soft_delete")) if f
-            ]
+                raise SourceError(describe("cannot reach the source", exc, self.engine.url, self._role())) from None
+            optional = ((self.cursor_field, "cursor"), (self.soft_delete, "soft_delete"))
+            named = [(k, self.settings["key"]) for k in self.keys]
+            named += [(field, self.settings[part]) for field, part in optional if field]
             for field, setting in named:
                 if field not in self._table.c:
                     raise SourceError(f"{setting}={field!r}: no such column in table {self.table_name!r}")
         return self._table
+
+    def _role(self) -> Role:
+        return source_role(self.settings["url"], self.settings["table"])
 
     def _where(self) -> str:
         return redact_url(self.engine.url.render_as_string(hide_password=False))
@@ -225,7 +239,7 @@ class SqlTableSource:
                 found = conn.execute(query).first()
         except (SQLAlchemyError, StoreError) as exc:
             action = f"cannot check the key of {self.table_name!r} in"
-            raise SourceError(describe(action, exc, self.engine.url, source_role())) from None
+            raise SourceError(describe(action, exc, self.engine.url, self._role())) from None
         if found is not None:
             example = dict(zip(self.keys, found[:-1], strict=True))
             raise SourceError(
@@ -325,7 +339,7 @@ class SqlTableSource:
                     cursor.close()
         except (SQLAlchemyError, StoreError, dialect.loaded_dbapi.Error) as exc:
             action = f"cannot read the keys of {self.table_name!r} from"
-            raise SourceError(describe(action, exc, self.engine.url, source_role())) from None
+            raise SourceError(describe(action, exc, self.engine.url, self._role())) from None
         if raw:
             found = {tuple(r) for r in rows}
         else:
@@ -409,4 +423,4 @@ class SqlTableSource:
                     cursor.close()
         except (SQLAlchemyError, StoreError, self.engine.dialect.loaded_dbapi.Error) as exc:
             action = f"cannot read {self.table_name!r} from"
-            raise SourceError(describe(action, exc, self.engine.url, source_role())) from None
+            raise SourceError(describe(action, exc, self.engine.url, self._role())) from None
