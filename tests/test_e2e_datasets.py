@@ -87,10 +87,13 @@ def test_the_data_page_shows_the_dataset_and_sync_now_updates_it(
 ) -> None:
     page = new_page()
     open_page(page, data_server, "Data")
-    page.get_by_text(re.compile(r"^events: data as of")).first.wait_for(timeout=45 * SECOND)
-    wait_until(lambda: metric(page, "Rows").first.inner_text() == "40", "40 rows on the card", 30, data_server)
+    metric(page, "Rows").first.wait_for(timeout=45 * SECOND)
+    wait_until(lambda: metric(page, "Rows").first.inner_text() == "40", "40 rows on the card", 45, data_server)
+    as_of = re.compile(r"as of \d{4}-\d\d-\d\d \d\d:\d\d")
+    main = page.locator('[data-testid="stMain"]')
+    wait_until(lambda: as_of.search(main.inner_text()), "the card's 'as of' once the run ended", 30, data_server)
     sidebar = page.locator('[data-testid="stSidebar"]')
-    sidebar.get_by_text(re.compile(r"^events · data")).wait_for()
+    sidebar.get_by_text(re.compile(r"^Auto-sync on · data")).wait_for()  # one dataset: the badge is its line
     assert_no_exception(page)
     runs_before = len(data_server.runs())
     conn = sqlite3.connect(data_server.engine.url.database.replace("fd.db", "events.db"))
@@ -103,7 +106,7 @@ def test_the_data_page_shows_the_dataset_and_sync_now_updates_it(
     wait_until(lambda: metric(page, "Rows").first.inner_text() == "41", "the new row on the page", 30, data_server)
     assert data_server.runs()[-1]["trigger"] == "manual"
     page.get_by_text("Show rows").click()
-    page.locator('[data-testid="stDataFrame"]').first.wait_for()
+    page.locator('[data-testid="stDataFrame"] >> visible=true').first.wait_for()
     assert_no_exception(page)
     text = page.locator('[data-testid="stMain"]').inner_text()
     assert not RAW.search(text), RAW.search(text)
@@ -122,8 +125,9 @@ def test_every_dataset_page_renders_in_both_languages_and_widths(
         page = new_page()
         for path, name in (("", "home"), ("Data", "data"), ("Scheduler", "scheduler"), ("Settings", "settings")):
             open_page(page, server, path)
-            if name in {"home", "data"}:
-                page.get_by_text(re.compile(r"^events: ")).first.wait_for(timeout=45 * SECOND)
+            if name in {"home", "data"}:  # the dataset's card: its row count once the first sync is in
+                label = "Rows" if language == "en" else "Linhas"
+                wait_until(lambda label=label: metric(page, label).first.inner_text() == "40", "the rows", 45, server)
             assert_no_exception(page)
             shoot(page, f"datasets_{name}_{language}", width)
 

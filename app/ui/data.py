@@ -92,9 +92,14 @@ def dataset(name: str) -> DatasetConfig:
 
 def versions(names: Iterable[str] | None = None) -> tuple[int, ...]:
     """The data version of each named dataset (all when None): what the caches here are keyed on."""
+    from app.ui.components.scheduler_status import remember_versions
+
     scheduler = resources.get_scheduler()
     chosen = [dataset(n) for n in names] if names is not None else list(datasets())
-    return tuple(int(scheduler.get_status(d.job)["data_version"]) for d in chosen)
+    found = tuple(int(scheduler.get_status(d.job)["data_version"]) for d in chosen)
+    # What this page run read: the sidebar badge reruns the page when one of these moves on.
+    remember_versions({d.job: v for d, v in zip(chosen, found, strict=True)})
+    return found
 
 
 def freshness(name: str) -> Freshness:
@@ -135,8 +140,12 @@ def freshness_of(ds: DatasetConfig, status: Mapping[str, Any]) -> Freshness:
 
 def render_freshness(name: str) -> Freshness:
     """One caption line: '<dataset>: data as of 10:42 (3 min ago)', in its freshness colour."""
+    from app.ui.components.scheduler_status import remember_versions
+
     lang = resources.get_settings().ui_language
     fresh = freshness(name)
+    job = dataset(name).job
+    remember_versions({job: fresh.data_version}, {job} if fresh.syncing else set())
     if fresh.as_of is None:
         text = t(lang, "ds.none", name=name)
     else:

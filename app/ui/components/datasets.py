@@ -145,7 +145,10 @@ def render_data_page() -> None:
 
 
 def _dataset_card(scheduler: SyncScheduler, ds: DatasetConfig, status: Any, lang: str) -> None:
+    from app.ui.components.scheduler_status import remember_versions
+
     fresh = data.freshness_of(ds, status)
+    remember_versions({ds.job: fresh.data_version}, {ds.job} if fresh.syncing else set())
     text, level = line(ds, status, lang)
     head, button = st.columns([3, 1], vertical_alignment="center")
     head.subheader(ds.name)

@@ -22,6 +22,7 @@ HANDLE_KEY = "fd_sync_request"
 ADMIN_KEY = "fd_admin_ok"
 FINISHED_KEY = "fd_sync_finished"
 VERSION_KEY = "fd_shown_data_version"
+SHOWN_RUNNING_KEY = "fd_shown_running"
 
 
 # -- badge ------------------------------------------------------------------------------------------------
@@ -78,7 +79,13 @@ def _badge() -> None:
         return
     shown: dict[str, int] = st.session_state.get(VERSION_KEY) or {}
     current = {ds.job: int(s["data_version"]) for ds, s in pairs}
-    syncing = any(s.get("current_run") for _, s in pairs)
+    running = {ds.job for ds, s in pairs if s.get("current_run")}
+    syncing = bool(running)
+    shown_running: set[str] = st.session_state.get(SHOWN_RUNNING_KEY) or set()
+    if shown_running - running:
+        # The page shows a run as in progress that has ended: redraw it (its outcome, its last success).
+        st.session_state[SHOWN_RUNNING_KEY] = shown_running & running
+        st.rerun()
     if any(current.get(job, version) != version for job, version in shown.items()) and not syncing:
         # A sync committed new data since this page rendered: show it without a manual reload. Remember the
         # versions first: pages draw the badge before their data, so a full run would otherwise rerun forever.
@@ -118,14 +125,19 @@ def _sidebar_progress() -> None:
         st.rerun()
 
 
-def remember_versions(versions: dict[str, int]) -> None:
-    """The data versions this page run shows (by job): the badge reruns the page when one moves on."""
+def remember_versions(versions: dict[str, int], running: set[str] | None = None) -> None:
+    """The data versions this page run shows (by job), and the jobs it shows as running: the badge reruns
+    the page when a version moves on or a shown run ends."""
     st.session_state[VERSION_KEY] = {**(st.session_state.get(VERSION_KEY) or {}), **versions}
+    if running is not None:
+        st.session_state[SHOWN_RUNNING_KEY] = (st.session_state.get(SHOWN_RUNNING_KEY) or set()) | running
 
 
 def render_data_as_of(status: dict[str, Any], language: str) -> None:
     """'Data as of 10:42 (3 min ago)' for the top of a page; remembers the version the page shows."""
-    remember_versions({status["job"]: int(status["data_version"])})
+    remember_versions(
+        {status["job"]: int(status["data_version"])}, {status["job"]} if status.get("current_run") else set()
+    )
     if status.get("last_success_at") is None:
         st.caption(t(language, "asof.none"))
         return
