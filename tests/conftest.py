@@ -90,6 +90,13 @@ def pg_url(pg_admin_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def pg_source_url(pg_admin_url: str) -> Iterator[str]:
+    """A second fresh PostgreSQL database, for a sync source beside a PostgreSQL store (`pg_url`)."""
+    with _scratch_database(pg_admin_url, " WITH (FORCE)") as url:
+        yield url
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'freshdash.db'}"
 

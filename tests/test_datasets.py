@@ -555,14 +555,6 @@ def _rows(url: str, table: str, order: str) -> list[tuple[Any, ...]]:
     return rows
 
 
-@pytest.fixture
-def pg_source_url(pg_admin_url: str) -> Any:
-    from tests.conftest import _scratch_database
-
-    with _scratch_database(pg_admin_url, " WITH (FORCE)") as url:
-        yield url
-
-
 def test_three_sources_stay_equal_after_inserts_updates_and_hard_deletes(
     tmp_path: Path, db_url: str, pg_source_url: str, mariadb_url: str
 ) -> None:
@@ -691,3 +683,33 @@ def test_the_cli_knows_datasets_by_name_and_judges_every_one(tmp_path: Path) -> 
     shown = {d["name"]: d for d in json.loads(config.stdout)["datasets"]}
     assert shown["events"]["key"] == "tenant, code" and shown["products"]["token"] == "••••••"
     assert "s3cret-token" not in config.stdout + config.stderr
+
+
+def test_a_dataset_never_writes_into_its_own_source_table(tmp_path: Path) -> None:
+    url = simple_source(tmp_path / "app.db", "items", 3)  # the app's own database holds the source table
+    settings = load_settings(env={"DATABASE_URL": url, "SCHEDULER_ENABLED": "false"},
+                             secrets={"datasets": {"items": {"source": "sql", "url": url, "key": "id"}}})  # fmt: skip
+    scheduler = SyncScheduler(settings=settings, clock=FrozenClock())
+    scheduler.run_now("sync_items")
+    scheduler.tick()
+    (run,) = scheduler.history("sync_items")
+    assert run["status"] == "failed" and "would write into its own source" in run["error"], run["error"]
+    assert "datasets.items.destination" in run["error"]
+    assert len(source_rows(url, "items", "id")) == 3
+
+
+def test_a_new_destination_table_is_loaded_whole_even_with_an_old_cursor(tmp_path: Path, sqlite_url: str) -> None:
+    """A dropped table (or a renamed destination) starts over: its old cursor would leave the rows before it out."""
+    source = simple_source(tmp_path / "shop.db", "products", 30)
+    secrets = {"datasets": {"products": {"source": "sql", "url": source, "key": "id", "cursor": "updated_at"}}}
+    settings = load_settings(env={"DATABASE_URL": sqlite_url, "SCHEDULER_ENABLED": "false"}, secrets=secrets)
+    clock = FrozenClock()
+    scheduler = SyncScheduler(settings=settings, clock=clock)
+    scheduler.run_now("sync_products")
+    scheduler.tick()
+    _write(sqlite_url, "DROP TABLE products")
+    clock.advance(1)
+    scheduler.run_now("sync_products")
+    scheduler.tick()
+    assert scheduler.history("sync_products", limit=1)[0]["rows"] == 30
+    assert store_rows(sqlite_url, "products", "id") == source_rows(source, "products", "id")

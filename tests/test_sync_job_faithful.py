@@ -105,7 +105,8 @@ def cursor_version(store: Engine) -> int:
 def test_kill_9_mid_run_of_the_sync_job_keeps_every_column_of_every_row(
     request: pytest.FixtureRequest, source_kind: str, db_url: str, make_settings: Any
 ) -> None:
-    source_url = request.getfixturevalue("pg_url" if source_kind == "postgresql" else "mariadb_url")
+    # its own database: the seed's keys name the destination after SOURCE_TABLE, the source's own name
+    source_url = request.getfixturevalue("pg_source_url" if source_kind == "postgresql" else "mariadb_url")
     columns = fill(source_url, ROWS)
     store = create_engine(db_url)
     env = {**os.environ, **environment(db_url, source_url), "PYTHONPATH": str(ROOT)}
@@ -127,7 +128,7 @@ def test_kill_9_mid_run_of_the_sync_job_keeps_every_column_of_every_row(
         proc.wait(10)
     version = cursor_version(store)
     source = create_engine(source_url)
-    stored = canonical(store, "orders", columns)
+    stored = canonical(store, "src_typed", columns)  # the seed's keys: the destination is SOURCE_TABLE
     assert 8 <= version < ROWS // BATCH and len(stored) == version * BATCH  # every batch came with its cursor
     with store.connect() as conn:
         cursor = conn.execute(text("SELECT value FROM sync_cursors WHERE name = :n"), {"n": JOB}).scalar()
@@ -139,7 +140,7 @@ def test_kill_9_mid_run_of_the_sync_job_keeps_every_column_of_every_row(
     settings = make_settings(db_url, **settings_of(db_url, source_url))
     result = sync_engine(settings, settings.datasets[0], FrozenClock()).run(500)  # the job's own engine catches up
     assert result.rows == ROWS - version * BATCH
-    assert_same(canonical(store, "orders", columns), canonical(source, "src_typed", columns), columns)
+    assert_same(canonical(store, "src_typed", columns), canonical(source, "src_typed", columns), columns)
     source.dispose()
     store.dispose()
 
@@ -165,9 +166,9 @@ def test_the_sync_job_of_a_zombie_run_writes_nothing(tmp_path: Path, sqlite_url:
         conn.execute(update(Job.__table__).where(Job.__table__.c.name == JOB).values(fence=claim.fence + 1))
     with pytest.raises(LeaseLostError):
         make_sync_job(settings, settings.datasets[0])(RunContext(jobs, claim, clock))
-    assert SyncEngine(store_engine, _source(source_url), "orders", clock, JOB).read_cursor() == (None, 0)
+    assert SyncEngine(store_engine, _source(source_url), "src_typed", clock, JOB).read_cursor() == (None, 0)
     with store_engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT count(*) FROM orders").scalar() == 0
+        assert conn.exec_driver_sql("SELECT count(*) FROM src_typed").scalar() == 0
     fresh = replace(claim, fence=claim.fence + 1)  # as the process that took the lease over holds it
     job = make_sync_job(settings, settings.datasets[0])
     assert job(RunContext(jobs, fresh, clock))["rows"] == 2  # the lease holder writes

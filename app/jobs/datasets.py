@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from app.clock import Clock
 from app.config import Settings
 from app.core.catalogue import JobDefinition
@@ -20,7 +23,7 @@ from app.dataset_config import LEGACY_JOB, DatasetConfig
 from app.demo.orders import DESTINATION_TABLE as DEMO_TABLE  # the demo dashboard reads it and its summary
 from app.demo.source import DemoSource
 from app.demo.summary import maintain
-from app.errors import SourceError, TriggerError
+from app.errors import ConfigError, SourceError, TriggerError
 from app.sync.engine import AroundBatch, SyncEngine, SyncResult
 from app.sync.http_source import HttpJsonSource
 from app.sync.source import SEED_SETTINGS, Source, SqlTableSource
@@ -127,6 +130,7 @@ def build_source(settings: Settings, dataset: DatasetConfig, clock: Clock) -> So
 
 
 def sync_engine(settings: Settings, dataset: DatasetConfig, clock: Clock) -> SyncEngine:
+    _refuse_writing_into_the_source(settings, dataset)
     around: AroundBatch | None = None
     if dataset.source == "demo" and dataset.target == DEMO_TABLE:
         around = maintain  # the demo dashboard's daily summary commits with each batch
@@ -138,6 +142,27 @@ def sync_engine(settings: Settings, dataset: DatasetConfig, clock: Clock) -> Syn
         dataset.job,  # the cursor is named after the job: a dataset's data version is its sync job's
         around_batch=around,
     )
+
+
+def _refuse_writing_into_the_source(settings: Settings, dataset: DatasetConfig) -> None:
+    """A SQL source in the app's own database whose table is the destination would be overwritten by itself."""
+    if dataset.source != "sql" or not dataset.url:
+        return
+    try:
+        same = make_url(dataset.url).set(password=None) == make_url(settings.database_url).set(password=None)
+    except (ArgumentError, ValueError):
+        return
+    table = dataset.source_table.rpartition(".")[2]
+    if same and table == dataset.target:
+        fix = (
+            f"declare it as [datasets.{dataset.name}] with another destination"
+            if dataset.legacy
+            else f"set another datasets.{dataset.name}.destination"
+        )
+        raise ConfigError(
+            f"dataset {dataset.name!r} would write into its own source: table {dataset.target!r} of the app's "
+            f"database (DATABASE_URL) is both; {fix}"
+        )
 
 
 def make_sync_job(settings: Settings, dataset: DatasetConfig) -> JobFunc:

@@ -40,6 +40,7 @@ class Destination:
         self.cursor_field = cursor_field
         self.dialect = store.dialect
         self.table: Table | None = None
+        self.created = False  # prepare() created the table: a stored cursor does not describe its rows
         self._pending_index: Index | None = None
         self._writers: dict[tuple[tuple[str, ...], bool], _Writer] = {}
 
@@ -51,6 +52,7 @@ class Destination:
                 inspector = inspect(conn)
                 if not inspector.has_table(self.name):
                     table.create(conn)
+                    self.created = True
                     present = {}
                 else:
                     present = {c["name"]: c["type"] for c in inspector.get_columns(self.name)}

@@ -98,6 +98,11 @@ class SyncEngine:
         self.source.check_keys()
         self.table()
         stored, version = self.read_cursor()
+        if self.destination.created and stored is not None:
+            # A new table (dropped by hand, or a new destination name) holds none of the rows the cursor has
+            # passed: read everything again instead of only what changed since (rows would be missing).
+            logger.warning("destination %s is new: its cursor %s starts over", self.destination.name, self.cursor_name)
+            stored = None
         cursor = self.source.parse_cursor(stored)
         rows = inserted = updated = batches = 0
         for batch in self.source.read_batches(cursor, batch_size, self.store.dialect):
