@@ -47,3 +47,16 @@ st.dataframe(
         "origin": st.column_config.TextColumn(width="medium"),
     },
 )
+st.subheader(t(lang, "settings.datasets"))  # [datasets.NAME]: each dataset's keys, secrets masked
+st.dataframe(
+    [{"dataset": d.name, "job": d.job, **d.shown()} for d in settings.datasets],
+    hide_index=True,
+    width="stretch",
+)
+if settings.reports:
+    st.subheader(t(lang, "settings.reports"))
+    st.dataframe(
+        [{"report": r.name, "job": r.job, "dataset": r.dataset, "query": r.query} for r in settings.reports],
+        hide_index=True,
+        width="stretch",
+    )

@@ -713,3 +713,19 @@ def test_a_new_destination_table_is_loaded_whole_even_with_an_old_cursor(tmp_pat
     scheduler.tick()
     assert scheduler.history("sync_products", limit=1)[0]["rows"] == 30
     assert store_rows(sqlite_url, "products", "id") == source_rows(source, "products", "id")
+
+
+def test_the_settings_page_lists_every_dataset_with_its_secrets_masked(
+    events_app: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCHEDULER_ENABLED", "false")  # only the page: no sync of a made-up endpoint
+    monkeypatch.setenv("DATASETS__RATES__ENDPOINT", "http://127.0.0.1:9/rates?key=k3y")
+    monkeypatch.setenv("DATASETS__RATES__TOKEN", "t0ken-value")
+    monkeypatch.setenv("DATASETS__RATES__CURSOR", "updated_at")
+    at = AppTest.from_file(str(ROOT / "pages" / "2_Settings.py"), default_timeout=30)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[-1].value
+    assert list(table["dataset"]) == ["events", "rates"] and list(table["job"]) == ["sync_events", "sync_rates"]
+    shown = table.to_csv()
+    assert "t0ken-value" not in shown and "k3y" not in shown and "••••••" in shown

@@ -9,6 +9,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "en": {
         "nav.dashboard": "Dashboard",
         "nav.data": "Data",
+        "settings.datasets": "Datasets",
+        "settings.reports": "Reports",
         "ds.title": "Data",
         "ds.none": "{name}: no data synced yet",
         "ds.asof": "{name}: data as of {at} ({age} ago)",
@@ -138,6 +140,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "pt-BR": {
         "nav.dashboard": "Painel",
         "nav.data": "Dados",
+        "settings.datasets": "Conjuntos de dados",
+        "settings.reports": "Relatórios",
         "ds.title": "Dados",
         "ds.none": "{name}: ainda sem dados sincronizados",
         "ds.asof": "{name}: dados de {at} ({age} atrás)",
