@@ -58,4 +58,4 @@ mutate deletes-without-the-cursor-compare-and-set app/sync/engine.py '          
 mutate reconcile-job-only-syncs app/jobs/datasets.py '        result = engine.reconcile(settings.sync_batch_size, guard=ctx.guard)' '        result = engine.run(settings.sync_batch_size, guard=ctx.guard)' tests/test_datasets.py -k three_sources
 mutate dataset-job-keeps-first-key-only app/jobs/datasets.py '        dataset.key,' '        dataset.key[0],' tests/test_datasets.py -k each_dataset_is_its_own_job
 mutate max-age-not-an-alert-limit app/core/alerts.py 'limit = self._max_age.get(name) or stale_limit' 'limit = stale_limit' tests/test_alerts.py -k max_age
-mutate old-cursor-on-a-new-table app/sync/engine.py '        if self.destination.created and stored is not None:' '        if False:' tests/test_datasets.py -k new_destination
+mutate old-cursor-on-a-new-table app/sync/engine.py '        if created and stored is not None:' '        if False:' tests/test_datasets.py -k new_destination

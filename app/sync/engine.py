@@ -98,7 +98,8 @@ class SyncEngine:
         self.source.check_keys()
         self.table()
         stored, version = self.read_cursor()
-        if self.destination.created and stored is not None:
+        created, self.destination.created = self.destination.created, False  # once: this engine may run again
+        if created and stored is not None:
             # A new table (dropped by hand, or a new destination name) holds none of the rows the cursor has
             # passed: read everything again instead of only what changed since (rows would be missing).
             logger.warning("destination %s is new: its cursor %s starts over", self.destination.name, self.cursor_name)
