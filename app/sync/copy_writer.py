@@ -130,16 +130,14 @@ class CopyWriter:
         if not self.usable or not self.fits(rows):
             return None
         connection = cursor.connection
-        if direct and self.copy_direct is not None and not self.direct_declined and not self.revisit:
-            try:
-                with connection.transaction():
-                    self._copy(cursor, self.copy_direct, rows)
-                return len(rows), 0
-            except psycopg.errors.UniqueViolation:
-                self.direct_declined = True  # the table holds some of these keys: merge from now on
-            except psycopg.Error:
-                return None
         try:
+            if direct and self.copy_direct is not None and not self.direct_declined and not self.revisit:
+                try:
+                    with connection.transaction():
+                        self._copy(cursor, self.copy_direct, rows)
+                    return len(rows), 0
+                except psycopg.errors.UniqueViolation:
+                    self.direct_declined = True  # the table holds some of these keys: merge from now on
             with connection.transaction():
                 cursor.execute(self.create_stage)
                 self._copy(cursor, self.copy_stage, rows)
@@ -149,8 +147,10 @@ class CopyWriter:
             logger.info("COPY declined a batch (%s: %s): writing it row by row", type(exc).__name__, exc)
             self.usable = False
             return None
-        except psycopg.Error:
-            return None  # e.g. a key twice in the batch; the row-by-row upsert raises its own error if any
+        except psycopg.Error as exc:
+            # e.g. a key twice in the batch; the row-by-row upsert raises its own error if there is one
+            logger.debug("COPY declined a batch (%s: %s)", type(exc).__name__, exc)
+            return None
         new = int(new)
         return new, (int(written) - new) if self.revisit else len(rows) - new
 
