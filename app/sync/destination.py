@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Column, Connection, Engine, Index, MetaData, Table, inspect, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import CreateColumn
 from sqlalchemy.types import NullType, TypeEngine
@@ -207,7 +209,7 @@ class _Writer:
         self.revisit = revisit
         cast_on_write = {n for n in names if table_def.c[n].info.get("cast_on_write")}
         self.encoders = [
-            (n, processor)
+            (n, _faster(table_def.c[name].type.dialect_impl(dialect), processor))
             for n, name in enumerate(names)
             if name not in cast_on_write
             and (processor := table_def.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
@@ -301,6 +303,20 @@ class _Writer:
             cursor.execute(self.lookup + (f"({listed})" if self.single else f"(VALUES {listed})"), params)
             found += int(cursor.fetchone()[0])
         return found
+
+
+def _faster(impl: TypeEngine[Any], processor: Processor) -> Processor:
+    """SQLite's DATETIME text of a naive datetime, written by isoformat() (the same text, about twice as fast
+    as SQLAlchemy's formatter, which took 30% of a PostgreSQL-to-SQLite sync); anything else as before."""
+    if not isinstance(impl, sqlite.DATETIME) or impl._storage_format != sqlite.DATETIME._storage_format:
+        return processor
+
+    def encode(value: Any) -> Any:
+        if type(value) is datetime and value.tzinfo is None:
+            return value.isoformat(" ", "microseconds")
+        return processor(value)
+
+    return encode
 
 
 def _count_returned(cursor: Any) -> tuple[int, int]:
