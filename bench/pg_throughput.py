@@ -23,7 +23,6 @@ import json
 import os
 import resource
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,11 +39,14 @@ if str(ROOT) not in sys.path:
 ADMIN = os.environ.get("FRESHDASH_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 GOAL = 0.8
 BATCH = 5000
-COLUMNS = ("id", "created_at", "updated_at", "customer", "region", "product", "quantity", "amount", "status", "deleted")
+COLUMNS = (
+    *("id", "created_at", "updated_at", "customer", "region", "product", "quantity", "amount", "status", "deleted"),
+)
 PG_DDL = """CREATE TABLE {name} (
     id bigint PRIMARY KEY, created_at timestamp NOT NULL, updated_at timestamp NOT NULL,
     customer varchar(60) NOT NULL, region varchar(30) NOT NULL, product varchar(60) NOT NULL,
-    quantity integer NOT NULL, amount double precision NOT NULL, status varchar(20) NOT NULL, deleted boolean NOT NULL)"""
+    quantity integer NOT NULL, amount double precision NOT NULL, status varchar(20) NOT NULL,
+    deleted boolean NOT NULL)"""
 SQLITE_DDL = """CREATE TABLE IF NOT EXISTS orders (
     id INTEGER PRIMARY KEY, created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL,
     customer VARCHAR(60) NOT NULL, region VARCHAR(30) NOT NULL, product VARCHAR(60) NOT NULL,
@@ -85,7 +87,7 @@ def build_source(database: str, rows: int) -> None:
                 1 + i %% 5, round(((1 + i %% 5) * 79.9)::numeric, 2)::float8,
                 (ARRAY['placed','paid','shipped','delivered'])[1 + (i / 3) %% 4], i %% 100 = 0
               FROM (SELECT i, timestamp '2026-01-01' + (i * 2.592) * interval '1 second' AS t
-                    FROM generate_series(1, %s) AS i) AS g""",
+                    FROM generate_series(1::bigint, %s) AS i) AS g""",
             (rows,),
         )
         conn.execute("CREATE INDEX ix_src_orders_updated_at_id ON src_orders (updated_at, id)")
@@ -145,7 +147,9 @@ def pg_baseline(source: str, store: str, batch: int) -> Callable[[], None]:
         with dst.transaction():
             dst.execute("CREATE TEMPORARY TABLE staging (LIKE base_orders) ON COMMIT DROP")
             with dst.cursor().copy(f"COPY staging ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(["int8", "timestamp", "timestamp", "text", "text", "text", "int4", "float8", "text", "bool"])
+                copy.set_types(
+                    ["int8", "timestamp", "timestamp", "text", "text", "text", "int4", "float8", "text", "bool"]
+                )
                 for row in rows:
                     copy.write_row(row)
             dst.execute(f"INSERT INTO base_orders SELECT * FROM staging ON CONFLICT (id) DO UPDATE SET {UPDATES}")
@@ -154,14 +158,18 @@ def pg_baseline(source: str, store: str, batch: int) -> Callable[[], None]:
     return run
 
 
-def _freshdash(source: str, store_url: str, batch: int, late_index: bool = False) -> Callable[[], None]:
+def _freshdash(
+    source: str, store_url: str, batch: int, late_index: bool = False, keyset: bool = False
+) -> Callable[[], None]:
     from app.clock import SystemClock
     from app.core.database import create_schema, get_engine
     from app.sync import destination
+    from app.sync import source as sources
     from app.sync.engine import SyncEngine
     from app.sync.source import SqlTableSource
 
     destination.INDEX_DURING_FIRST_LOAD = not late_index
+    sources.STREAM_POSTGRESQL = not keyset
     engine = get_engine(store_url)
     create_schema(engine)
     src = get_engine(pg_url(source, "psycopg"))
@@ -179,6 +187,10 @@ def freshdash(source: str, store: str, batch: int) -> Callable[[], None]:
 
 def freshdash_late_index(source: str, store: str, batch: int) -> Callable[[], None]:
     return _freshdash(source, pg_url(store, "psycopg"), batch, late_index=True)
+
+
+def freshdash_keyset(source: str, store: str, batch: int) -> Callable[[], None]:
+    return _freshdash(source, pg_url(store, "psycopg"), batch, keyset=True)
 
 
 def sqlite_baseline(source: str, store: str, batch: int) -> Callable[[], None]:
@@ -208,6 +220,7 @@ METHODS = {
     "pg_baseline": pg_baseline,
     "freshdash": freshdash,
     "freshdash_late_index": freshdash_late_index,
+    "freshdash_keyset": freshdash_keyset,
     "sqlite_baseline": sqlite_baseline,
     "freshdash_sqlite": freshdash_sqlite,
 }
@@ -323,9 +336,12 @@ def describe(r: dict[str, dict[str, dict[str, float]]], rows: int) -> str:
     rss = ", ".join(f"{m} {ini[m]['peak_rss_mib']:.0f}" for m in METHODS)
     return (
         f"PG->PG initial: baseline {at(ini, 'pg_baseline')}, freshdash {at(ini, 'freshdash')} = "
-        f"{ratio(ini, 'freshdash', 'pg_baseline')}, index after load {ratio(ini, 'freshdash_late_index', 'pg_baseline')}; "
+        f"{ratio(ini, 'freshdash', 'pg_baseline')} (index after the load "
+        f"{ratio(ini, 'freshdash_late_index', 'pg_baseline')}, "
+        f"keyset pages {ratio(ini, 'freshdash_keyset', 'pg_baseline')}); "
         f"incremental {inc['pg_baseline']['seconds']:.2f} s vs {inc['freshdash']['seconds']:.2f} s = "
-        f"{ratio(inc, 'freshdash', 'pg_baseline')} | PG->SQLite initial: sqlite3 {at(ini, 'sqlite_baseline')}, "
+        f"{ratio(inc, 'freshdash', 'pg_baseline')} (keyset pages {ratio(inc, 'freshdash_keyset', 'pg_baseline')}) "
+        f"| PG->SQLite initial: sqlite3 {at(ini, 'sqlite_baseline')}, "
         f"freshdash {ratio(ini, 'freshdash_sqlite', 'sqlite_baseline')}; incremental "
         f"{ratio(inc, 'freshdash_sqlite', 'sqlite_baseline')} (load {inc['freshdash_sqlite']['load']:.2f}) | "
         f"goal >= {GOAL}x | peak RSS MiB: {rss}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -317,3 +317,64 @@ def test_keys_already_in_a_table_that_was_empty_are_merged_not_duplicated(pg_url
     assert (result.inserted, result.updated) == (19, 1)
     assert len(direct(copies)) == 1 and len(staged(copies)) == 2  # tried once, merged from then on
     assert stored(store) == source_rows(source)
+
+
+def test_sqlite_datetime_text_is_the_same_as_sqlalchemys() -> None:
+    """The faster DATETIME encoder of a SQLite store writes exactly SQLAlchemy's text (and defers the rest)."""
+    from sqlalchemy import DateTime
+    from sqlalchemy.dialects import sqlite
+
+    dialect = sqlite.dialect()
+    impl = DateTime().dialect_impl(dialect)
+    slow = impl.bind_processor(dialect)
+    assert slow is not None
+    fast = destination_module._faster(impl, slow)
+    assert fast is not slow
+    aware = datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=-3)))
+    for value in (datetime(2026, 2, 1, 9, 0, 0, 123456), datetime(1, 1, 1), datetime(2026, 1, 1), aware, None):
+        assert fast(value) == slow(value), value
+
+
+def test_a_postgresql_source_is_streamed_through_one_server_side_cursor_with_keyset_semantics(
+    pg_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same rows, counts and cursor as keyset pages (composite key, ties on the cursor, NULL cursors)."""
+    from app.sync import source as sources
+
+    source = create_engine(pg_url)
+    with source.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TABLE src (tenant text, code int, updated_at timestamp, v numeric, PRIMARY KEY (tenant, code))"
+            )
+        )
+        conn.execute(
+            text("INSERT INTO src VALUES (:t, :c, :at, :v)"),
+            [
+                {"t": t, "c": c, "at": None if c % 5 == 0 else T0 + timedelta(seconds=c // 3), "v": Decimal(c) / 3}
+                for t in ("a", "b")
+                for c in range(23)
+            ],
+        )
+    executed: list[str] = []
+    original = psycopg.ServerCursor.execute
+
+    def spy(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        executed.append(str(query))
+        return original(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.ServerCursor, "execute", spy)
+    results = []
+    for stream in (True, False):
+        monkeypatch.setattr(sources, "STREAM_POSTGRESQL", stream)
+        store = store_for(f"sqlite:///{tmp_path / f'store_{stream}.db'}")
+        sync = SyncEngine(store, SqlTableSource(source, "src", ["tenant", "code"]), "dst", FrozenClock(), "dst")
+        result = sync.run(4)
+        with store.connect() as conn:
+            rows = [tuple(r) for r in conn.execute(text("SELECT * FROM dst ORDER BY tenant, code"))]
+        results.append((result.rows, result.inserted, result.cursor, rows))
+        if stream:
+            assert len(executed) == 2  # the cursor walk and the NULL-cursor walk, one query each
+    assert results[0] == results[1]
+    assert results[0][0] == 46 and len(results[0][3]) == 46
+    assert len(executed) == 2  # keyset pages use no server-side cursor

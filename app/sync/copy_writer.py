@@ -79,7 +79,9 @@ class CopyWriter:
         listed = ", ".join(names)
         digest = hashlib.sha1(repr((table, [(c.name, c.oid, c.cast_on_write) for c in columns])).encode()).hexdigest()
         stage = f"pg_temp.fd_stage_{digest[:16]}"
-        staged = ", ".join(f"CAST({n} AS TEXT) AS {n}" if c.cast_on_write else n for n, c in zip(names, columns))
+        staged = ", ".join(
+            f"CAST({n} AS TEXT) AS {n}" if c.cast_on_write else n for n, c in zip(names, columns, strict=True)
+        )
         # Created once per connection; emptied by every commit (and by a rollback: its rows roll back too).
         self.create_stage = (
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
@@ -90,10 +92,10 @@ class CopyWriter:
             None if any(c.cast_on_write for c in columns) else f"COPY {table} ({listed}) FROM STDIN (FORMAT BINARY)"
         )
         selected = ", ".join(
-            f"CAST({n} AS {type_of(c.name)})" if c.cast_on_write else n for n, c in zip(names, columns)
+            f"CAST({n} AS {type_of(c.name)})" if c.cast_on_write else n for n, c in zip(names, columns, strict=True)
         )
         key_list = ", ".join(quote(k) for k in keys)
-        others = [n for n, c in zip(names, columns) if c.name not in keys]
+        others = [n for n, c in zip(names, columns, strict=True) if c.name not in keys]
         updates = ", ".join(f"{n} = excluded.{n}" for n in others)
         changed = " OR ".join(f"CAST({table}.{n} AS TEXT) IS DISTINCT FROM CAST(excluded.{n} AS TEXT)" for n in others)
         upsert = (
@@ -118,7 +120,7 @@ class CopyWriter:
                 values = [v for v in values if v is not None]
             if not found:
                 continue
-            if not found <= kinds or (low is not None and (min(values) < low or max(values) > high)):  # type: ignore[operator]
+            if not found <= kinds or (low is not None and (min(values) < low or max(values) > high)):
                 return False
         return True
 

@@ -79,8 +79,8 @@ class Destination:
                             self._pending_index = index
                 # An empty table on a first load takes COPY straight into it (keys already there: merged).
                 self._empty_at_start = self.copy_enabled and (
-                    not present or conn.exec_driver_sql(f"SELECT NOT EXISTS (SELECT 1 FROM {self._quoted()})").scalar()
-                    is True
+                    not present
+                    or conn.exec_driver_sql(f"SELECT NOT EXISTS (SELECT 1 FROM {self._quoted()})").scalar() is True
                 )
         except SQLAlchemyError as exc:
             raise StoreError(f"preparing the destination table {self.name!r} failed: {_reason(exc)}") from None
