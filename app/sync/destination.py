@@ -13,7 +13,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Column, Connection, Engine, Index, MetaData, Table, inspect, text
+from sqlalchemy import JSON, Boolean, Column, Connection, Engine, Index, MetaData, Table, inspect, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import CreateColumn
@@ -168,12 +168,12 @@ class Destination:
         try:
             if self.dialect.name == "sqlite":
                 cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES_BETWEEN_CHECKPOINTS}")
-            rows = writer.rows(batch)
             if self.copy_enabled:
-                written = self._copier(cursor, batch).write(cursor, rows, direct=self._empty_at_start)
+                copied = writer.rows(batch, writer.copy_encoders)
+                written = self._copier(cursor, batch).write(cursor, copied, direct=self._empty_at_start)
                 if written is not None:
                     return written
-            return writer.write(cursor, rows)
+            return writer.write(cursor, writer.rows(batch, writer.encoders))
         except self.dialect.loaded_dbapi.Error as exc:
             raise StoreError(f"writing a batch to {self.name!r} failed: {type(exc).__name__}: {_first(exc)}") from None
         finally:
@@ -214,6 +214,11 @@ class _Writer:
             if name not in cast_on_write
             and (processor := table_def.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
         ]
+        # COPY checks a boolean column's values itself (exactly bool), which is all SQLAlchemy's processor does
+        # there besides bool(value): skipped, it saves a copy of every row.
+        native = dialect.supports_native_boolean
+        boolean = {n for n, name in enumerate(names) if native and isinstance(table_def.c[name].type, Boolean)}
+        self.copy_encoders = [(n, p) for n, p in self.encoders if n not in boolean]
         quote = dialect.identifier_preparer.quote
         marker = "?" if dialect.paramstyle == "qmark" else "%s"
         # With %s markers a literal % in a name must be doubled.
@@ -251,13 +256,13 @@ class _Writer:
         self.max_key = f"SELECT max({keys}) FROM {table}" if self.single else ""
         self.marker = marker
 
-    def rows(self, batch: Batch) -> Sequence[Row]:
-        if batch.driver_values or not self.encoders:
+    def rows(self, batch: Batch, encoders: list[tuple[int, Processor]]) -> Sequence[Row]:
+        if batch.driver_values or not encoders:
             return batch.rows
         encoded: list[Row] = []
         for row in batch.rows:
             values = list(row)
-            for n, processor in self.encoders:
+            for n, processor in encoders:
                 values[n] = processor(values[n])
             encoded.append(values)
         return encoded
