@@ -168,18 +168,14 @@ def pg_baseline(source: str, store: str, batch: int) -> Callable[[], None]:
     return run
 
 
-def _freshdash(
-    source: str, store_url: str, batch: int, late_index: bool = False, keyset: bool = False
-) -> Callable[[], None]:
+def _freshdash(source: str, store_url: str, batch: int, late_index: bool = False) -> Callable[[], None]:
     from app.clock import SystemClock
     from app.core.database import create_schema, get_engine
     from app.sync import destination
-    from app.sync import source as sources
     from app.sync.engine import SyncEngine
     from app.sync.source import SqlTableSource
 
     destination.INDEX_DURING_FIRST_LOAD = not late_index
-    sources.STREAM_POSTGRESQL = not keyset
     engine = get_engine(store_url)
     create_schema(engine)
     src = get_engine(pg_url(source, "psycopg"))
@@ -197,10 +193,6 @@ def freshdash(source: str, store: str, batch: int) -> Callable[[], None]:
 
 def freshdash_late_index(source: str, store: str, batch: int) -> Callable[[], None]:
     return _freshdash(source, pg_url(store, "psycopg"), batch, late_index=True)
-
-
-def freshdash_keyset(source: str, store: str, batch: int) -> Callable[[], None]:
-    return _freshdash(source, pg_url(store, "psycopg"), batch, keyset=True)
 
 
 def sqlite_baseline(source: str, store: str, batch: int) -> Callable[[], None]:
@@ -230,7 +222,6 @@ METHODS = {
     "pg_baseline": pg_baseline,
     "freshdash": freshdash,
     "freshdash_late_index": freshdash_late_index,
-    "freshdash_keyset": freshdash_keyset,
     "sqlite_baseline": sqlite_baseline,
     "freshdash_sqlite": freshdash_sqlite,
 }
@@ -353,11 +344,9 @@ def describe(r: dict[str, dict[str, dict[str, float]]], rows: int) -> str:
     return (
         f"PG->PG initial: baseline {at(ini, 'pg_baseline')}, freshdash {at(ini, 'freshdash')} = "
         f"{ratio(ini, 'freshdash', 'pg_baseline')} (index after the load "
-        f"{ratio(ini, 'freshdash_late_index', 'pg_baseline')}, "
-        f"keyset pages {ratio(ini, 'freshdash_keyset', 'pg_baseline')}); "
+        f"{ratio(ini, 'freshdash_late_index', 'pg_baseline')}); "
         f"incremental {inc['pg_baseline']['seconds']:.2f} s vs {inc['freshdash']['seconds']:.2f} s = "
-        f"{ratio(inc, 'freshdash', 'pg_baseline')} (keyset pages {ratio(inc, 'freshdash_keyset', 'pg_baseline')}) "
-        f"| PG->SQLite initial: sqlite3 {at(ini, 'sqlite_baseline')}, "
+        f"{ratio(inc, 'freshdash', 'pg_baseline')} | PG->SQLite initial: sqlite3 {at(ini, 'sqlite_baseline')}, "
         f"freshdash {ratio(ini, 'freshdash_sqlite', 'sqlite_baseline')}; incremental "
         f"{ratio(inc, 'freshdash_sqlite', 'sqlite_baseline')} (load {inc['freshdash_sqlite']['load']:.2f}) | "
         f"goal >= {GOAL}x | peak RSS MiB: {rss}"

@@ -34,14 +34,14 @@ class KeysetReader:
         self._table, self._keys, self._cursor_field = table, keys, cursor_field
         # A column read as its text form is selected as CAST(column AS TEXT); keyset conditions use the column.
         self._select = [cast(table.c[p.name], Text).label(p.name) if p.as_text else table.c[p.name] for p in plans]
-        self._compiled: dict[tuple[str, bool, int | None], Compiled] = {}
+        self._compiled: dict[tuple[str, bool, int], Compiled] = {}
         self._decoders: list[tuple[int, Processor]] | None = None
         self._source_processors: dict[int, Processor] | None = None
 
     # -- statements -----------------------------------------------------------------------------------
 
-    def statement(self, mode: str, position: Position | None, limit: int | None) -> tuple[str, Any]:
-        """SQL and parameters for the driver, in its own parameter style (limit None: every row of the walk)."""
+    def statement(self, mode: str, position: Position | None, limit: int) -> tuple[str, Any]:
+        """SQL and parameters for the driver, in its own parameter style."""
         compiled = self._compiled.get((mode, position is not None, limit))
         if compiled is None:
             compiled = self._compile(mode, position is not None, limit)
@@ -49,7 +49,7 @@ class KeysetReader:
         values = {} if position is None else {f"fd_{n}": v for n, v in enumerate(position)}
         return compiled.string, _driver_params(compiled, values)
 
-    def _compile(self, mode: str, after: bool, limit: int | None) -> Compiled:
+    def _compile(self, mode: str, after: bool, limit: int) -> Compiled:
         table = self._table
         key_cols = [table.c[k] for k in self._keys]
         query = select(*self._select)

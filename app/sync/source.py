@@ -23,8 +23,6 @@ from app.sync.types import ColumnPlan, plan_column
 
 Row = Sequence[Any]
 Processor = Callable[[Any], Any]
-# A PostgreSQL source (psycopg) is read through one server-side cursor per walk instead of keyset pages.
-STREAM_POSTGRESQL = True
 
 
 @dataclass(frozen=True)
@@ -385,9 +383,6 @@ class SqlTableSource:
     def _pages(
         self, reader: KeysetReader, mode: str, position: tuple[Any, ...] | None, batch_size: int
     ) -> Iterator[tuple[list[Row], list[Any]]]:
-        if self.engine.dialect.name == "postgresql" and self.engine.dialect.driver == "psycopg" and STREAM_POSTGRESQL:
-            yield from self._stream(reader.statement(mode, position, None), batch_size)
-            return
         while True:
             rows, types = self._fetch(reader.statement(mode, position, batch_size))
             if not rows:
@@ -396,29 +391,6 @@ class SqlTableSource:
             if len(rows) < batch_size:
                 return
             position = reader.position(mode, rows[-1])
-
-    def _stream(self, statement: tuple[str, Any], batch_size: int) -> Iterator[tuple[list[Row], list[Any]]]:
-        """The whole walk as one query through a server-side cursor, `batch_size` rows per fetch: the same rows
-        in the same order as the keyset pages, planned once and read from one snapshot."""
-        try:
-            with self.engine.connect() as conn:
-                dbapi_conn = conn.connection.dbapi_connection
-                assert dbapi_conn is not None
-                cursor: Any = dbapi_conn.cursor(name="freshdash_read")
-                try:
-                    cursor.itersize = batch_size
-                    cursor.execute(*statement)
-                    types = [d[1] for d in cursor.description]
-                    while rows := cursor.fetchmany(batch_size):
-                        yield list(rows), types
-                        if len(rows) < batch_size:
-                            return
-                finally:
-                    cursor.close()
-        except (SQLAlchemyError, StoreError, self.engine.dialect.loaded_dbapi.Error) as exc:
-            raise SourceError(
-                f"reading {self.table_name!r} from {self._where()} failed: {type(exc).__name__}"
-            ) from None
 
     def _fetch(self, statement: tuple[str, Any]) -> tuple[list[Row], list[Any]]:
         """One page as the driver returns it (tuples), and the driver's type code of each column."""
