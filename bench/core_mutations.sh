@@ -36,3 +36,4 @@ mutate make-due-if-stale-without-fence-cas app/core/store.py '                .w
                 .values(extra_at=now, extra_trigger=RunTrigger.CATCH_UP.value, extra_attempt=1)' '                .where(jobs.c.name == name)
                 .values(extra_at=now, extra_trigger=RunTrigger.CATCH_UP.value, extra_attempt=1)' tests/test_core.py -k moved_on
 mutate claim-without-compare-and-set-on-sqlite app/core/store.py '                .where(jobs.c.name == name, jobs.c.fence == job["fence"], slot_column == scheduled_for)' '                .where(jobs.c.name == name)' tests/test_core.py -k "changed_since and sqlite"
+mutate lease-writes-not-retried-after-a-lost-connection app/core/store.py 'stop=stop_after_attempt(2)' 'stop=stop_after_attempt(1)' tests/test_core.py -k connection_lost

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, insert, select, text
+from sqlalchemy import Engine, create_engine, event, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.clock import FrozenClock
@@ -428,3 +428,47 @@ def test_a_timeout_cancels_the_job_and_its_next_progress_call_stops_it(db_url: s
     assert [o.status.value for o in s.tick()] == ["timeout"]
     assert saw_cancel.wait(10), "the timeout did not cancel the job"
     assert stopped.wait(10), "progress() after the cancel did not stop the job"
+
+
+@contextmanager
+def connection_killed_at(engine: Engine, admin_url: str, statement: str) -> Iterator[list[str]]:
+    """Terminate the backend of the connection about to run the first statement starting with `statement`
+    (PostgreSQL): a server restart or failover in the middle of a lease write."""
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    fired: list[str] = []
+
+    def hook(_conn: Any, cursor: Any, sql: str, *_args: Any) -> None:
+        if not fired and sql.lstrip().startswith(statement):
+            fired.append(sql)
+            with admin.connect() as conn:
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": cursor.connection.info.backend_pid})
+
+    event.listen(engine, "before_cursor_execute", hook)
+    try:
+        yield fired
+    finally:
+        event.remove(engine, "before_cursor_execute", hook)
+        admin.dispose()
+
+
+@pytest.mark.parametrize("write", ["finish", "renew"])
+def test_a_lease_write_survives_a_connection_lost_once(pg_url: str, make_settings: Any, write: str) -> None:
+    clock = FrozenClock()
+    s = scheduler(make_settings(pg_url), clock, job("j", ScriptedJob()))
+    s.prepare()
+    claim = s.store.claim("j", clock.now())
+    assert claim is not None
+    clock.advance(5)
+    first = "SELECT" if write == "finish" else "UPDATE jobs"
+    with connection_killed_at(s.engine, pg_url, first) as fired:
+        if write == "finish":
+            assert s.store.finish(claim, clock.now(), RunStatus.SUCCESS, rows=7) is True
+        else:
+            assert s.store.renew(claim, clock.now(), rows=3) is True
+    assert fired  # the first try did lose its connection
+    [run] = all_runs(s)
+    if write == "finish":
+        assert (run["status"], run["rows"]) == ("success", 7)
+        assert s.store.get_job("j")["lease_owner"] is None
+    else:
+        assert (run["status"], run["rows"], run["heartbeat_at"]) == ("running", 3, clock.now())

@@ -101,6 +101,17 @@ def timed_out(error: BaseException) -> bool:
     return bool(args) and args[0] in TIMED_OUT_MYSQL_ERRORS
 
 
+def lost_connection(error: BaseException) -> bool:
+    """Whether a StoreError comes from a connection lost mid-use (a server restart, a failover, a killed
+    backend): the driver's OperationalError or InterfaceError on a server database, worth one more try on a
+    fresh connection. A statement or lock wait cancelled by its limit, and SQLite, are not."""
+    cause = error.__cause__
+    if not isinstance(error, StoreError) or cause is None or type(cause).__module__.startswith("sqlite3"):
+        return False
+    kinds = {klass.__name__ for klass in type(cause).__mro__}
+    return bool(kinds & {"OperationalError", "InterfaceError"}) and not timed_out(cause)
+
+
 def _create(url: str, timeouts: Timeouts) -> Engine:
     parsed = make_url(url)
     kwargs: dict[str, Any] = {}
