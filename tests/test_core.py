@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import Engine, create_engine, event, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.clock import FrozenClock
 from app.core.models import Instance, Run, RunStatus
+from app.core.runner import RunContext
 from app.core.store import JobStore
 from app.errors import LeaseLostError
 from tests.support import ScriptedJob, job, scheduler
@@ -320,3 +323,152 @@ def test_operator_reset_of_a_stuck_run_fences_it_and_frees_the_job(sqlite_url: s
     assert run["status"] == "abandoned"
     assert s.store.get_job("j")["lease_owner"] is None
     assert s.store.reset_stuck("j", clock.now()) is False
+
+
+# -- guarantees pinned against their mutations (bench/core_mutations.sh) ---------------------------------
+
+
+@contextmanager
+def concurrent_write_before(engine: Engine, statement: str, change: str) -> Iterator[list[str]]:
+    """Run `change` on the same connection right before the first statement starting with `statement`: what
+    a concurrent writer that committed between this transaction's read and its write leaves behind."""
+    fired: list[str] = []
+
+    def hook(_conn: Any, cursor: Any, sql: str, *_args: Any) -> None:
+        if not fired and sql.lstrip().startswith(statement):
+            fired.append(sql)
+            cursor.execute(change)
+
+    event.listen(engine, "before_cursor_execute", hook)
+    try:
+        yield fired
+    finally:
+        event.remove(engine, "before_cursor_execute", hook)
+
+
+def test_a_claim_never_starts_a_second_run_while_the_first_holds_its_lease(db_url: str, make_settings: Any) -> None:
+    clock = FrozenClock()
+    s = scheduler(make_settings(db_url, lease_seconds=300), clock, job("j", ScriptedJob(), interval=60))
+    s.prepare()
+    first = JobStore(s.engine, "first", lease_seconds=300).claim("j", clock.now())
+    assert first is not None
+    clock.advance(61)  # the next slot is due while the first run still holds (and renews) its lease
+    assert JobStore(s.engine, "first", lease_seconds=300).renew(first, clock.now()) is True
+    assert JobStore(s.engine, "second", lease_seconds=300).claim("j", clock.now()) is None
+    assert [r["status"] for r in all_runs(s)] == ["running"]
+    assert s.store.get_job("j")["fence"] == first.fence
+
+
+def test_a_claim_whose_job_row_changed_since_its_read_wins_nothing(db_url: str, make_settings: Any) -> None:
+    clock = FrozenClock()
+    s = scheduler(make_settings(db_url), clock, job("j", ScriptedJob()))
+    s.prepare()
+    with concurrent_write_before(s.engine, "UPDATE jobs", "UPDATE jobs SET fence = fence + 1") as fired:
+        assert s.store.claim("j", clock.now()) is None  # the compare-and-set on (fence, slot) turned it away
+    assert fired and all_runs(s) == []
+
+
+def test_make_due_if_stale_changes_nothing_when_the_job_moved_on_since_its_read(
+    db_url: str, make_settings: Any
+) -> None:
+    clock = FrozenClock()
+    s = scheduler(make_settings(db_url), clock, job("j", ScriptedJob(failures=1), interval=600))
+    s.tick()  # fails: no fresh data, next slot 10 min ahead
+    clock.advance(1)
+    # Another replica claimed and ran the job (the fence moved) between this call's read and its write.
+    with concurrent_write_before(s.engine, "UPDATE jobs", "UPDATE jobs SET fence = fence + 1") as fired:
+        assert s.store.make_due_if_stale("j", clock.now()) is False
+    assert fired and s.store.get_job("j")["extra_at"] is None
+
+
+def test_reap_ends_a_running_run_that_its_job_no_longer_points_at(db_url: str, make_settings: Any) -> None:
+    clock = FrozenClock()
+    s = scheduler(make_settings(db_url, lease_seconds=20), clock, job("j", ScriptedJob(), interval=600))
+    s.prepare()
+    assert JobStore(s.engine, "dead-process", lease_seconds=20).claim("j", clock.now()) is not None
+    with s.engine.begin() as conn:  # the job row was freed but its run row was left running (an orphan)
+        conn.execute(text("UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL, current_run_id = NULL"))
+    clock.advance(21)
+    assert s.store.reap_expired(clock.now()) == 1
+    [run] = all_runs(s)
+    assert run["status"] == "abandoned" and run["error"] == "lease expired"
+
+
+def test_waking_from_hibernation_catches_up_stale_data_before_the_next_slot(db_url: str, make_settings: Any) -> None:
+    clock = FrozenClock()
+    s = scheduler(
+        make_settings(db_url, scheduler_idle_minutes=30), clock, job("j", ScriptedJob(failures=1), interval=7200)
+    )
+    s.tick()  # fails: no fresh data, the next slot is two hours ahead
+    s.touch("session-a")
+    clock.advance(timedelta(minutes=30))
+    assert s.check_idle() is True
+    clock.advance(timedelta(minutes=1))
+    s.touch("session-b")  # wakes, and the data is stale: due now, not at the next slot
+    assert [o.status.value for o in s.tick()] == ["success"]
+    assert [r["trigger"] for r in all_runs(s)] == ["schedule", "catch-up"]
+
+
+def test_a_timeout_cancels_the_job_and_its_next_progress_call_stops_it(db_url: str, make_settings: Any) -> None:
+    clock = FrozenClock()
+    saw_cancel, stopped = threading.Event(), threading.Event()
+
+    def slow(ctx: RunContext) -> None:
+        for rows in range(1000):  # the job polls `cancelled`, which the runner sets at the timeout
+            if ctx.cancelled.wait(0.01):
+                saw_cancel.set()
+            try:
+                ctx.progress(rows)
+            except LeaseLostError:
+                stopped.set()
+                return
+        # bounded: 1000 x 10 ms without a cancel is far past the 0.2 s timeout
+
+    s = scheduler(make_settings(db_url), clock, job("slow", slow, timeout=0.2))
+    assert [o.status.value for o in s.tick()] == ["timeout"]
+    assert saw_cancel.wait(10), "the timeout did not cancel the job"
+    assert stopped.wait(10), "progress() after the cancel did not stop the job"
+
+
+@contextmanager
+def connection_killed_at(engine: Engine, admin_url: str, statement: str) -> Iterator[list[str]]:
+    """Terminate the backend of the connection about to run the first statement starting with `statement`
+    (PostgreSQL): a server restart or failover in the middle of a lease write."""
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    fired: list[str] = []
+
+    def hook(_conn: Any, cursor: Any, sql: str, *_args: Any) -> None:
+        if not fired and sql.lstrip().startswith(statement):
+            fired.append(sql)
+            with admin.connect() as conn:
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": cursor.connection.info.backend_pid})
+
+    event.listen(engine, "before_cursor_execute", hook)
+    try:
+        yield fired
+    finally:
+        event.remove(engine, "before_cursor_execute", hook)
+        admin.dispose()
+
+
+@pytest.mark.parametrize("write", ["finish", "renew"])
+def test_a_lease_write_survives_a_connection_lost_once(pg_url: str, make_settings: Any, write: str) -> None:
+    clock = FrozenClock()
+    s = scheduler(make_settings(pg_url), clock, job("j", ScriptedJob()))
+    s.prepare()
+    claim = s.store.claim("j", clock.now())
+    assert claim is not None
+    clock.advance(5)
+    first = "SELECT" if write == "finish" else "UPDATE jobs"
+    with connection_killed_at(s.engine, pg_url, first) as fired:
+        if write == "finish":
+            assert s.store.finish(claim, clock.now(), RunStatus.SUCCESS, rows=7) is True
+        else:
+            assert s.store.renew(claim, clock.now(), rows=3) is True
+    assert fired  # the first try did lose its connection
+    [run] = all_runs(s)
+    if write == "finish":
+        assert (run["status"], run["rows"]) == ("success", 7)
+        assert s.store.get_job("j")["lease_owner"] is None
+    else:
+        assert (run["status"], run["rows"], run["heartbeat_at"]) == ("running", 3, clock.now())

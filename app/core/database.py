@@ -16,16 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
-from sqlalchemy.schema import CreateColumn
 
 from app.config import redact_url
 from app.core.failures import describe, store_role
-from app.core.models import Base
 from app.errors import StoreError
 
 logger = logging.getLogger(__name__)
@@ -101,6 +99,17 @@ def timed_out(error: BaseException) -> bool:
         return True
     args: tuple[Any, ...] = getattr(error, "args", ())
     return bool(args) and args[0] in TIMED_OUT_MYSQL_ERRORS
+
+
+def lost_connection(error: BaseException) -> bool:
+    """Whether a StoreError comes from a connection lost mid-use (a server restart, a failover, a killed
+    backend): the driver's OperationalError or InterfaceError on a server database, worth one more try on a
+    fresh connection. A statement or lock wait cancelled by its limit, and SQLite, are not."""
+    cause = error.__cause__
+    if not isinstance(error, StoreError) or cause is None or type(cause).__module__.startswith("sqlite3"):
+        return False
+    kinds = {klass.__name__ for klass in type(cause).__mro__}
+    return bool(kinds & {"OperationalError", "InterfaceError"}) and not timed_out(cause)
 
 
 def _create(url: str, timeouts: Timeouts) -> Engine:
@@ -213,25 +222,14 @@ def dispose_engines() -> None:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create missing tables; raise StoreError naming the database (password hidden) when unreachable."""
+    """Bring the schema to the current revision (Alembic, under a database lock: see app.core.migrations);
+    raise StoreError naming the database (password hidden) when unreachable."""
+    from app.core import migrations  # alembic is imported only by what migrates
+
     try:
-        Base.metadata.create_all(engine)
-        _add_missing_columns(engine)
+        migrations.upgrade(engine)
     except SQLAlchemyError as exc:
         raise StoreError(describe("cannot use the database", exc, engine.url, store_role())) from None
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    """Additive migration: columns added to a model since the database was created are added in place."""
-    existing = inspect(engine)
-    with write_transaction(engine) as conn:
-        for table in Base.metadata.sorted_tables:
-            present = {c["name"] for c in existing.get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in present:
-                    ddl = CreateColumn(column).compile(dialect=engine.dialect)
-                    conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
-                    logger.info("database migrated: added %s.%s", table.name, column.name)
 
 
 def scrub(message: str, secret: str | None) -> str:

@@ -14,8 +14,9 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Table, and_, insert, or_, select, update
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from app.core.database import dialect_insert, write_transaction
+from app.core.database import dialect_insert, lost_connection, write_transaction
 from app.core.dependencies import DependencyState, state_from_rows
 from app.core.models import Job, Run, RunLog, RunStatus, RunTrigger, SchedulerState
 from app.core.slots import needs_catch_up, retry_delay
@@ -288,7 +289,11 @@ class JobStore:
     # -- leases --------------------------------------------------------------------------------------
 
     def renew(self, claim: Claim, now: datetime, rows: int | None = None, progress: str | None = None) -> bool:
-        """Extend the lease; False when it was taken over (the run must stop and not commit)."""
+        """Extend the lease; False when it was taken over (the run must stop and not commit). A connection
+        lost mid-renewal is retried once on a fresh one (the runner retries again at its next beat)."""
+        return _once_more_if_connection_lost(self._renew, claim, now, rows, progress)
+
+    def _renew(self, claim: Claim, now: datetime, rows: int | None, progress: str | None) -> bool:
         with self.write() as conn:
             held = conn.execute(
                 update(jobs)
@@ -331,8 +336,21 @@ class JobStore:
         """Record the outcome and free the lease, unless the lease was taken over (then nothing changes).
 
         A failure with attempts left schedules a retry slot; a timeout also moves the fence on, so the
-        still-running thread of that run can no longer commit.
+        still-running thread of that run can no longer commit. A connection lost mid-write is retried once
+        on a fresh one: writing the same outcome twice leaves the same rows (a timeout's second try finds
+        the fence moved and reports the outcome as not recorded).
         """
+        return _once_more_if_connection_lost(self._finish, claim, now, status, rows, result, error)
+
+    def _finish(
+        self,
+        claim: Claim,
+        now: datetime,
+        status: RunStatus,
+        rows: int,
+        result: dict[str, Any] | None,
+        error: str | None,
+    ) -> bool:
         failed = status not in (RunStatus.SUCCESS, RunStatus.SKIPPED)
         values: dict[str, Any] = {
             "lease_owner": None,
@@ -556,3 +574,16 @@ class JobStore:
     def log(self, run_id: int, level: str, message: str, now: datetime) -> None:
         with self.write() as conn:
             conn.execute(insert(run_logs).values(run_id=run_id, at=now, level=level, message=message[:4000]))
+
+
+def _once_more_if_connection_lost(write: Any, *args: Any) -> bool:
+    """Run a lease write; when its connection was lost (see `lost_connection`), once more on a fresh one."""
+
+    def warn(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        logger.warning("%s: database connection lost (%s); trying once more", write.__name__.lstrip("_"), error)
+
+    retrying = Retrying(
+        stop=stop_after_attempt(2), retry=retry_if_exception(lost_connection), before_sleep=warn, reraise=True
+    )
+    return bool(retrying(write, *args))

@@ -11,7 +11,8 @@ line of text (stored in ``jobs.trigger``, typed in the UI and the CLI), for exam
     daily 07:00 on mon,wed,fri              day groups: every day, weekdays, weekends, a list or range of days
     once 2026-12-24 10:00                   local time in SCHEDULER_TIMEZONE
 
-Cron and daily times are wall-clock times evaluated here (APScheduler 3's CronTrigger skips a day at a
+Cron and daily times are wall-clock times: cronsim walks the matching local times (naive, so it applies none
+of its own DST rules) and each becomes an instant here (APScheduler 3's CronTrigger skips a day at a
 spring-forward midnight and fires twice in a repeated hour): a time that does not exist on a DST day runs
 at the first instant after the gap; a time that occurs twice runs once, at its first occurrence.
 """
@@ -24,7 +25,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from enum import Enum
 from functools import lru_cache
+from itertools import islice
 from zoneinfo import ZoneInfo
+
+from cronsim import CronSim
 
 from app.core.slots import next_slot
 from app.errors import TriggerError
@@ -46,7 +50,8 @@ _UNITS = {
     **dict.fromkeys(("h", "hour"), 3600),
     **dict.fromkeys(("d", "day"), 86400),
 }
-_SEARCH_DAYS = 366 * 8  # a cron that fires only on 29 February is found; the search always ends
+# Wider than any DST shift: a wall time this far before `now` can still be an instant after it near a change.
+DST_MARGIN = timedelta(hours=3)
 # A period is at least a second (a run per millisecond is a typo, not a schedule) and at most a leap year, so
 # every slot computed from it stays inside the calendar (datetime ends at year 9999).
 MIN_PERIOD_SECONDS = 1.0
@@ -74,13 +79,10 @@ class CronFields:
     dom_any: bool
     dow_any: bool
 
-    def matches(self, day: date) -> bool:
-        if day.month not in self.months:
-            return False
-        dom, dow = day.day in self.days, day.weekday() in self.weekdays
-        if self.dom_any or self.dow_any:  # cron: restricted day fields combine with OR, "*" means "any"
-            return dom and dow
-        return dom or dow
+    @property
+    def expression(self) -> str:
+        """The fields as a 6-field cronsim expression of plain numbers (weekday 0 = Sunday there)."""
+        return _expression(self)
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,12 @@ class Trigger:
         if self.kind == TriggerKind.ONCE:
             return [self.at] if self.at is not None and start <= self.at < end else []
         cursor = start - timedelta(microseconds=1)
+        if self.cron is not None:  # cron, daily: one walk over the day instead of a search per slot
+            for slot in _cron_fires(self.cron, cursor, tz):
+                if slot >= end or len(fires) >= limit:
+                    break
+                fires.append(slot)
+            return fires
         if self.kind == TriggerKind.INTERVAL and anchor is not None:
             step = timedelta(seconds=self.seconds)
             back = max(int((anchor - start) / step) + 1, 0) if anchor > start else 0
@@ -168,14 +176,7 @@ class Trigger:
         """The usual gap between slots (freshness limit, catch-up labels): the median of the next few gaps."""
         if self.is_rate:
             return timedelta(seconds=self.seconds)
-        fires: list[datetime] = []
-        cursor = now
-        for _ in range(9):
-            fire = self.next_fire(None, cursor, tz)
-            if fire is None:
-                break
-            fires.append(fire)
-            cursor = fire
+        fires = list(islice(_cron_fires(self.cron, now, tz), 9)) if self.cron is not None else []  # once: none
         gaps = sorted(b - a for a, b in zip(fires, fires[1:], strict=False))
         return gaps[len(gaps) // 2] if gaps else timedelta(days=1)
 
@@ -224,20 +225,30 @@ def _gap_end(instant: datetime, tz: ZoneInfo) -> datetime | None:
 
 
 def _cron_fires(fields: CronFields, now: datetime, tz: ZoneInfo) -> Iterator[datetime]:
-    """Fire instants strictly after `now`, in order, by walking local days."""
-    start_day = now.astimezone(tz).date() - timedelta(days=1)  # a gap shift can move a fire across midnight
-    for offset in range(_SEARCH_DAYS):
-        day = start_day + timedelta(days=offset)
-        if not fields.matches(day):
-            continue
-        seen: set[datetime] = set()
-        for hour in fields.hours:
-            for minute in fields.minutes:
-                for second in fields.seconds:
-                    fire = wall_to_instant(day, time(hour, minute, second), tz)
-                    if fire > now and fire not in seen:
-                        seen.add(fire)
-                        yield fire
+    """Fire instants strictly after `now`, in order: cronsim's matching wall times, each mapped to an instant
+    (a time in a gap to the gap's end, a repeated one to its first occurrence; equal instants fire once)."""
+    start = now.astimezone(tz).replace(tzinfo=None)
+    if (now - DST_MARGIN).astimezone(tz).utcoffset() != (now + DST_MARGIN).astimezone(tz).utcoffset():
+        start -= DST_MARGIN  # near a change wall times and instants are not in step: start early, filter below
+    previous: datetime | None = None
+    for wall in CronSim(fields.expression, start):
+        fire = wall_to_instant(wall.date(), wall.time(), tz)
+        if fire > now and fire != previous:  # mapped instants never go backwards, so equal ones are adjacent
+            previous = fire
+            yield fire
+
+
+@lru_cache(maxsize=512)
+def _expression(fields: CronFields) -> str:
+    def listed(values: frozenset[int] | tuple[int, ...]) -> str:
+        return ",".join(str(v) for v in sorted(values))
+
+    # cronsim (like cron) combines the day fields with AND when either starts with "*", else with OR.
+    dom = "*" if fields.dom_any else listed(fields.days)
+    dow = "*" if fields.dow_any else listed(frozenset((d + 1) % 7 for d in fields.weekdays))
+    return " ".join(
+        (listed(fields.seconds), listed(fields.minutes), listed(fields.hours), dom, listed(fields.months), dow)
+    )
 
 
 # -- parsing --------------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ import httpx
 from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, Float, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
+from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt
 
 from app.clock import Clock, SystemClock
 from app.config import redact_http_url
@@ -412,41 +413,76 @@ class HttpJsonSource:
         )
 
     def _request(self, client: httpx.Client, url: str) -> httpx.Response:
+        """GET with the retry policy (tenacity): 429, 5xx, connection errors and timeouts are retried with
+        exponential backoff or the server's Retry-After, every pause through the injected `wait`."""
         attempts = self.max_retries + 1
-        problem = ""
-        for attempt in range(attempts):
+        problems: list[str] = []  # what went wrong in each attempt, for the messages
+        retry_after: list[float | None] = []  # the server's Retry-After of each attempt, in seconds
+
+        def attempt() -> httpx.Response | None:
+            """One GET: the response, None when it is worth retrying (the problem noted), or an error."""
             self.limiter.acquire()
-            delay = min(self.backoff_seconds * 2**attempt, 30.0)
             deadline = RequestDeadline(self.timeout_seconds)
             try:
                 response = self._get(client, url, deadline)
             except httpx.TransportError as exc:
                 if isinstance(exc, httpx.TimeoutException) or deadline.expired.is_set():
-                    problem = (
+                    problems.append(
                         f"timed out after {self.timeout_seconds:g} s (SOURCE_TIMEOUT_SECONDS, the limit for "
                         "connecting and reading the whole response)"
                     )
                 else:
-                    problem = f"cannot connect ({type(exc).__name__}: {str(exc)[:200]})"
-            else:
-                if response.is_success:
-                    return response
-                problem = f"HTTP {response.status_code} {response.reason_phrase}"
-                if response.status_code != 429 and response.status_code < 500:
-                    raise self._error(f"GET {self._show(url)} answered {problem}{_hint(response.status_code)}")
-                asked = self._retry_after(response)
-                delay = delay if asked is None else asked
-            if attempt + 1 == attempts:
-                break
-            if delay > self.max_wait_seconds:
-                raise self._error(f"GET {self._show(url)} answered {problem} and asks to wait {delay:g} s; try later")
-            shown = self._scrub(problem)
+                    problems.append(f"cannot connect ({type(exc).__name__}: {str(exc)[:200]})")
+                retry_after.append(None)
+                return None
+            if response.is_success:
+                return response
+            problem = f"HTTP {response.status_code} {response.reason_phrase}"
+            if response.status_code != 429 and response.status_code < 500:
+                raise self._error(f"GET {self._show(url)} answered {problem}{_hint(response.status_code)}")
+            problems.append(problem)
+            retry_after.append(self._retry_after(response))
+            return None
+
+        def delay(state: RetryCallState) -> float:
+            asked = retry_after[-1]
+            backoff = min(self.backoff_seconds * 2 ** (state.attempt_number - 1), 30.0)
+            return backoff if asked is None else asked
+
+        def before_sleep(state: RetryCallState) -> None:
+            pause = state.next_action.sleep if state.next_action is not None else 0.0
+            if pause > self.max_wait_seconds:
+                raise self._error(
+                    f"GET {self._show(url)} answered {problems[-1]} and asks to wait {pause:g} s; try later"
+                )
+            shown = self._scrub(problems[-1])
             logger.warning(
-                "GET %s: %s; retry %d of %d in %.1f s", self._show(url), shown, attempt + 1, attempts - 1, delay
+                "GET %s: %s; retry %d of %d in %.1f s",
+                self._show(url),
+                shown,
+                state.attempt_number,
+                attempts - 1,
+                pause,
             )
-            if self.wait(delay):
-                raise self._error(f"GET {self._show(url)}: stopped while waiting to retry ({problem})")
-        raise self._error(f"GET {self._show(url)} failed after {attempts} attempt(s): {problem}")
+
+        def pause(seconds: float) -> None:
+            if self.wait(seconds):
+                raise self._error(f"GET {self._show(url)}: stopped while waiting to retry ({problems[-1]})")
+
+        def gave_up(_state: RetryCallState) -> httpx.Response:
+            raise self._error(f"GET {self._show(url)} failed after {attempts} attempt(s): {problems[-1]}")
+
+        retrying = Retrying(
+            stop=stop_after_attempt(attempts),
+            wait=delay,
+            retry=retry_if_result(lambda response: response is None),
+            before_sleep=before_sleep,
+            sleep=pause,
+            retry_error_callback=gave_up,
+        )
+        response = retrying(attempt)
+        assert response is not None  # a None outcome is retried, and the last one raises in gave_up
+        return response
 
     @staticmethod
     def _get(client: httpx.Client, url: str, deadline: RequestDeadline) -> httpx.Response:

@@ -1,0 +1,39 @@
+#!/bin/bash
+# Mutations of the core's guarantees (issue 13, item 1); each must make the named tests fail ("killed"). Run from
+# the repository root: bash bench/core_mutations.sh. Each mutation edits one file, runs the tests, puts it back.
+set -u
+mutate() {
+  local name=$1 file=$2 old=$3 new=$4; shift 4
+  cp "$file" "$file.mutation-backup"
+  if ! python - "$file" "$old" "$new" <<'PY'
+import sys
+p, old, new = sys.argv[1:4]
+s = open(p).read()
+if old not in s:
+    sys.exit(f"mutation anchor not found in {p}")
+open(p, "w").write(s.replace(old, new, 1))
+PY
+  then echo "$name: ANCHOR MISSING (update this script)"; rm "$file.mutation-backup"; return; fi
+  if timeout 900 python -m pytest -x -q -p no:cacheprovider "$@" >/dev/null 2>&1; then echo "$name: SURVIVED"; else echo "$name: killed"; fi
+  mv "$file.mutation-backup" "$file"
+}
+mutate claim-without-live-lease-check app/core/store.py '            if job["lease_owner"] is not None and job["lease_expires_at"] > now:
+                return None
+' '' tests/test_core.py -k second_run_while
+mutate wake-without-catch-up app/core/scheduler.py '        logger.info("session seen: scheduler awake")
+        self._catch_up(now)' '        logger.info("session seen: scheduler awake")' tests/test_core.py -k hibernation
+mutate timeout-does-not-cancel app/core/runner.py '            if time.monotonic() >= deadline:
+                ctx.cancelled.set()' '            if time.monotonic() >= deadline:' tests/test_core.py -k cancels
+mutate progress-ignores-cancellation app/core/runner.py '        if self.cancelled.is_set():
+            raise LeaseLostError' '        if False:
+            raise LeaseLostError' tests/test_core.py -k cancels
+mutate reap-without-orphan-sweep app/core/store.py '            orphans = conn.execute(
+                update(runs)
+                .where(runs.c.status == RunStatus.RUNNING.value, runs.c.lease_expires_at <= now)
+                .values(status=RunStatus.ABANDONED.value, finished_at=now, error="lease expired")
+            ).rowcount' '            orphans = 0' tests/test_core.py -k "no_longer_points_at"
+mutate make-due-if-stale-without-fence-cas app/core/store.py '                .where(jobs.c.name == name, jobs.c.fence == job["fence"])
+                .values(extra_at=now, extra_trigger=RunTrigger.CATCH_UP.value, extra_attempt=1)' '                .where(jobs.c.name == name)
+                .values(extra_at=now, extra_trigger=RunTrigger.CATCH_UP.value, extra_attempt=1)' tests/test_core.py -k moved_on
+mutate claim-without-compare-and-set-on-sqlite app/core/store.py '                .where(jobs.c.name == name, jobs.c.fence == job["fence"], slot_column == scheduled_for)' '                .where(jobs.c.name == name)' tests/test_core.py -k "changed_since and sqlite"
+mutate lease-writes-not-retried-after-a-lost-connection app/core/store.py 'stop=stop_after_attempt(2)' 'stop=stop_after_attempt(1)' tests/test_core.py -k connection_lost
