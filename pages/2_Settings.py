@@ -11,7 +11,7 @@ from app.ui.text import t
 
 ROW_PX = 35  # st.dataframe's row height
 
-st.set_page_config(page_title="Settings · Freshdash", page_icon=":material/settings:", layout="wide")
+st.set_page_config(page_title="Settings · Freshdash", page_icon=resources.PAGE_ICON, layout="wide")
 settings = resources.get_settings()
 lang = settings.ui_language
 st.title(t(lang, "settings.title"))
