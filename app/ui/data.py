@@ -8,7 +8,7 @@ nothing else re-queries. A page in 20 lines::
     from app.ui import data
 
     data.page("Events", datasets=["events"])           # title, navigation, live badge, Sync now
-    data.render_freshness("events")                    # "events: data as of 10:42 BRT (3 min ago)"
+    data.render_freshness("events")                    # "events: data as of Dec 1 10:42 BRT (3 min ago)"
     events = data.read("events", where={"kind": "signup"}, limit=1000)
     st.dataframe(events)
     per_day = data.query(
@@ -65,7 +65,7 @@ class Freshness:
     """How fresh one dataset is, from one status read; `level` is success / warning / error / info."""
 
     dataset: str
-    as_of: str | None  # local time of the last successful sync ("2026-12-01 10:42")
+    as_of: str | None  # local time of the last successful sync ("Dec 1 10:42 BRT")
     age_seconds: float | None
     limit_seconds: float  # max_age_minutes, or 1.5 periods of its trigger
     level: str
@@ -100,10 +100,10 @@ def versions(names: Iterable[str] | None = None) -> tuple[int, ...]:
 def freshness(name: str) -> Freshness:
     ds = dataset(name)
     status = resources.get_scheduler().get_status(ds.job)
-    return freshness_of(ds, status)
+    return freshness_of(ds, status, resources.get_settings().ui_language)
 
 
-def freshness_of(ds: DatasetConfig, status: Mapping[str, Any]) -> Freshness:
+def freshness_of(ds: DatasetConfig, status: Mapping[str, Any], language: str = "en") -> Freshness:
     """A Freshness from a status dict (pure: the badge and the Data page read one status and call this)."""
     period = float(status["interval_minutes"]) * 60.0
     limit = ds.max_age_minutes * 60.0 if ds.max_age_minutes else 1.5 * period
@@ -117,7 +117,7 @@ def freshness_of(ds: DatasetConfig, status: Mapping[str, Any]) -> Freshness:
         level = "success" if age <= limit else "warning" if age <= 2 * limit else "error"
     return Freshness(
         dataset=ds.name,
-        as_of=local_time(status["last_success_at"], status["timezone"], with_date=True)
+        as_of=local_time(status["last_success_at"], status["timezone"], with_date=True, language=language)
         if status.get("last_success_at")
         else None,
         age_seconds=age,
