@@ -260,9 +260,19 @@ def status(**overrides: Any) -> dict[str, Any]:
         ({"current_run": {"rows": 1234}}, "pt-BR", "Sincronizando… 1.234 linhas novas até agora", "info"),
         ({"current_run": {"rows": 0}}, "en", "Syncing…", "info"),
         ({"state": "hibernating"}, "en", "Asleep · wakes on the next visit", "info"),
-        ({"state": "paused", "job_paused": True, "job": "sync_orders"}, "en", "sync_orders paused · data 2 min old", "warning"),
+        (
+            {"state": "paused", "job_paused": True, "job": "sync_orders"},
+            "en",
+            "sync_orders paused · data 2 min old",
+            "warning",
+        ),
         ({"state": "paused", "scheduler_paused": True}, "en", "Scheduler stopped (Stop) · data 2 min old", "warning"),
-        ({"state": "paused", "scheduler_paused": True}, "pt-BR", "Agendador parado (Parar) · dados de 2 min atrás", "warning"),
+        (
+            {"state": "paused", "scheduler_paused": True},
+            "pt-BR",
+            "Agendador parado (Parar) · dados de 2 min atrás",
+            "warning",
+        ),
         ({"state": "stopped", "data_age_seconds": None}, "en", "Scheduler off · no data yet", "warning"),
         (
             {"state": "silent", "silent_since": "2026-01-05T10:42:00-03:00"},

@@ -51,7 +51,7 @@ def test_a_trigger_changed_on_the_page_is_stored_and_bad_text_is_explained(confi
 
     at.button(key="fd_job_pause").click().run()
     assert scheduler().store.get_job("history_retention")["paused"] is True
-    assert jobs_table(at)["history_retention"]["state"] == "paused (job)"  # not the scheduler's "held" 
+    assert jobs_table(at)["history_retention"]["state"] == "paused (job)"  # not the scheduler's "held"
 
 
 def test_history_can_be_filtered_by_job(configure: Configure) -> None:
