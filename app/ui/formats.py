@@ -28,7 +28,10 @@ def zone_label(zone: str, at: datetime, language: str) -> str:
     if short and short[0] not in "+-" and not short.startswith("GMT"):
         return short
     offset = format_datetime(at, "xxx", tzinfo=ZoneInfo(zone), locale=loc)
-    return "UTC" if offset in {"+00:00", "Z"} else f"UTC{offset}"
+    if offset in {"+00:00", "Z"}:
+        return "UTC"
+    hours, minutes = offset[1:].split(":")
+    return f"UTC{offset[0]}{int(hours)}" + (f":{minutes}" if minutes != "00" else "")  # "UTC-3", "UTC+5:30"
 
 
 def zone_name(zone: str, language: str) -> str:
@@ -42,10 +45,16 @@ def _parse(value: str | datetime) -> datetime:
 
 
 def local_time(
-    iso: str | datetime | None, zone: str, with_date: bool = False, language: str = "en", now: datetime | None = None
+    iso: str | datetime | None,
+    zone: str,
+    with_date: bool = False,
+    language: str = "en",
+    now: datetime | None = None,
+    show_zone: bool = True,
 ) -> str:
-    """'10:42 BRT'; with_date: 'Dec 1, 10:42 BRT' / '1 de dez. 10:42 BRT' (the date left out when `now`
-    is the same local day). A missing time reads '—'."""
+    """'10:42 BRT'; with_date: 'Dec 1 10:42 BRT' / '1 de dez. 10:42 BRT' (the date left out when `now`
+    is the same local day). Without `show_zone` the caller names the zone (a metric's label). A missing
+    time reads '—'."""
     if iso is None or iso == "":
         return DASH
     value = _parse(iso)
@@ -57,7 +66,7 @@ def local_time(
         text = f"{day} {format_datetime(value, 'HH:mm', tzinfo=tz, locale=loc)}"
     else:
         text = format_datetime(value, "HH:mm", tzinfo=tz, locale=loc)
-    return f"{text} {zone_label(zone, value, language)}"
+    return f"{text} {zone_label(zone, value, language)}" if show_zone else text
 
 
 def number(value: float | int | None, language: str, decimals: int = 0) -> str:

@@ -16,7 +16,7 @@ from app.core.slots import cooldown_left
 from app.dataset_config import DatasetConfig
 from app.errors import AppError
 from app.ui import data, resources
-from app.ui.text import human_age, local_time, number, status_word, t, zone_name
+from app.ui.text import human_age, local_time, number, status_word, t, zone_label, zone_name
 
 SIDEBAR_REQUESTS_KEY = "fd_sidebar_requests"
 NOTICES_KEY = "fd_sync_notices"
@@ -167,11 +167,16 @@ def _dataset_card(scheduler: SyncScheduler, ds: DatasetConfig, status: Any, lang
     cols = st.columns(4)
     cols[0].metric(t(lang, "ds.rows"), number(info.rows, lang) if info and info.exists else "—")
     now = scheduler.clock.now()
-    last = local_time(status["last_run"], status["timezone"], with_date=True, language=lang, now=now)
+    last = local_time(status["last_run"], status["timezone"], True, lang, now, show_zone=False)
     result = status_word(lang, status["last_result"])
-    cols[1].metric(t(lang, "last_run"), last, help=t(lang, "ds.result", result=result))
+    cols[1].metric(
+        f"{t(lang, 'last_run')} ({zone_label(status['timezone'], now, lang)})",
+        last,
+        help=t(lang, "ds.result", result=result),
+    )
     cols[2].metric(
-        t(lang, "next_run"), local_time(status["next_run"], status["timezone"], with_date=True, language=lang, now=now)
+        f"{t(lang, 'next_run')} ({zone_label(status['timezone'], now, lang)})",
+        local_time(status["next_run"], status["timezone"], True, lang, now, show_zone=False),
     )
     cols[3].metric(t(lang, "ds.limit"), human_age(fresh.limit_seconds))
     st.caption(t(lang, "ds.source", where=_origin(ds), table=ds.target, job=ds.job))

@@ -15,7 +15,7 @@ from app.errors import AppError, ConfigError
 from app.ui import resources
 from app.ui.components import datasets as datasets_ui
 from app.ui.components import freshness
-from app.ui.text import human_age, local_time, number, percent, status_word, t
+from app.ui.text import human_age, local_time, number, percent, status_word, t, zone_label
 
 BADGE_REFRESH_SECONDS = 10
 PROGRESS_REFRESH_SECONDS = 1.0
@@ -171,11 +171,14 @@ def render_scheduler_status(show_controls: bool = True) -> bool:
         st.caption(t(lang, "paused.job"))
     now = scheduler.clock.now()
     cols = st.columns(4)
-    last = local_time(status["last_run"], status["timezone"], with_date=True, language=lang, now=now)
-    cols[0].metric(t(lang, "last_run"), last, help=_last_help(status, lang))
+    last = local_time(status["last_run"], status["timezone"], True, lang, now, show_zone=False)
+    cols[0].metric(
+        f"{t(lang, 'last_run')} ({zone_label(status['timezone'], now, lang)})", last, help=_last_help(status, lang)
+    )
     cols[0].caption(status_word(lang, status["last_result"]))  # beside, not inside: a metric must not be cut
     cols[1].metric(
-        t(lang, "next_run"), local_time(status["next_run"], status["timezone"], with_date=True, language=lang, now=now)
+        f"{t(lang, 'next_run')} ({zone_label(status['timezone'], now, lang)})",
+        local_time(status["next_run"], status["timezone"], True, lang, now, show_zone=False),
     )
     cols[2].metric(t(lang, "interval"), t(lang, "interval.value", minutes=number(status["interval_minutes"], lang, 0)))
     shown_rate = "—" if rate["rate"] is None else t(lang, "rate", rate=percent(rate["rate"], lang), runs=rate["runs"])
