@@ -464,10 +464,19 @@ def language_server(request: Any, browser: Any, tmp_path_factory: pytest.TempPat
 
 
 def shoot(page: Any, name: str, width: int) -> Path:
+    """The whole page at `width` (the viewport grown to the content's height, as screenshot() does)."""
     ARTIFACTS.mkdir(exist_ok=True)
+    wait_idle(page)
+    height = page.evaluate(
+        '() => Math.max(...[...document.querySelectorAll(\'[data-testid="stMain"], '
+        '[data-testid="stMainBlockContainer"]\')].map(e => e.scrollHeight), document.body.scrollHeight)'
+    )
+    page.set_viewport_size({"width": width, "height": min(max(int(height) + 80, 900), 6000)})
+    page.wait_for_timeout(300)
     wait_idle(page)
     path = ARTIFACTS / f"{name}_{width}.png"
     page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": width, "height": 900})
     return path
 
 

@@ -160,22 +160,26 @@ def render_dashboard(
 def _orders_table(table: pd.DataFrame, lang: str, tz_name: str) -> None:
     if "status" in table:
         table = table.assign(status=table["status"].map(lambda s: _order_status(s, lang)))
+    if "amount" in table:  # "1.980,90" in pt-BR like the KPIs (the grid would format for the browser's locale)
+        table = table.assign(amount=table["amount"].map(lambda a: number(a, lang, 2)))
     zone = zone_label(tz_name, datetime.now(timezone.utc), lang)
     stamp = "DD/MM/YYYY HH:mm" if lang == "pt-BR" else "YYYY-MM-DD HH:mm"
-    money = "%.2f"
     labels = {
         "id": st.column_config.NumberColumn(t(lang, "col.order"), format="%d"),
         "customer": st.column_config.TextColumn(t(lang, "col.customer")),
         "region": st.column_config.TextColumn(t(lang, "col.region")),
         "status": st.column_config.TextColumn(t(lang, "col.status")),
-        "amount": st.column_config.NumberColumn(t(lang, "col.amount"), format=money),
+        "amount": st.column_config.TextColumn(t(lang, "col.amount")),
         "created_at": st.column_config.DatetimeColumn(f"{t(lang, 'col.created')} ({zone})", format=stamp),
         "updated_at": st.column_config.DatetimeColumn(f"{t(lang, 'col.updated')} ({zone})", format=stamp),
     }
     for name in ("channel", "product", "quantity"):
         labels[name] = st.column_config.Column(t(lang, f"col.{name}"))
     table = table.apply(lambda c: c.fillna("—") if c.dtype == object else c)  # never a raw None
-    st.dataframe(table, hide_index=True, width="stretch", column_config=labels)
+    # what an analyst reads first comes first: amount and status are never the columns cut off at 1280 px
+    first = ["id", "status", "amount", "region", "customer", "product", "updated_at", "created_at"]
+    order = [c for c in first if c in table] + [c for c in table.columns if c not in first]
+    st.dataframe(table, hide_index=True, width="stretch", column_config=labels, column_order=order)
 
 
 def _order_status(status: str, lang: str) -> str:
