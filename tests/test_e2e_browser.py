@@ -408,9 +408,9 @@ CUT = """() => [...document.querySelectorAll(
     + '[data-testid="stSidebar"] button, [data-testid="stMain"] button, [data-testid="stPageLink-NavLink"]')]
     .filter(e => e.offsetParent !== null && e.clientWidth > 0 && e.getBoundingClientRect().left >= 0)
     .flatMap(e => [e, ...e.querySelectorAll('*')])
-    .filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflow !== 'visible'
+    .filter(e => e.scrollWidth > e.clientWidth && getComputedStyle(e).overflow !== 'visible'
         && getComputedStyle(e).textOverflow === 'ellipsis' || (e.matches('[data-testid="stMetricValue"] *, '
-        + '[data-testid="stMetricValue"]') && e.scrollWidth > e.clientWidth + 1))
+        + '[data-testid="stMetricValue"]') && e.scrollWidth > e.clientWidth))
     .map(e => e.innerText.trim()).filter(Boolean)"""
 
 LABELS = """() => [...document.querySelectorAll(
@@ -503,6 +503,10 @@ def test_every_page_in_both_languages_at_1280_and_390_px_is_complete_and_uncut(
     mark = sidebar.get_by_text(re.compile(r"Admin$"))
     mark.first.wait_for()
     sign_out = sidebar.get_by_role("button", name="Sair" if language == "pt-BR" else "Sign out")
+    page.get_by_text("Alterar um job" if language == "pt-BR" else "Change a job").click()
+    page.locator('[data-testid="stMain"]').get_by_role(
+        "button", name="Salvar gatilho" if language == "pt-BR" else "Save trigger"
+    ).wait_for()
     check_page(page, language)
     shoot(page, f"analyst_admin_{language}", 1280)
     sign_out.click()

@@ -277,7 +277,7 @@ def status(**overrides: Any) -> dict[str, Any]:
         (
             {"state": "silent", "silent_since": "2026-01-05T10:42:00-03:00"},
             "en",
-            "Scheduler silent since 10:42 UTC-03:00",
+            "Scheduler silent since 10:42 UTC-3",
             "error",
         ),
         ({"last_result": "failed"}, "en", "Last sync failed · data 2 min old", "error"),

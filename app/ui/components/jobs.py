@@ -66,8 +66,8 @@ def _job_editor(scheduler: SyncScheduler, job: dict[str, Any], lang: str) -> Non
         t(lang, "jobs.trigger"), value=job["trigger"], key=f"fd_job_trigger_{name}", help=t(lang, "jobs.trigger_help")
     )
     st.caption(t(lang, "jobs.trigger_help"))
-    columns = st.columns(4)
-    if columns[0].button(t(lang, "jobs.save"), key="fd_job_save", type="primary", width="stretch"):
+    row = st.container(horizontal=True, wrap=True)  # wraps rather than cutting a label
+    if row.button(t(lang, "jobs.save"), key="fd_job_save", type="primary"):
         try:
             changed = scheduler.set_trigger(name, text)
         except AppError as exc:
@@ -78,23 +78,23 @@ def _job_editor(scheduler: SyncScheduler, job: dict[str, Any], lang: str) -> Non
     own_pause = bool(job.get("job_paused", job["paused"]))  # the operator's pause; Stop/Start leave it alone
     label = t(lang, "jobs.resume" if own_pause else "jobs.pause")
     icon = ":material/play_circle:" if own_pause else ":material/pause_circle:"
-    if columns[1].button(label, key="fd_job_pause", icon=icon, width="stretch"):
+    if row.button(label, key="fd_job_pause", icon=icon):
         (scheduler.resume_job if own_pause else scheduler.pause_job)(name)
         datasets_ui.notify(t(lang, "jobs.resumed_toast" if own_pause else "jobs.paused_toast", name=name))
         st.rerun()
-    if columns[2].button(t(lang, "jobs.run"), key="fd_job_run", width="stretch"):
+    if row.button(t(lang, "jobs.run"), key="fd_job_run"):
         handle = scheduler.run_now(name, requested_by="scheduler page")
         scheduler.drive_in_background(name)
         datasets_ui.follow(handle)
         datasets_ui.notify(t(lang, "jobs.joined" if handle.joined else "jobs.requested", name=name))
         st.rerun()
     disabled = job["current_run_id"] is None
-    if columns[3].button(t(lang, "jobs.reset"), key="fd_job_reset", disabled=disabled, width="stretch"):
+    if row.button(t(lang, "jobs.reset"), key="fd_job_reset", disabled=disabled):
         released = scheduler.reset_stuck(name)
         datasets_ui.notify(t(lang, "jobs.reset_done" if released else "jobs.reset_none", name=name))
         st.rerun()
     if "sync" in job["tags"].split(","):
-        if st.button(t(lang, "jobs.resync"), key="fd_job_resync", help=t(lang, "jobs.resync_help")):
+        if row.button(t(lang, "jobs.resync"), key="fd_job_resync", help=t(lang, "jobs.resync_help")):
             reset_cursor(scheduler.engine, name, scheduler.clock.now())
             handle = scheduler.run_now(name, requested_by="full resync")
             scheduler.drive_in_background(name)

@@ -228,18 +228,19 @@ def _user_email() -> str | None:
 def _controls(scheduler: SyncScheduler, settings: Settings, status: dict[str, Any]) -> None:
     lang = settings.ui_language
     admin = is_admin(settings)
-    cols = st.columns(5)
-    if cols[0].button(t(lang, "sync_now"), type="primary", icon=":material/sync:", key="fd_sync_now"):
+    # a row that wraps instead of five columns: a button in a narrow column gets its label cut ("Sincronizar ag…")
+    row = st.container(horizontal=True, wrap=True)
+    if row.button(t(lang, "sync_now"), type="primary", icon=":material/sync:", key="fd_sync_now"):
         _sync_now(scheduler, settings, admin)
     actions = [
         ("start", ":material/play_arrow:"),
-        ("stop", ":material/pause:"),
+        ("stop", ":material/stop_circle:"),
         ("restart", ":material/restart_alt:"),
         ("reset", ":material/healing:"),
     ]
     pointless = _pointless_actions(status)
-    for col, (action, icon) in zip(cols[1:], actions, strict=True):
-        if col.button(t(lang, action), icon=icon, disabled=not admin or action in pointless, key=f"fd_{action}"):
+    for action, icon in actions:
+        if row.button(t(lang, action), icon=icon, disabled=not admin or action in pointless, key=f"fd_{action}"):
             _admin_action(scheduler, action, lang)
     if settings.locked_reason:
         st.warning(t(lang, "admin.failclosed", reason=settings.locked_reason), icon=":material/lock:")
