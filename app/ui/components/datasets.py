@@ -160,9 +160,13 @@ def _dataset_card(scheduler: SyncScheduler, ds: DatasetConfig, status: Any, lang
     if button.button(t(lang, "sync_now"), key=f"fd_data_sync_{ds.name}", icon=":material/sync:", width="stretch"):
         request_syncs(scheduler, (ds,), lang)
     colour = {"success": "green", "warning": "orange", "error": "red", "info": "blue"}[level]
+    if fresh.as_of is None:
+        said = t(lang, "ds.none", name=ds.name)
+    else:
+        said = t(lang, "ds.asof", name=ds.name, at=fresh.as_of, age=human_age(fresh.age_seconds))
     state = text.removeprefix(f"{ds.name} · ")
-    as_of = "" if fresh.as_of is None else " · " + t(lang, "ds.asof_short", at=fresh.as_of)
-    st.markdown(f":{colour}[●] :{colour}[**{state}**]{as_of}")
+    extra = "" if state == text or fresh.level == "success" and not fresh.syncing else f" · **{state}**"
+    st.markdown(f":{colour}[●] {said}{extra}")
     info, error = data.safe(lambda: data.info(ds.name), None)
     cols = st.columns(4)
     cols[0].metric(t(lang, "ds.rows"), number(info.rows, lang) if info and info.exists else "—")

@@ -42,6 +42,7 @@ def render_scheduler_badge() -> None:
     with st.sidebar:
         _admin_mark()
         datasets_ui.show_notices()
+        _finished_notice(resources.get_settings().ui_language)  # "Sync finished: N rows." on every page
         busy = bool(datasets_ui.pending_requests()) or bool(st.session_state.get(SYNCING_KEY))
         st.fragment(_badge, run_every=PROGRESS_REFRESH_SECONDS if busy else BADGE_REFRESH_SECONDS)()
 
@@ -65,17 +66,20 @@ def _badge() -> None:
         st.session_state[datasets_ui.SIDEBAR_REQUESTS_KEY] = []
         failed = [run for run in runs if run is not None and run["status"] != "success"]
         st.session_state[FINISHED_KEY] = failed[0] if failed else runs[0]
-        st.rerun()
+        if _fragment_rerun():
+            st.rerun()
+        _finished_notice(lang)  # a full run draws the new data below anyway
     syncing = waiting or any(s.get("current_run") for _, s in pairs)
     shown: dict[str, int] = st.session_state.get(VERSION_KEY) or {}
     current = {ds.job: int(s["data_version"]) for ds, s in pairs}
     moved = any(current.get(job, version) != version for job, version in shown.items())
-    if (moved and not syncing) or syncing != bool(st.session_state.get(SYNCING_KEY)):
+    changed = (moved and not syncing) or syncing != bool(st.session_state.get(SYNCING_KEY))
+    st.session_state[SYNCING_KEY] = syncing
+    if changed and _fragment_rerun():
         # A sync started, ended or committed new data since this page rendered: redraw the whole page (caption,
-        # badge, progress and data from one read) without a manual reload. Remember first: pages draw the badge
-        # before their data, so a full run would otherwise rerun forever.
+        # badge, progress and data from one read) without a manual reload. Only from the badge's own beat: in a
+        # full run the page draws its data next anyway, and a rerun there would swallow a button's click.
         st.session_state[VERSION_KEY] = {**shown, **{j: v for j, v in current.items() if j in shown}}
-        st.session_state[SYNCING_KEY] = syncing
         st.rerun()
     shown_view = freshness.view(status, lang, requested=waiting)
     if status["state"] != "running" or len(pairs) <= 1 or shown_view.syncing:
@@ -89,6 +93,17 @@ def _badge() -> None:
     if pressed:
         st.session_state[SYNCING_KEY] = True
         st.rerun()  # the badge beats every second while the run goes on
+
+
+def _fragment_rerun() -> bool:
+    """Whether this run is a fragment's own rerun (its timer), not the page's full run."""
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        return bool(ctx is not None and ctx.fragment_ids_this_run)
+    except Exception:  # noqa: BLE001 - runtime internals; without them behave as a full run (no rerun)
+        return False
 
 
 BADGE_ICONS = {
