@@ -94,12 +94,25 @@ def versions(names: Iterable[str] | None = None) -> tuple[int, ...]:
     """The data version of each named dataset (all when None): what the caches here are keyed on."""
     scheduler = resources.get_scheduler()
     chosen = [dataset(n) for n in names] if names is not None else list(datasets())
-    return tuple(int(scheduler.get_status(d.job)["data_version"]) for d in chosen)
+    found = [scheduler.get_status(d.job) for d in chosen]
+    shown(found)
+    return tuple(int(status["data_version"]) for status in found)
+
+
+def shown(found: Sequence[Mapping[str, Any]]) -> None:
+    """What this page run draws: the data versions (and whether a run was in progress), so that the badge's
+    beat redraws the page once a sync commits or ends instead of leaving old numbers beside a new badge."""
+    from app.ui.components.scheduler_status import SYNCING_KEY, remember_versions
+
+    remember_versions({str(s["job"]): int(s["data_version"]) for s in found})
+    if any(s.get("current_run") for s in found):
+        st.session_state[SYNCING_KEY] = True
 
 
 def freshness(name: str) -> Freshness:
     ds = dataset(name)
     status = resources.get_scheduler().get_status(ds.job)
+    shown([status])
     return freshness_of(ds, status, resources.get_settings().ui_language)
 
 

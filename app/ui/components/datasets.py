@@ -137,6 +137,7 @@ def render_data_page() -> None:
     try:
         scheduler = resources.get_scheduler()
         pairs = {ds.name: status for ds, status in statuses(scheduler, settings.datasets)}
+        data.shown(list(pairs.values()))  # the badge redraws the page when one of these moves on
     except AppError as exc:
         st.error(t(lang, "db_error", error=str(exc)))
         return
@@ -166,7 +167,7 @@ def _dataset_card(scheduler: SyncScheduler, ds: DatasetConfig, status: Any, lang
         said = t(lang, "ds.asof", name=ds.name, at=fresh.as_of, age=human_age(fresh.age_seconds))
     state = text.removeprefix(f"{ds.name} · ")
     extra = "" if state == text or fresh.level == "success" and not fresh.syncing else f" · **{state}**"
-    st.markdown(f":{colour}[●] {said}{extra}")
+    st.markdown(f":{colour}-badge[{said}]{extra}")  # the freshness colour on the words themselves
     info, error = data.safe(lambda: data.info(ds.name), None)
     cols = st.columns(4)
     cols[0].metric(t(lang, "ds.rows"), number(info.rows, lang) if info and info.exists else "—")

@@ -126,5 +126,9 @@ def render_logs(scheduler: SyncScheduler) -> None:
             frame.rename(columns={**headers, "at": label}),
             hide_index=True,
             width="stretch",
-            column_config={label: st.column_config.DatetimeColumn(label, format=TIME_FORMAT)},
+            column_config={
+                label: st.column_config.DatetimeColumn(
+                    label, format="DD/MM/YYYY HH:mm:ss" if lang == "pt-BR" else TIME_FORMAT
+                )
+            },
         )
