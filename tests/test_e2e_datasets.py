@@ -165,7 +165,7 @@ def test_a_dataset_shaped_unlike_orders_shows_no_raw_value_cut_label_or_english_
                     page.get_by_text(re.compile(r"^events: ")).first.wait_for(timeout=45 * SECOND)
                 if name == "data":
                     page.get_by_text("Mostrar linhas" if language == "pt-BR" else "Show rows").click()
-                    page.locator('[data-testid="stDataFrame"]').first.wait_for()
+                    page.locator('[data-testid="stDataFrame"]:visible').first.wait_for()
                 wait_idle(page)
                 check_page(page, language)
                 shoot_whole(page, f"events_{name}_{language}", width)
