@@ -16,7 +16,7 @@ from app.ui.components.scheduler_status import (
 )
 from app.ui.text import t
 
-st.set_page_config(page_title="Scheduler · Freshdash", page_icon=":material/schedule:", layout="wide")
+st.set_page_config(page_title="Scheduler · Freshdash", page_icon=resources.PAGE_ICON, layout="wide")
 st.title(t(resources.get_settings().ui_language, "scheduler.title"))
 render_navigation(resources.get_settings().ui_language)
 render_scheduler_badge()

@@ -7,11 +7,19 @@ from app.core.catalogue import catalogue
 from app.ui import resources
 from app.ui.components.navigation import render_navigation
 from app.ui.components.scheduler_status import render_freshness, render_scheduler_badge
-from app.ui.text import t
+from app.ui.text import DASH, t
 
 ROW_PX = 35  # st.dataframe's row height
 
-st.set_page_config(page_title="Settings · Freshdash", page_icon=":material/settings:", layout="wide")
+
+def plain(value: str) -> str:
+    """'15' for a whole number the loader kept as 15.0, '—' for nothing: never a raw None."""
+    if value in {"", "None"}:
+        return DASH
+    return value[:-2] if value.endswith(".0") and value[:-2].lstrip("-").isdigit() else value
+
+
+st.set_page_config(page_title="Settings · Freshdash", page_icon=resources.PAGE_ICON, layout="wide")
 settings = resources.get_settings()
 lang = settings.ui_language
 st.title(t(lang, "settings.title"))
@@ -22,8 +30,9 @@ if settings.fatal:  # the table below still shows every value, to help fix it
     for issue in settings.fatal:
         st.markdown(f"- **{issue.key}** = `{issue.value}`: {issue.message}")
     st.info(t(lang, "config_fix"), icon=":material/build:")
-else:
-    render_freshness(show_errors=True)  # valid settings can still name a database that cannot be used
+usable = False
+if not settings.fatal:
+    usable = render_freshness(show_errors=True)  # valid settings can still name a database that cannot be used
 if settings.locked_reason:
     st.warning(t(lang, "admin.failclosed", reason=settings.locked_reason), icon=":material/lock:")
 if settings.issues:
@@ -31,20 +40,24 @@ if settings.issues:
     for issue in settings.issues:
         st.markdown(f"- **{issue.key}** = `{issue.value}`: {issue.message}")
 elif not catalogue.problems and not settings.fatal:
-    st.success(t(lang, "settings.ok"), icon=":material/check_circle:")
+    if usable:
+        st.success(t(lang, "settings.ok"), icon=":material/check_circle:")
+    else:  # "every setting is valid" right under "the database is not usable" would read as a contradiction
+        st.info(t(lang, "settings.db_bad"), icon=":material/database:")
 for problem in catalogue.problems:  # JOB_MODULES that failed to import, jobs left out for their dependencies
     st.warning(problem, icon=":material/warning:")
 st.caption(t(lang, "settings.where"))
-rows = effective_rows(settings)
+rows = [{name: plain(value) for name, value in row.items()} for row in effective_rows(settings)]
 st.dataframe(
     rows,
     hide_index=True,
     width="stretch",
     height=ROW_PX * (len(rows) + 1) + 3,  # every key at once, no inner scrolling
-    column_config={
-        "key": st.column_config.TextColumn(width="medium"),
-        "value": st.column_config.TextColumn(width="large"),
-        "origin": st.column_config.TextColumn(width="medium"),
+    column_config={  # the key column fits the longest key (MANUAL_SYNC_COOLDOWN_SECONDS) uncut
+        "key": st.column_config.TextColumn(t(lang, "col.key"), width=290),
+        "value": st.column_config.TextColumn(t(lang, "col.value"), width="large"),
+        "origin": st.column_config.TextColumn(t(lang, "col.origin"), width="medium"),
+        "default": st.column_config.TextColumn(t(lang, "col.default"), width="medium"),
     },
 )
 st.subheader(t(lang, "settings.datasets"))  # [datasets.NAME]: each dataset's keys, secrets masked

@@ -111,20 +111,29 @@ def server(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         yield running
 
 
+LOOPBACK = re.compile(r"^(https?|wss?)://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/|^(data|blob|about):")
+
+
 @pytest.fixture
 def new_page(browser: Any) -> Iterator[Callable[[], Any]]:
-    """Pages in fresh browser contexts (one context = one Streamlit session); all closed afterwards."""
+    """Pages in fresh browser contexts (one context = one Streamlit session); all closed afterwards.
+
+    Every request any page makes is watched: one that leaves the machine (a font server, an icon CDN) fails
+    the test, since dashboards often run where there is no internet."""
     contexts: list[Any] = []
+    outside: list[str] = []
 
     def make() -> Any:
         context = browser.new_context(viewport=VIEWPORT)
         context.set_default_timeout(30 * SECOND)
+        context.on("request", lambda request: None if LOOPBACK.match(request.url) else outside.append(request.url))
         contexts.append(context)
         return context.new_page()
 
     yield make
     for context in contexts:
         context.close()
+    assert not outside, f"requests that left the machine: {sorted(set(outside))}"
 
 
 # -- page helpers --------------------------------------------------------------------------------------------
@@ -219,7 +228,7 @@ def test_fresh_start_shows_orders_and_a_live_badge(server: Server, new_page: Cal
     # the first sync starts with the first page view; the page fills itself in without a reload
     metric(page, "Orders").first.wait_for(timeout=45 * SECOND)
     assert int(metric(page, "Orders").first.inner_text().replace(",", "")) >= 3000
-    page.get_by_text(re.compile(r"^Data as of \d{4}-\d\d-\d\d \d\d:\d\d")).wait_for()
+    page.get_by_text(re.compile(r"^Data as of \w{3} \d{1,2} \d\d:\d\d \S+ \(")).wait_for()  # "Dec 1 10:42 UTC-03:00"
     page.locator('[data-testid="stDataFrame"]').first.wait_for()
     badge(page).filter(has_text="Auto-sync on · data").wait_for(timeout=15 * SECOND)
     assert_no_exception(page)
@@ -240,7 +249,8 @@ def test_sync_now_shows_progress_and_the_new_run_without_a_reload(server: Server
     wait_until(lambda: re.search(r"Sync requested\.|following it", seen_toasts(page)), "the request notice", 15)
     wait_until(lambda: FINISHED.search(seen_toasts(page)), "the finished notice", 30, server)
     wait_until(lambda: rate.inner_text().endswith(f"of {runs_before + 1}"), "the new run in the panel", 10)
-    assert metric(page, "Last run").inner_text().endswith("· success")
+    assert re.search(r"\d\d:\d\d$", metric(page, "Last run").inner_text())  # the zone is in the label
+    assert page.locator('[data-testid="stMain"]').get_by_text("success", exact=True).first.is_visible()
     manual = [r for r in server.runs(since=clicked_at) if r["trigger"] == "manual"]
     assert [r["status"] for r in manual] == ["success"]
     assert_no_exception(page)
@@ -296,14 +306,16 @@ def test_navigation_reaches_every_page(server: Server, new_page: Callable[[], An
         page.get_by_text(re.compile(r"^Data as of")).first.wait_for()
         badge(page).first.wait_for()
         assert_no_exception(page)
+        if shot == "settings":
+            assert page.get_by_text("Every setting is valid.").is_visible()
         screenshot(page, shot)
-    assert page.get_by_text("Every setting is valid.").is_visible()
-    nav.get_by_role("link", name="Data").click()
-    page.locator("h1", has_text="Data").wait_for()
-    metric(page, "Rows").first.wait_for()  # the orders dataset's card
-    badge(page).first.wait_for()
-    assert_no_exception(page)
-    screenshot(page, "data")
+    for label, title, shot in (("Data", "Data", "data"),):
+        nav.get_by_role("link", name=label).click()
+        page.locator("h1", has_text=title).wait_for()
+        page.get_by_text(re.compile(r"^orders: data as of")).first.wait_for()
+        badge(page).first.wait_for()
+        assert_no_exception(page)
+        screenshot(page, shot)
     nav.get_by_role("link", name="Dashboard").click()  # the main page, labelled, not "streamlit app"
     page.locator("h1", has_text="Orders dashboard").wait_for()
     metric(page, "Orders").first.wait_for()
@@ -384,3 +396,174 @@ def test_without_a_scheduler_here_the_page_refreshes_itself_and_says_so(
         metric(page, "Orders").first.wait_for()
         assert_no_exception(page)
         screenshot(page, "dashboard_fallback_refresh")
+
+
+# -- the analyst's view: every page, both languages, two widths; Sync now from the dashboard's sidebar --------
+
+RAW = re.compile(r"\b(None|NaN|NaT|nan|null|undefined)\b")
+PAGES = (("", "dashboard"), ("Data", "data"), ("Scheduler", "scheduler"), ("Settings", "settings"))
+WIDTHS = (1280, 390)
+
+CUT = """() => [...document.querySelectorAll(
+    '[data-testid="stMetricValue"], [data-testid="stMetricLabel"], [data-testid="stMetricDelta"], '
+    + '[data-testid="stSidebar"] button, [data-testid="stMain"] button, [data-testid="stPageLink-NavLink"]')]
+    .filter(e => e.offsetParent !== null && e.clientWidth > 0 && e.getBoundingClientRect().left >= 0)
+    .flatMap(e => [e, ...e.querySelectorAll('*')])
+    .filter(e => e.scrollWidth > e.clientWidth && getComputedStyle(e).overflow !== 'visible'
+        && getComputedStyle(e).textOverflow === 'ellipsis' || (e.matches('[data-testid="stMetricValue"] *, '
+        + '[data-testid="stMetricValue"]') && e.scrollWidth > e.clientWidth))
+    .map(e => e.innerText.trim()).filter(Boolean)"""
+
+LABELS = """() => [...document.querySelectorAll(
+    'h1, h2, h3, button, label, [data-testid="stMetricLabel"], [data-testid="stCaptionContainer"], '
+    + '[data-testid="stAlert"], [data-testid="stMarkdownContainer"] p, [data-testid="stExpander"] summary, '
+    + '[data-testid="stPageLink-NavLink"], [data-testid="stToast"], [data-testid="stWidgetLabel"], '
+    + 'div[data-baseweb="select"] *')]
+    .map(e => e.innerText && e.innerText.trim()).filter(Boolean)"""
+
+# words that read the same in both languages (and names that are not words of the UI)
+SAME_IN_BOTH = {"Admin", "Job", "Jobs", "CSV", "Excel", "job", "min", "{minutes} min", "{name}: {trigger}"}
+
+
+def english_only_labels() -> set[str]:
+    """UI strings whose English text differs from the Portuguese one, without placeholders (a label as drawn)."""
+    from app.ui.text import STRINGS
+
+    return {
+        text
+        for key, text in STRINGS["en"].items()
+        if "{" not in text and text != STRINGS["pt-BR"][key] and text not in SAME_IN_BOTH and len(text) > 3
+    }
+
+
+def check_page(page: Any, language: str) -> None:
+    """No exception box, no raw None/NaN/NaT, nothing cut, and in pt-BR no English label of the table."""
+    assert_no_exception(page)
+    for area in ('[data-testid="stMain"]', '[data-testid="stSidebar"]'):
+        text = page.locator(area).first.inner_text()
+        found = RAW.search(text)
+        assert not found, f"raw {found.group(0)!r} in {area}: …{text[max(0, found.start() - 80) : found.end() + 80]}…"
+    cut = page.evaluate(CUT)
+    assert not cut, f"truncated at {page.viewport_size['width']} px: {cut}"
+    if language == "pt-BR":
+        english = english_only_labels()
+        shown = set(page.evaluate(LABELS))
+        assert not shown & english, f"English labels in pt-BR: {sorted(shown & english)}"
+
+
+@pytest.fixture(scope="module", params=["en", "pt-BR"])
+def language_server(request: Any, browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    language = request.param
+    with streamlit_server(
+        tmp_path_factory.mktemp(f"e2e-{language}"),
+        UI_LANGUAGE=language,
+        SYNC_INTERVAL_MINUTES="60",
+        ADMIN_PASSWORD="s3cret-admin",
+    ) as running:
+        running.language = language  # type: ignore[attr-defined]
+        yield running
+
+
+def shoot(page: Any, name: str, width: int) -> Path:
+    """The whole page at `width` (the viewport grown to the content's height, as screenshot() does)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    wait_idle(page)
+    height = page.evaluate(
+        '() => Math.max(...[...document.querySelectorAll(\'[data-testid="stMain"], '
+        '[data-testid="stMainBlockContainer"]\')].map(e => e.scrollHeight), document.body.scrollHeight)'
+    )
+    page.set_viewport_size({"width": width, "height": min(max(int(height) + 80, 900), 6000)})
+    page.wait_for_timeout(300)
+    wait_idle(page)
+    path = ARTIFACTS / f"{name}_{width}.png"
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": width, "height": 900})
+    return path
+
+
+def test_every_page_in_both_languages_at_1280_and_390_px_is_complete_and_uncut(
+    language_server: Server, new_page: Callable[[], Any]
+) -> None:
+    language = language_server.language  # type: ignore[attr-defined]
+    page = new_page()
+    open_page(page, language_server)
+    metric(page, "Pedidos" if language == "pt-BR" else "Orders").first.wait_for(timeout=45 * SECOND)
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        for path, name in PAGES:
+            open_page(page, language_server, path)
+            wait_idle(page)
+            check_page(page, language)
+            shoot(page, f"analyst_{name}_{language}", width)
+    # the admin mark and Sign out, after the password
+    page.set_viewport_size({"width": 1280, "height": 900})
+    open_page(page, language_server, "Scheduler")
+    page.get_by_label("Senha de administrador" if language == "pt-BR" else "Admin password").fill("s3cret-admin")
+    page.keyboard.press("Enter")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    mark = sidebar.get_by_text(re.compile(r"Admin$"))
+    mark.first.wait_for()
+    sign_out = sidebar.get_by_role("button", name="Sair" if language == "pt-BR" else "Sign out")
+    page.get_by_text("Alterar um job" if language == "pt-BR" else "Change a job").click()
+    page.locator('[data-testid="stMain"]').get_by_role(
+        "button", name="Salvar gatilho" if language == "pt-BR" else "Save trigger"
+    ).wait_for()
+    check_page(page, language)
+    shoot(page, f"analyst_admin_{language}", 1280)
+    sign_out.click()
+    page.get_by_label("Senha de administrador" if language == "pt-BR" else "Admin password").wait_for()
+    assert mark.count() == 0
+
+
+SNAPSHOT = """() => {
+    const text = sel => [...document.querySelectorAll(sel)].map(e => e.innerText.trim());
+    const metric = [...document.querySelectorAll('[data-testid="stMetric"]')]
+        .find(m => m.innerText.startsWith('Orders'));
+    return {
+        orders: metric ? metric.querySelector('[data-testid="stMetricValue"]').innerText : null,
+        caption: text('[data-testid="stCaptionContainer"]').find(t => t.startsWith('Data as of')) || null,
+        badge: text('[data-testid="stSidebar"] [data-testid="stAlert"]').join(' | '),
+        progress: text('[data-testid="stSidebar"] [data-testid="stExpander"], [data-testid="stSidebar"] details')
+            .join(' | '),
+        same: window.__samePage === true,
+    };
+}"""
+AGE = re.compile(r"\((\d+) s ago\)|data (\d+) s old")
+
+
+def test_sync_now_in_the_dashboard_sidebar_moves_caption_badge_and_data_together(
+    server: Server, new_page: Callable[[], Any]
+) -> None:
+    page = new_page()
+    open_page(page, server)
+    metric(page, "Orders").first.wait_for(timeout=45 * SECOND)
+    wait_until(lambda: not [r for r in server.runs() if r["status"] == "running"], "no run in progress", 30, server)
+    wait_idle(page)
+    page.wait_for_timeout(3000)  # let the data age a little: the sync's effect on the ages must show
+    page.evaluate("() => { window.__samePage = true; }")  # a browser reload would forget it
+    before = page.evaluate(SNAPSHOT)
+    clicked_at = now()
+    page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Sync now").click()
+    seen: list[dict[str, Any]] = []
+
+    def moved() -> dict[str, Any] | None:
+        shot = page.evaluate(SNAPSHOT)
+        seen.append(shot)
+        return shot if shot["orders"] not in {None, before["orders"]} and "Syncing" not in shot["badge"] else None
+
+    wait_until(moved, "new orders on the page", 45, server)
+    wait_idle(page)
+    after = page.evaluate(SNAPSHOT)
+    assert after["same"], "the page was reloaded"
+    manual = [r for r in server.runs(since=clicked_at) if r["trigger"] == "manual"]
+    assert [r["status"] for r in manual] == ["success"], manual
+    # while the run went on, badge and progress said so together, never a ✓ nor "0 rows"
+    during = [s for s in seen if "Syncing" in s["badge"]]
+    assert all("0 rows" not in s["badge"] and "✓" not in s["progress"] for s in during), during
+    # after: the caption and the badge both show the new, young data, the same age within a beat
+    assert int(after["orders"].replace(",", "")) > int(before["orders"].replace(",", ""))
+    ages = [int(next(g for g in m.groups() if g)) for m in AGE.finditer(after["caption"] + " " + after["badge"])]
+    assert len(ages) == 2 and max(ages) <= 15 and abs(ages[0] - ages[1]) <= 10, (before, after)
+    assert after["caption"] != before["caption"], (before, after)
+    assert_no_exception(page)
+    shoot(page, "dashboard_after_sidebar_sync", 1280)

@@ -146,3 +146,30 @@ def test_a_page_of_ones_own_on_the_public_api_in_the_browser(
         page.locator('[data-testid="stVegaLiteChart"], [data-testid="stArrowVegaLiteChart"]').first.wait_for()
         assert_no_exception(page)
         shoot(page, "own_page_events", 1280)
+
+
+@pytest.mark.parametrize("language", ["en", "pt-BR"])
+def test_a_dataset_shaped_unlike_orders_shows_no_raw_value_cut_label_or_english_in_pt_br(
+    browser: Any,  # noqa: F811
+    tmp_path: Path,
+    new_page: Callable[[], Any],  # noqa: F811
+    language: str,
+) -> None:
+    """The events dataset (NULLs, composite key) on every page at 1280 and 390 px, with its rows shown."""
+    from tests.test_e2e_browser import check_page
+    from tests.test_e2e_browser import shoot as shoot_whole
+
+    with events_server(tmp_path / "sweep", UI_LANGUAGE=language) as server:
+        page = new_page()
+        for width in (1280, 390):
+            page.set_viewport_size({"width": width, "height": 900})
+            for path, name in (("", "home"), ("Data", "data"), ("Scheduler", "scheduler"), ("Settings", "settings")):
+                open_page(page, server, path)
+                if name in {"home", "data"}:
+                    page.get_by_text(re.compile(r"^events: ")).first.wait_for(timeout=45 * SECOND)
+                if name == "data":
+                    page.get_by_text("Mostrar linhas" if language == "pt-BR" else "Show rows").click()
+                    page.locator('[data-testid="stDataFrame"]:visible').first.wait_for()
+                wait_idle(page)
+                check_page(page, language)
+                shoot_whole(page, f"events_{name}_{language}", width)

@@ -256,15 +256,28 @@ def status(**overrides: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("overrides", "language", "text", "kind"),
     [
-        ({"current_run": {"rows": 1234}}, "en", "Syncing… 1,234 rows", "info"),
-        ({"current_run": {"rows": 1234}}, "pt-BR", "Sincronizando… 1.234 linhas", "info"),
+        ({"current_run": {"rows": 1234}}, "en", "Syncing… 1,234 new rows so far", "info"),
+        ({"current_run": {"rows": 1234}}, "pt-BR", "Sincronizando… 1.234 linhas novas até agora", "info"),
+        ({"current_run": {"rows": 0}}, "en", "Syncing…", "info"),
         ({"state": "hibernating"}, "en", "Asleep · wakes on the next visit", "info"),
-        ({"state": "paused"}, "en", "Auto-sync paused · data 2 min old", "warning"),
+        (
+            {"state": "paused", "job_paused": True, "job": "sync_orders"},
+            "en",
+            "sync_orders paused · data 2 min old",
+            "warning",
+        ),
+        ({"state": "paused", "scheduler_paused": True}, "en", "Scheduler stopped (Stop) · data 2 min old", "warning"),
+        (
+            {"state": "paused", "scheduler_paused": True},
+            "pt-BR",
+            "Agendador parado (Parar) · dados de 2 min atrás",
+            "warning",
+        ),
         ({"state": "stopped", "data_age_seconds": None}, "en", "Scheduler off · no data yet", "warning"),
         (
             {"state": "silent", "silent_since": "2026-01-05T10:42:00-03:00"},
             "en",
-            "Scheduler silent since 10:42",
+            "Scheduler silent since 10:42 UTC-3",
             "error",
         ),
         ({"last_result": "failed"}, "en", "Last sync failed · data 2 min old", "error"),
@@ -282,7 +295,7 @@ def test_badge_state(overrides: dict[str, Any], language: str, text: str, kind: 
 
 def test_a_sync_in_progress_wins_over_every_other_badge_state() -> None:
     shown = badge_state(status(state="silent", last_result="failed", current_run={"rows": 0}), "en")
-    assert shown == ("Syncing… 0 rows", "info")
+    assert shown == ("Syncing…", "info")  # never "0 rows": none are reported before the first lease renewal
 
 
 @pytest.mark.parametrize(
@@ -349,7 +362,7 @@ def test_admin_controls_are_disabled_for_viewers_until_the_right_password(config
     at.button(key="fd_stop").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert scheduler().get_status()["state"] == "paused", scheduler().get_status()
-    assert "Auto-sync paused" in rendered_text(at)
+    assert "Scheduler stopped (Stop)" in rendered_text(at)  # the scheduler's pause, not a job's
     assert enabled(at) == {"fd_sync_now", "fd_start", "fd_restart"}
     at.button(key="fd_start").click().run()
     assert not at.exception, [e.value for e in at.exception]

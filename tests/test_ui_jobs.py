@@ -51,7 +51,7 @@ def test_a_trigger_changed_on_the_page_is_stored_and_bad_text_is_explained(confi
 
     at.button(key="fd_job_pause").click().run()
     assert scheduler().store.get_job("history_retention")["paused"] is True
-    assert jobs_table(at)["history_retention"]["state"] == "paused"
+    assert jobs_table(at)["history_retention"]["state"] == "paused (job)"  # not the scheduler's "held"
 
 
 def test_history_can_be_filtered_by_job(configure: Configure) -> None:
@@ -60,8 +60,8 @@ def test_history_can_be_filtered_by_job(configure: Configure) -> None:
     at.selectbox(key="fd_hist_job").select("history_retention").run()
     assert any("No runs yet" in str(i.value) for i in at.info)
     at.selectbox(key="fd_hist_job").select("incremental_sync").run()
-    history = next(df.value for df in at.dataframe if "job_name" in df.value.columns)
-    assert set(history["job_name"]) == {"incremental_sync"}
+    history = next(df.value for df in at.dataframe if "attempt" in df.value.columns)
+    assert set(history["job"]) == {"incremental_sync"}
 
 
 def test_viewers_cannot_change_jobs_when_an_admin_guard_is_set(configure: Configure) -> None:

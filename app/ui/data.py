@@ -8,7 +8,7 @@ nothing else re-queries. A page in 20 lines::
     from app.ui import data
 
     data.page("Events", datasets=["events"])           # title, navigation, live badge, Sync now
-    data.render_freshness("events")                    # "events: data as of 10:42 BRT (3 min ago)"
+    data.render_freshness("events")                    # "events: data as of Dec 1 10:42 BRT (3 min ago)"
     events = data.read("events", where={"kind": "signup"}, limit=1000)
     st.dataframe(events)
     per_day = data.query(
@@ -65,7 +65,7 @@ class Freshness:
     """How fresh one dataset is, from one status read; `level` is success / warning / error / info."""
 
     dataset: str
-    as_of: str | None  # local time of the last successful sync ("2026-12-01 10:42")
+    as_of: str | None  # local time of the last successful sync ("Dec 1 10:42 BRT")
     age_seconds: float | None
     limit_seconds: float  # max_age_minutes, or 1.5 periods of its trigger
     level: str
@@ -92,23 +92,31 @@ def dataset(name: str) -> DatasetConfig:
 
 def versions(names: Iterable[str] | None = None) -> tuple[int, ...]:
     """The data version of each named dataset (all when None): what the caches here are keyed on."""
-    from app.ui.components.scheduler_status import remember_versions
-
     scheduler = resources.get_scheduler()
     chosen = [dataset(n) for n in names] if names is not None else list(datasets())
-    found = tuple(int(scheduler.get_status(d.job)["data_version"]) for d in chosen)
-    # What this page run read: the sidebar badge reruns the page when one of these moves on.
-    remember_versions({d.job: v for d, v in zip(chosen, found, strict=True)})
-    return found
+    found = [scheduler.get_status(d.job) for d in chosen]
+    shown(found)
+    return tuple(int(status["data_version"]) for status in found)
+
+
+def shown(found: Sequence[Mapping[str, Any]]) -> None:
+    """What this page run draws: the data versions (and whether a run was in progress), so that the badge's
+    beat redraws the page once a sync commits or ends instead of leaving old numbers beside a new badge."""
+    from app.ui.components.scheduler_status import SYNCING_KEY, remember_versions
+
+    remember_versions({str(s["job"]): int(s["data_version"]) for s in found})
+    if any(s.get("current_run") for s in found):
+        st.session_state[SYNCING_KEY] = True
 
 
 def freshness(name: str) -> Freshness:
     ds = dataset(name)
     status = resources.get_scheduler().get_status(ds.job)
-    return freshness_of(ds, status)
+    shown([status])
+    return freshness_of(ds, status, resources.get_settings().ui_language)
 
 
-def freshness_of(ds: DatasetConfig, status: Mapping[str, Any]) -> Freshness:
+def freshness_of(ds: DatasetConfig, status: Mapping[str, Any], language: str = "en") -> Freshness:
     """A Freshness from a status dict (pure: the badge and the Data page read one status and call this)."""
     period = float(status["interval_minutes"]) * 60.0
     limit = ds.max_age_minutes * 60.0 if ds.max_age_minutes else 1.5 * period
@@ -122,7 +130,7 @@ def freshness_of(ds: DatasetConfig, status: Mapping[str, Any]) -> Freshness:
         level = "success" if age <= limit else "warning" if age <= 2 * limit else "error"
     return Freshness(
         dataset=ds.name,
-        as_of=local_time(status["last_success_at"], status["timezone"], with_date=True)
+        as_of=local_time(status["last_success_at"], status["timezone"], with_date=True, language=language)
         if status.get("last_success_at")
         else None,
         age_seconds=age,
@@ -140,12 +148,8 @@ def freshness_of(ds: DatasetConfig, status: Mapping[str, Any]) -> Freshness:
 
 def render_freshness(name: str) -> Freshness:
     """One caption line: '<dataset>: data as of 10:42 (3 min ago)', in its freshness colour."""
-    from app.ui.components.scheduler_status import remember_versions
-
     lang = resources.get_settings().ui_language
     fresh = freshness(name)
-    job = dataset(name).job
-    remember_versions({job: fresh.data_version}, {job} if fresh.syncing else set())
     if fresh.as_of is None:
         text = t(lang, "ds.none", name=name)
     else:

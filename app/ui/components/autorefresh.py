@@ -33,7 +33,8 @@ def render_smart_refresh(page_name: str, high_traffic: bool = False, interval_mi
         status = scheduler.get_status(resources.primary_job())
     except AppError:
         return False  # the page's own status area explains the database problem
-    if status["state"] == "running":
+    # this process's timer, not the job's state: a paused job (or Stop) does not mean "not running here"
+    if scheduler.state_name == "running" or status["state"] == "running":
         return False
     minutes = refresh_minutes(settings.autorefresh_interval_minutes, high_traffic, interval_minutes)
     count = st_autorefresh(interval=int(minutes * 60_000), key=f"fd_autorefresh_{page_name}")

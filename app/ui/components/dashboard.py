@@ -8,29 +8,77 @@ plain Vega-Lite spec (building and validating an Altair chart cost more than the
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import Engine
+from sqlalchemy import DateTime, Engine, bindparam, func, select
 
 from app.config import Settings
 from app.dataset_config import DatasetConfig
-from app.demo import orders
+from app.demo import orders, summary
 from app.errors import AppError
 from app.ui import data
-from app.ui.text import number, t
+from app.ui.formats import vega_locale
+from app.ui.text import STRINGS, number, status_word, t, zone_label
 
 FIRST_DATA_POLL_SECONDS = 2
 
 
-def _kpis(engine: Engine) -> dict[str, float]:
-    return orders.kpis(engine, datetime.now(timezone.utc))
+def _where(days: Any, regions: tuple[str, ...], statuses: tuple[str, ...]) -> list[Any]:
+    """The filters as conditions on a table with region and status columns."""
+    found = []
+    if regions:
+        found.append(days.c.region.in_(regions))
+    if statuses:
+        found.append(days.c.status.in_(statuses))
+    return found
 
 
-def _daily(engine: Engine) -> pd.DataFrame:
-    return pd.DataFrame(orders.daily_revenue(engine))
+def _kpis(engine: Engine, regions: tuple[str, ...] = (), statuses: tuple[str, ...] = ()) -> dict[str, float]:
+    """orders.kpis, under the Region and Status filters (the daily summary has both columns)."""
+    if not regions and not statuses:
+        return orders.kpis(engine, datetime.now(timezone.utc))
+    day_ago = bindparam("day_ago", (datetime.now(timezone.utc) - timedelta(days=1)).replace(tzinfo=None), DateTime())
+    table = orders.orders
+    with engine.connect() as conn:
+        days = summary.daily if summary.exists(conn) else summary.aggregate(table).subquery("days")
+        count, revenue = conn.execute(
+            select(func.coalesce(func.sum(days.c.orders), 0), func.coalesce(func.sum(days.c.revenue), 0.0)).where(
+                *_where(days, regions, statuses)
+            )
+        ).one()
+        count_24h, revenue_24h = conn.execute(
+            select(func.count(), func.coalesce(func.sum(table.c.amount), 0.0)).where(
+                orders.live, table.c.created_at >= day_ago, *_where(table, regions, statuses)
+            )
+        ).one()
+    count, revenue = int(count), float(revenue)
+    return {
+        "orders": count,
+        "revenue": revenue,
+        "average": revenue / count if count else 0.0,
+        "orders_24h": int(count_24h),
+        "revenue_24h": float(revenue_24h),
+    }
+
+
+def _daily(engine: Engine, regions: tuple[str, ...] = (), statuses: tuple[str, ...] = ()) -> pd.DataFrame:
+    frame = pd.DataFrame(orders.daily_revenue(engine), columns=["day", "region", "revenue"])
+    if not regions and not statuses:
+        return frame
+    with engine.connect() as conn:  # the same 30 days, filtered
+        days = summary.daily if summary.exists(conn) else summary.aggregate(orders.orders).subquery("days")
+        query = (
+            select(days.c.day, days.c.region, func.sum(days.c.revenue).label("revenue"))
+            .where(*_where(days, regions, statuses))
+            .group_by(days.c.day, days.c.region)
+            .order_by(days.c.day, days.c.region)
+        )
+        rows = [{**r, "day": str(r["day"])} for r in conn.execute(query).mappings()]
+    shown = set(frame["day"])
+    return pd.DataFrame([r for r in rows if r["day"] in shown], columns=["day", "region", "revenue"])
 
 
 def _recent(engine: Engine, regions: tuple[str, ...], statuses: tuple[str, ...], tz_name: str) -> pd.DataFrame:
@@ -39,34 +87,57 @@ def _recent(engine: Engine, regions: tuple[str, ...], statuses: tuple[str, ...],
 
 
 def _chart_spec(lang: str) -> dict[str, Any]:
-    """Revenue per day, stacked by region (what alt.Chart(...).mark_bar().encode(...) would produce)."""
+    """Revenue per day, stacked by region (what alt.Chart(...).mark_bar().encode(...) would produce), with the
+    language's month and day names and number format (Vega's config.locale)."""
     return {
         "mark": {"type": "bar"},
         "height": 280,
         "title": t(lang, "dash.chart"),
+        "config": {"locale": vega_locale(lang)},
         "encoding": {
-            "x": {"field": "day", "type": "temporal", "title": t(lang, "dash.day")},
+            "x": {
+                "field": "day",
+                "type": "temporal",
+                "title": t(lang, "dash.day"),
+                "axis": {"format": "%d %b", "labelAngle": 0, "labelOverlap": True},
+            },
             "y": {"field": "revenue", "type": "quantitative", "aggregate": "sum", "title": t(lang, "dash.revenue")},
             "color": {"field": "region", "type": "nominal", "title": t(lang, "dash.region")},
             "tooltip": [
-                {"field": "day", "type": "temporal"},
-                {"field": "region", "type": "nominal"},
-                {"field": "revenue", "type": "quantitative", "format": ",.2f"},
+                {"field": "day", "type": "temporal", "title": t(lang, "dash.day"), "format": "%d %b %Y"},
+                {"field": "region", "type": "nominal", "title": t(lang, "dash.region")},
+                {"field": "revenue", "type": "quantitative", "format": ",.2f", "title": t(lang, "dash.revenue")},
             ],
         },
     }
 
 
-def render_dashboard(dataset: str, data_version: int, language: str, tz_name: str = "UTC") -> None:
+def render_dashboard(
+    dataset: str, data_version: int, language: str, tz_name: str = "UTC", status: dict[str, Any] | None = None
+) -> None:
     """KPIs, chart and table of the demo's synced orders, read through the public data API (cached on the
-    dataset's data version); times shown in `tz_name` (SCHEDULER_TIMEZONE)."""
+    dataset's data version); times shown in `tz_name` (SCHEDULER_TIMEZONE). Region and Status govern all three."""
     lang = language
     on = [dataset]
     if data_version == 0 or not data.compute(orders.has_orders, datasets=on):
-        st.info(t(lang, "dash.empty"), icon=":material/hourglass:")
+        st.info(_empty_message(status, lang), icon=":material/hourglass:")
         _await_first_data(dataset, data_version)
         return
-    k = data.compute(_kpis, datasets=on)
+    options = data.compute(orders.choices, datasets=on)
+    left, right = st.columns(2)
+    regions = left.multiselect(
+        t(lang, "dash.region"), options["regions"], key="fd_dash_regions", placeholder=t(lang, "dash.all")
+    )
+    statuses = right.multiselect(
+        t(lang, "dash.status"),
+        options["statuses"],
+        key="fd_dash_statuses",
+        placeholder=t(lang, "dash.all"),
+        format_func=lambda s: _order_status(s, lang),
+    )
+    st.caption(t(lang, "dash.filters"))
+    chosen = (tuple(regions), tuple(statuses))
+    k = data.compute(_kpis, *chosen, datasets=on)
     cols = st.columns(4)
     cols[0].metric(
         t(lang, "dash.orders"), number(k["orders"], lang), t(lang, "dash.in_24h", value=number(k["orders_24h"], lang))
@@ -78,25 +149,51 @@ def render_dashboard(dataset: str, data_version: int, language: str, tz_name: st
     )
     cols[2].metric(t(lang, "dash.average"), number(k["average"], lang, decimals=2))
     cols[3].metric(t(lang, "dash.orders_24h"), number(k["orders_24h"], lang))
-    daily = data.compute(_daily, datasets=on)
+    daily = data.compute(_daily, *chosen, datasets=on)
     if not daily.empty:
         st.vega_lite_chart(daily, _chart_spec(lang), width="stretch")
-    options = data.compute(orders.choices, datasets=on)
-    left, right = st.columns(2)
-    regions = left.multiselect(t(lang, "dash.region"), options["regions"], key="fd_dash_regions")
-    statuses = right.multiselect(t(lang, "dash.status"), options["statuses"], key="fd_dash_statuses")
-    table = data.compute(_recent, tuple(regions), tuple(statuses), tz_name, datasets=on)
+    table = data.compute(_recent, *chosen, tz_name, datasets=on)
     st.caption(t(lang, "dash.latest", count=number(len(table), lang)))
-    st.dataframe(
-        table,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "amount": st.column_config.NumberColumn("amount (R$)", format="%.2f"),
-            "created_at": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
-            "updated_at": st.column_config.DatetimeColumn("updated", format="YYYY-MM-DD HH:mm"),
-        },
-    )
+    _orders_table(table, lang, tz_name)
+
+
+def _orders_table(table: pd.DataFrame, lang: str, tz_name: str) -> None:
+    if "status" in table:
+        table = table.assign(status=table["status"].map(lambda s: _order_status(s, lang)))
+    if "amount" in table:  # "1.980,90" in pt-BR like the KPIs (the grid would format for the browser's locale)
+        table = table.assign(amount=table["amount"].map(lambda a: number(a, lang, 2)))
+    zone = zone_label(tz_name, datetime.now(timezone.utc), lang)
+    stamp = "DD/MM/YYYY HH:mm" if lang == "pt-BR" else "YYYY-MM-DD HH:mm"
+    labels = {
+        "id": st.column_config.NumberColumn(t(lang, "col.order"), format="%d"),
+        "customer": st.column_config.TextColumn(t(lang, "col.customer")),
+        "region": st.column_config.TextColumn(t(lang, "col.region")),
+        "status": st.column_config.TextColumn(t(lang, "col.status")),
+        "amount": st.column_config.TextColumn(t(lang, "col.amount")),
+        "created_at": st.column_config.DatetimeColumn(f"{t(lang, 'col.created')} ({zone})", format=stamp),
+        "updated_at": st.column_config.DatetimeColumn(f"{t(lang, 'col.updated')} ({zone})", format=stamp),
+    }
+    for name in ("channel", "product", "quantity"):
+        labels[name] = st.column_config.Column(t(lang, f"col.{name}"))
+    table = table.apply(lambda c: c.fillna("—") if c.dtype == object else c)  # never a raw None
+    # what an analyst reads first comes first: amount and status are never the columns cut off at 1280 px
+    first = ["id", "status", "amount", "region", "customer", "product", "updated_at", "created_at"]
+    order = [c for c in first if c in table] + [c for c in table.columns if c not in first]
+    st.dataframe(table, hide_index=True, width="stretch", column_config=labels, column_order=order)
+
+
+def _order_status(status: str, lang: str) -> str:
+    key = f"dash.order_status.{status}"
+    return t(lang, key) if key in STRINGS["en"] else status
+
+
+def _empty_message(status: dict[str, Any] | None, lang: str) -> str:
+    """What an empty dashboard says agrees with the badge: failed, running, or on its way."""
+    if status and status.get("current_run"):
+        return t(lang, "dash.syncing_empty")
+    if status and status.get("last_result") in {"failed", "timeout", "abandoned"}:
+        return t(lang, "dash.failed_empty", error=status.get("last_error") or status_word(lang, status["last_result"]))
+    return t(lang, "dash.empty2")
 
 
 def _local_times(table: pd.DataFrame, tz_name: str) -> pd.DataFrame:

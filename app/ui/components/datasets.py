@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
@@ -17,7 +16,7 @@ from app.core.slots import cooldown_left
 from app.dataset_config import DatasetConfig
 from app.errors import AppError
 from app.ui import data, resources
-from app.ui.text import human_age, number, t
+from app.ui.text import human_age, local_time, number, status_word, t, zone_label, zone_name
 
 SIDEBAR_REQUESTS_KEY = "fd_sidebar_requests"
 NOTICES_KEY = "fd_sync_notices"
@@ -39,7 +38,7 @@ def statuses(scheduler: SyncScheduler, chosen: tuple[DatasetConfig, ...]) -> lis
 
 def line(ds: DatasetConfig, status: Any, lang: str) -> tuple[str, str]:
     """(text, level) of one dataset in the badge: syncing, failed, fresh or old, asleep, paused."""
-    fresh = data.freshness_of(ds, status)
+    fresh = data.freshness_of(ds, status, lang)
     age = t(lang, "data.none") if fresh.age_seconds is None else t(lang, "data.age", age=human_age(fresh.age_seconds))
     if fresh.syncing:  # rows are reported with the lease renewal: none yet says "syncing…", not "0 rows"
         if not fresh.rows_so_far:
@@ -52,10 +51,9 @@ def line(ds: DatasetConfig, status: Any, lang: str) -> tuple[str, str]:
     return f"{ds.name} · {age}", fresh.level
 
 
-def render_sidebar_datasets(scheduler: SyncScheduler, lang: str) -> bool:
+def render_sidebar_datasets(scheduler: SyncScheduler, lang: str, pairs: list[tuple[DatasetConfig, Any]]) -> bool:
     """Every dataset's line (worst first; the worst and a count when there are many) and Sync now for the
-    page's datasets; True when Sync now was pressed."""
-    pairs = statuses(scheduler, resources.get_settings().datasets)
+    page's datasets; True when Sync now was pressed. `pairs` is the badge's own read (one read per beat)."""
     icons = {"success": "🟢", "warning": "🟠", "error": "🔴", "info": "🔵"}
     lines = [line(ds, status, lang) for ds, status in pairs]
     shown = lines if len(lines) <= FEW else lines[:1]
@@ -101,10 +99,20 @@ def request_syncs(scheduler: SyncScheduler, chosen: tuple[DatasetConfig, ...], l
     st.session_state[NOTICES_KEY] = [*st.session_state.get(NOTICES_KEY, []), *notices]
 
 
+def notify(message: str) -> None:
+    """A toast for the next page run (one shown before st.rerun() would be lost)."""
+    st.session_state[NOTICES_KEY] = [*st.session_state.get(NOTICES_KEY, []), message]
+
+
 def show_notices() -> None:
     """Toasts queued by a Sync now (a fragment's toast would be lost in the rerun that follows it)."""
     for message in st.session_state.pop(NOTICES_KEY, []):
         st.toast(message)
+
+
+def follow(handle: Any) -> None:
+    """Show a run's progress in the sidebar (the badge follows this session's requests to their end)."""
+    st.session_state[SIDEBAR_REQUESTS_KEY] = [*pending_requests(), handle]
 
 
 def pending_requests() -> list[Any]:
@@ -129,10 +137,11 @@ def render_data_page() -> None:
     try:
         scheduler = resources.get_scheduler()
         pairs = {ds.name: status for ds, status in statuses(scheduler, settings.datasets)}
+        data.shown(list(pairs.values()))  # the badge redraws the page when one of these moves on
     except AppError as exc:
         st.error(t(lang, "db_error", error=str(exc)))
         return
-    st.caption(t(lang, "ds.intro", count=len(settings.datasets), zone=settings.scheduler_timezone))
+    st.caption(t(lang, "ds.intro", count=len(settings.datasets), zone=zone_name(settings.scheduler_timezone, lang)))
     for ds in settings.datasets:
         status = pairs.get(ds.name)
         with st.container(border=True):
@@ -145,26 +154,35 @@ def render_data_page() -> None:
 
 
 def _dataset_card(scheduler: SyncScheduler, ds: DatasetConfig, status: Any, lang: str) -> None:
-    from app.ui.components.scheduler_status import remember_versions
-
-    fresh = data.freshness_of(ds, status)
-    remember_versions({ds.job: fresh.data_version}, {ds.job} if fresh.syncing else set())
+    fresh = data.freshness_of(ds, status, lang)
     text, level = line(ds, status, lang)
     head, button = st.columns([3, 1], vertical_alignment="center")
     head.subheader(ds.name)
     if button.button(t(lang, "sync_now"), key=f"fd_data_sync_{ds.name}", icon=":material/sync:", width="stretch"):
         request_syncs(scheduler, (ds,), lang)
     colour = {"success": "green", "warning": "orange", "error": "red", "info": "blue"}[level]
+    if fresh.as_of is None:
+        said = t(lang, "ds.none", name=ds.name)
+    else:
+        said = t(lang, "ds.asof", name=ds.name, at=fresh.as_of, age=human_age(fresh.age_seconds))
     state = text.removeprefix(f"{ds.name} · ")
-    as_of = "" if fresh.as_of is None else " · " + t(lang, "ds.asof_short", at=fresh.as_of)
-    st.markdown(f":{colour}[●] :{colour}[**{state}**]{as_of}")
+    extra = "" if state == text or fresh.level == "success" and not fresh.syncing else f" · **{state}**"
+    st.markdown(f":{colour}-badge[{said}]{extra}")  # the freshness colour on the words themselves
     info, error = data.safe(lambda: data.info(ds.name), None)
     cols = st.columns(4)
     cols[0].metric(t(lang, "ds.rows"), number(info.rows, lang) if info and info.exists else "—")
-    last = short_time(status["last_run"], status["timezone"], scheduler.clock.now())
-    result = t(lang, "result." + status["last_result"]) if status["last_result"] else "—"
-    cols[1].metric(t(lang, "last_run"), last, help=t(lang, "ds.result", result=result))
-    cols[2].metric(t(lang, "next_run"), short_time(status["next_run"], status["timezone"], scheduler.clock.now()))
+    now = scheduler.clock.now()
+    last = local_time(status["last_run"], status["timezone"], True, lang, now, show_zone=False)
+    result = status_word(lang, status["last_result"])
+    cols[1].metric(
+        f"{t(lang, 'last_run')} ({zone_label(status['timezone'], now, lang)})",
+        last,
+        help=t(lang, "ds.result", result=result),
+    )
+    cols[2].metric(
+        f"{t(lang, 'next_run')} ({zone_label(status['timezone'], now, lang)})",
+        local_time(status["next_run"], status["timezone"], True, lang, now, show_zone=False),
+    )
     cols[3].metric(t(lang, "ds.limit"), human_age(fresh.limit_seconds))
     st.caption(t(lang, "ds.source", where=_origin(ds), table=ds.target, job=ds.job))
     if fresh.last_result in {"failed", "timeout", "abandoned"} and fresh.last_error:
@@ -177,21 +195,16 @@ def _dataset_card(scheduler: SyncScheduler, ds: DatasetConfig, status: Any, lang
     with st.expander(t(lang, "ds.columns", count=len(info.columns))):
         st.dataframe(
             pd.DataFrame(
-                [{"column": c.name, "type": c.type, "key": "✓" if c.key else ""} for c in info.columns]
+                [
+                    {t(lang, "col.column"): c.name, t(lang, "col.type"): c.type, t(lang, "col.key"): "✓" * c.key}
+                    for c in info.columns
+                ]
             ),
             hide_index=True,
             width="stretch",
         )
     if st.toggle(t(lang, "ds.show_rows"), key=f"fd_data_show_{ds.name}"):
         _rows(ds, lang)
-
-
-def short_time(iso: str | None, zone: str, now: datetime) -> str:
-    """'14:05' today, '12-03 14:05' another day (a metric must not be cut), '—' without one."""
-    if not iso:
-        return "—"
-    at = datetime.fromisoformat(iso).astimezone(ZoneInfo(zone))
-    return at.strftime("%H:%M" if at.date() == now.astimezone(ZoneInfo(zone)).date() else "%m-%d %H:%M")
 
 
 def _origin(ds: DatasetConfig) -> str:

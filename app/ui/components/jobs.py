@@ -3,6 +3,7 @@ run now, reset a stuck run, full resync)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import streamlit as st
@@ -14,31 +15,27 @@ from app.jobs.report import report_is_configured
 from app.sync.engine import reset_cursor
 from app.ui import resources
 from app.ui.components.scheduler_status import is_admin
-from app.ui.text import t
-
-TRIGGER_HELP = (
-    "every 15m · every 5m during business hours · every 10m on mon,wed,fri between 09:00-17:00 · delay 10m · "
-    "cron 0 8 * * 1-5 · daily 07:00 on weekdays · once 2026-12-24 10:00 (times in the configured zone)"
-)
+from app.ui.text import DASH, local_time, number, t
 
 
 def render_jobs(scheduler: SyncScheduler) -> None:
     lang = scheduler.settings.ui_language
     st.subheader(t(lang, "jobs"))
     jobs = scheduler.store.list_jobs()
-    tz = scheduler.settings.tz
+    now = scheduler.clock.now()
+    zone = scheduler.settings.scheduler_timezone
     rows = [
         {
-            "job": j["name"],
-            "trigger": j["trigger"] or f"every {j['interval_seconds']:g}s",
-            "priority": j["priority"],
-            "state": _state(j),
-            "next run": j["next_run_at"].astimezone(tz).strftime("%a %Y-%m-%d %H:%M") if j["next_run_at"] else "—",
-            "after": j["depends_on"].replace(",", ", ") or "—",
-            "description": j["description"],
-            "tags": j["tags"].replace(",", ", "),
-            "retries": j["max_retries"],
-            "timeout (min)": round(j["timeout_seconds"] / 60.0, 1),
+            t(lang, "col.job"): j["name"],
+            t(lang, "col.trigger"): j["trigger"] or f"every {j['interval_seconds']:g}s",
+            t(lang, "col.priority"): j["priority"],
+            t(lang, "col.state"): t(lang, "jobstate." + _state(j)),
+            t(lang, "col.next_run"): local_time(j["next_run_at"], zone, with_date=True, language=lang, now=now),
+            t(lang, "col.after"): j["depends_on"].replace(",", ", ") or DASH,
+            t(lang, "col.description"): describe(j["name"], j["description"], lang, scheduler),
+            t(lang, "col.tags"): j["tags"].replace(",", ", ") or DASH,
+            t(lang, "col.retries"): j["max_retries"],
+            t(lang, "col.timeout"): number(j["timeout_seconds"] / 60.0, lang, 1),
         }
         for j in jobs
     ]
@@ -57,41 +54,77 @@ def render_jobs(scheduler: SyncScheduler) -> None:
         names = [j["name"] for j in jobs]
         primary = resources.primary_job()
         first = names.index(primary) if primary in names else 0
-        name = st.selectbox("Job", names, index=first, key="fd_job_pick")
-        _job_editor(scheduler, next(j for j in jobs if j["name"] == name))
+        name = st.selectbox(t(lang, "jobs.pick"), names, index=first, key="fd_job_pick")
+        _job_editor(scheduler, next(j for j in jobs if j["name"] == name), lang)
 
 
-def _job_editor(scheduler: SyncScheduler, job: dict[str, Any]) -> None:
+def _job_editor(scheduler: SyncScheduler, job: dict[str, Any], lang: str) -> None:
+    from app.ui.components import datasets as datasets_ui
+
     name = job["name"]
-    text = st.text_input("Trigger", value=job["trigger"], key=f"fd_job_trigger_{name}", help=TRIGGER_HELP)
-    st.caption(TRIGGER_HELP)
-    columns = st.columns(4)
-    if columns[0].button("Save trigger", key="fd_job_save", type="primary"):
+    text = st.text_input(
+        t(lang, "jobs.trigger"), value=job["trigger"], key=f"fd_job_trigger_{name}", help=t(lang, "jobs.trigger_help")
+    )
+    st.caption(t(lang, "jobs.trigger_help"))
+    row = st.container(horizontal=True, wrap=True)  # wraps rather than cutting a label
+    if row.button(t(lang, "jobs.save"), key="fd_job_save", type="primary"):
         try:
             changed = scheduler.set_trigger(name, text)
         except AppError as exc:
-            st.error(f"Trigger not changed: {exc}")
+            st.error(t(lang, "jobs.not_changed", error=exc))
         else:
-            st.toast(f"{name}: {changed.text}")
+            datasets_ui.notify(t(lang, "jobs.saved", name=name, trigger=changed.text))
             st.rerun()
     own_pause = bool(job.get("job_paused", job["paused"]))  # the operator's pause; Stop/Start leave it alone
-    label = "Resume (enable)" if own_pause else "Pause (disable)"
-    if columns[1].button(label, key="fd_job_pause"):
+    label = t(lang, "jobs.resume" if own_pause else "jobs.pause")
+    icon = ":material/play_circle:" if own_pause else ":material/pause_circle:"
+    if row.button(label, key="fd_job_pause", icon=icon):
         (scheduler.resume_job if own_pause else scheduler.pause_job)(name)
+        datasets_ui.notify(t(lang, "jobs.resumed_toast" if own_pause else "jobs.paused_toast", name=name))
         st.rerun()
-    if columns[2].button("Run now", key="fd_job_run"):
+    if row.button(t(lang, "jobs.run"), key="fd_job_run"):
         handle = scheduler.run_now(name, requested_by="scheduler page")
         scheduler.drive_in_background(name)
-        st.toast(f"{name}: " + ("joined the run in progress" if handle.joined else "run requested"))
-    if columns[3].button("Reset stuck run", key="fd_job_reset", disabled=job["current_run_id"] is None):
-        scheduler.reset_stuck(name)
+        datasets_ui.follow(handle)
+        datasets_ui.notify(t(lang, "jobs.joined" if handle.joined else "jobs.requested", name=name))
+        st.rerun()
+    disabled = job["current_run_id"] is None
+    if row.button(t(lang, "jobs.reset"), key="fd_job_reset", disabled=disabled):
+        released = scheduler.reset_stuck(name)
+        datasets_ui.notify(t(lang, "jobs.reset_done" if released else "jobs.reset_none", name=name))
         st.rerun()
     if "sync" in job["tags"].split(","):
-        if st.button("Full resync", key="fd_job_resync", help="Forget the sync cursor and re-read every source row"):
+        if row.button(t(lang, "jobs.resync"), key="fd_job_resync", help=t(lang, "jobs.resync_help")):
             reset_cursor(scheduler.engine, name, scheduler.clock.now())
-            scheduler.run_now(name, requested_by="full resync")
+            handle = scheduler.run_now(name, requested_by="full resync")
             scheduler.drive_in_background(name)
-            st.toast("Cursor reset: a full resync is running.")
+            datasets_ui.follow(handle)  # the sidebar shows its progress, then the page redraws with the data
+            datasets_ui.notify(t(lang, "jobs.resync_started", name=name))
+            st.rerun()
+
+
+DESCRIPTIONS = (
+    (re.compile(r"^Plans today's queue of runs just after midnight$"), "jobdesc.plan"),
+    (re.compile(r"^Deletes runs, log lines and planned slots older than (?P<days>\d+) days$"), "jobdesc.purge"),
+    (re.compile(r"^E-mails the previous (?P<days>\d+) day\(s\) of orders as CSV and Excel$"), "jobdesc.report_days"),
+    (re.compile(r"^Keeps dataset (?P<name>\S+) fresh \((?P<origin>.*)\)$"), "jobdesc.sync"),
+    (
+        re.compile(r"^Removes from (?P<table>\S+) the rows deleted in the source of dataset (?P<name>\S+)$"),
+        "jobdesc.reconcile",
+    ),
+)
+
+
+def describe(name: str, description: str, lang: str, scheduler: SyncScheduler | None = None) -> str:
+    """A built-in job's description in the UI's language (they are written in English by the catalogue);
+    a description of the user's own stays as written."""
+    for pattern, key in DESCRIPTIONS:
+        found = pattern.match(description or "")
+        if found:
+            if key == "jobdesc.report_days":
+                return t(lang, "jobdesc.report", what=t(lang, key, **found.groupdict()))
+            return t(lang, key, **found.groupdict())
+    return description or DASH
 
 
 def _state(job: dict[str, Any]) -> str:
@@ -100,4 +133,4 @@ def _state(job: dict[str, Any]) -> str:
         return "running"
     if job.get("job_paused"):
         return "paused"
-    return "held (scheduler paused)" if job["paused"] else "active"
+    return "held" if job["paused"] else "active"

@@ -11,7 +11,7 @@ from app.core.metrics import metrics_snapshot
 from app.core.scheduler import SyncScheduler
 from app.errors import AppError
 from app.ui import resources
-from app.ui.text import t
+from app.ui.text import DASH, STRINGS, local_time, number, status_word, t
 
 
 def render_metrics_panel(scheduler: SyncScheduler | None = None) -> None:
@@ -29,13 +29,13 @@ def render_metrics_panel(scheduler: SyncScheduler | None = None) -> None:
     failed = sum(item["runs"] for item in snapshot["failures"])
     cells = st.columns(4)
     cells[0].metric(t(lang, "metrics.jobs_active"), f"{snapshot['jobs_active']} / {snapshot['jobs']}")
-    cells[1].metric(t(lang, "metrics.queue"), snapshot["queue_size"])
-    cells[2].metric(t(lang, "metrics.alerts"), len(alerts))
-    cells[3].metric(t(lang, "metrics.failures"), failed)
+    cells[1].metric(t(lang, "metrics.queue"), number(snapshot["queue_size"], lang))
+    cells[2].metric(t(lang, "metrics.alerts"), number(len(alerts), lang))
+    cells[3].metric(t(lang, "metrics.failures"), number(failed, lang))
     left, right = st.columns(2)
     with left:
         st.caption(t(lang, "metrics.runs"))
-        rows = runs_table(snapshot)
+        rows = _translated(runs_table(snapshot), lang)
         if rows:
             st.dataframe(rows, hide_index=True, width="stretch")
         else:
@@ -43,25 +43,38 @@ def render_metrics_panel(scheduler: SyncScheduler | None = None) -> None:
     with right:
         st.caption(t(lang, "metrics.by_reason"))
         if snapshot["failures"]:
-            st.dataframe(snapshot["failures"], hide_index=True, width="stretch")
+            st.dataframe(_translated(snapshot["failures"], lang), hide_index=True, width="stretch")
         else:
             st.info(t(lang, "metrics.no_failures"))
     st.caption(t(lang, "metrics.open_alerts"))
     if not alerts:
         st.success(t(lang, "metrics.no_alerts"))
         return
-    tz = scheduler.settings.tz
+    zone = scheduler.settings.scheduler_timezone
+    now = scheduler.clock.now()
     shown = [
         {
-            "job": a["job_name"],
-            "alert": a["kind"],
-            "detail": a["detail"],
-            "since": a["opened_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-            "e-mailed": a["notified_at"] is not None,
+            t(lang, "col.job"): a["job_name"],
+            t(lang, "col.alert"): a["kind"],
+            t(lang, "col.detail"): a["detail"] or DASH,
+            t(lang, "col.since"): local_time(a["opened_at"], zone, with_date=True, language=lang, now=now),
+            t(lang, "col.emailed"): t(lang, "yes" if a["notified_at"] is not None else "no"),
         }
         for a in alerts
     ]
     st.dataframe(shown, hide_index=True, width="stretch")
+
+
+def _translated(rows: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
+    """Headers (job, status words, reason, runs) in the UI's language; values that are words translated too."""
+
+    def header(name: str) -> str:
+        for prefix in ("col.", "status."):
+            if f"{prefix}{name}" in STRINGS["en"]:
+                return t(lang, f"{prefix}{name}")
+        return name
+
+    return [{header(k): (status_word(lang, v) if k == "status" else v) for k, v in row.items()} for row in rows]
 
 
 def runs_table(snapshot: dict[str, Any]) -> list[dict[str, Any]]:

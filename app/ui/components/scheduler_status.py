@@ -14,7 +14,8 @@ from app.core.slots import cooldown_left
 from app.errors import AppError, ConfigError
 from app.ui import resources
 from app.ui.components import datasets as datasets_ui
-from app.ui.text import human_age, local_time, number, t
+from app.ui.components import freshness
+from app.ui.text import human_age, local_time, number, percent, status_word, t, zone_label
 
 BADGE_REFRESH_SECONDS = 10
 PROGRESS_REFRESH_SECONDS = 1.0
@@ -22,7 +23,7 @@ HANDLE_KEY = "fd_sync_request"
 ADMIN_KEY = "fd_admin_ok"
 FINISHED_KEY = "fd_sync_finished"
 VERSION_KEY = "fd_shown_data_version"
-SHOWN_RUNNING_KEY = "fd_shown_running"
+SYNCING_KEY = "fd_shown_syncing"  # whether the page was drawn while a run was in progress
 
 
 # -- badge ------------------------------------------------------------------------------------------------
@@ -30,41 +31,22 @@ SHOWN_RUNNING_KEY = "fd_shown_running"
 
 def badge_state(status: dict[str, Any], language: str) -> tuple[str, str]:
     """(text, kind) for a status; kind is success/warning/error/info (the badge's colour)."""
-    age_seconds = status.get("data_age_seconds")
-    # "no data yet" rather than "data — old" before the first successful sync
-    data = t(language, "data.none") if age_seconds is None else t(language, "data.age", age=human_age(age_seconds))
-    interval = status["interval_minutes"] * 60.0
-    state = status["state"]
-    current = status.get("current_run")
-    if current:
-        return t(language, "badge.syncing", rows=number(current.get("rows") or 0, language)), "info"
-    if state == "hibernating":
-        return t(language, "badge.asleep"), "info"
-    if state == "silent":
-        return t(language, "badge.silent", since=local_time(status["silent_since"], status["timezone"])), "error"
-    if state == "paused":
-        return t(language, "badge.paused", data=data), "warning"
-    if state == "stopped":
-        return t(language, "badge.stopped", data=data), "warning"
-    if status.get("last_result") in {"failed", "timeout", "abandoned"}:
-        return t(language, "badge.failed", data=data), "error"
-    if age_seconds is None:
-        return t(language, "badge.on", data=data), "info"
-    kind = "success" if age_seconds < interval * 1.5 else "warning" if age_seconds < interval * 3 else "error"
-    return t(language, "badge.on", data=data), kind
+    shown = freshness.view(status, language)
+    return shown.badge, shown.kind
 
 
 def render_scheduler_badge() -> None:
-    """Compact, live sidebar badge: the scheduler's state, one line per dataset (worst first) and Sync now
-    for the page's datasets; each of its runs is this session's presence heartbeat."""
+    """Compact, live sidebar badge: the scheduler's state, one line per dataset (worst first), Sync now for the
+    page's datasets and the progress of this session's requests; each of its runs is this session's presence
+    heartbeat. It beats every second while a run is in progress, else every BADGE_REFRESH_SECONDS."""
     with st.sidebar:
-        _badge()
+        _admin_mark()
         datasets_ui.show_notices()
-        if datasets_ui.pending_requests():
-            st.fragment(_sidebar_progress, run_every=PROGRESS_REFRESH_SECONDS)()
+        _finished_notice(resources.get_settings().ui_language)  # "Sync finished: N rows." on every page
+        busy = bool(datasets_ui.pending_requests()) or bool(st.session_state.get(SYNCING_KEY))
+        st.fragment(_badge, run_every=PROGRESS_REFRESH_SECONDS if busy else BADGE_REFRESH_SECONDS)()
 
 
-@st.fragment(run_every=BADGE_REFRESH_SECONDS)
 def _badge() -> None:
     settings = resources.get_settings()
     lang = settings.ui_language
@@ -77,72 +59,105 @@ def _badge() -> None:
         key = "badge.config" if isinstance(exc, ConfigError) else "badge.error"
         st.error(t(lang, key), icon=":material/error:")
         return
+    handles = datasets_ui.pending_requests()
+    runs = [h.poll() for h in handles]
+    waiting = any(run is None or run["status"] == "running" for run in runs)
+    if handles and not waiting:  # every request of this session ended: redraw the page with its data
+        st.session_state[datasets_ui.SIDEBAR_REQUESTS_KEY] = []
+        failed = [run for run in runs if run is not None and run["status"] != "success"]
+        st.session_state[FINISHED_KEY] = failed[0] if failed else runs[0]
+        if _fragment_rerun():
+            st.rerun()
+        _finished_notice(lang)  # a full run draws the new data below anyway
+    syncing = waiting or any(s.get("current_run") for _, s in pairs)
     shown: dict[str, int] = st.session_state.get(VERSION_KEY) or {}
     current = {ds.job: int(s["data_version"]) for ds, s in pairs}
-    running = {ds.job for ds, s in pairs if s.get("current_run")}
-    syncing = bool(running)
-    shown_running: set[str] = st.session_state.get(SHOWN_RUNNING_KEY) or set()
-    if shown_running - running:
-        # The page shows a run as in progress that has ended: redraw it (its outcome, its last success).
-        st.session_state[SHOWN_RUNNING_KEY] = shown_running & running
-        st.rerun()
-    if any(current.get(job, version) != version for job, version in shown.items()) and not syncing:
-        # A sync committed new data since this page rendered: show it without a manual reload. Remember the
-        # versions first: pages draw the badge before their data, so a full run would otherwise rerun forever.
+    moved = any(current.get(job, version) != version for job, version in shown.items())
+    changed = (moved and not syncing) or syncing != bool(st.session_state.get(SYNCING_KEY))
+    st.session_state[SYNCING_KEY] = syncing
+    if changed and _fragment_rerun():
+        # A sync started, ended or committed new data since this page rendered: redraw the whole page (caption,
+        # badge, progress and data from one read) without a manual reload. Only from the badge's own beat: in a
+        # full run the page draws its data next anyway, and a rerun there would swallow a button's click.
         st.session_state[VERSION_KEY] = {**shown, **{j: v for j, v in current.items() if j in shown}}
         st.rerun()
-    text, kind = badge_state(status, lang)
-    if status["state"] != "running" or len(pairs) <= 1:
-        icons = {
-            "success": ":material/check_circle:",
-            "warning": ":material/schedule:",
-            "error": ":material/error:",
-            "info": ":material/sync:",
-        }
-        getattr(st, kind)(text, icon=icons[kind])
+    shown_view = freshness.view(status, lang, requested=waiting)
+    if status["state"] != "running" or len(pairs) <= 1 or shown_view.syncing:
+        getattr(st, shown_view.kind)(shown_view.badge, icon=BADGE_ICONS[shown_view.phase])
+    if shown_view.progress:
+        st.status(shown_view.progress, state="running")  # never a ✓ while the run goes on
     if len(pairs) > 1 or status["state"] != "running":
-        pressed = datasets_ui.render_sidebar_datasets(scheduler, lang)
+        pressed = datasets_ui.render_sidebar_datasets(scheduler, lang, pairs)
     elif pressed := st.button(t(lang, "sync_now"), icon=":material/sync:", key="fd_sidebar_sync", width="stretch"):
         datasets_ui.request_syncs(scheduler, datasets_ui.page_requests(tuple(ds for ds, _ in pairs)), lang)
     if pressed:
-        st.rerun()  # the progress area and the notices live outside this fragment
+        st.session_state[SYNCING_KEY] = True
+        st.rerun()  # the badge beats every second while the run goes on
 
 
-def _sidebar_progress() -> None:
-    """Progress of this session's Sync now; when every run ended, the whole page reruns with the new data."""
-    lang = resources.get_settings().ui_language
-    handles = datasets_ui.pending_requests()
-    runs = [(h.job_name, h.poll()) for h in handles]
-    for job, run in runs:
-        if run is None:
-            st.status(t(lang, "ds.waiting", name=job), state="running")
-        elif run["status"] == "running":
-            st.status(t(lang, "progress", rows=number(run.get("rows") or 0, lang)) + f" · {job}", state="running")
-    if runs and all(run is not None and run["status"] != "running" for _, run in runs):
-        st.session_state[datasets_ui.SIDEBAR_REQUESTS_KEY] = []
-        failed = [run for _, run in runs if run is not None and run["status"] != "success"]
-        st.session_state[FINISHED_KEY] = failed[0] if failed else runs[0][1]
+def _fragment_rerun() -> bool:
+    """Whether this run is a fragment's own rerun (its timer), not the page's full run."""
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        return bool(ctx is not None and ctx.fragment_ids_this_run)
+    except Exception:  # noqa: BLE001 - runtime internals; without them behave as a full run (no rerun)
+        return False
+
+
+BADGE_ICONS = {
+    "syncing": ":material/sync:",
+    "failed": ":material/error:",
+    "asleep": ":material/bedtime:",
+    "silent": ":material/error:",
+    "scheduler_stopped": ":material/stop_circle:",
+    "job_paused": ":material/pause_circle:",
+    "stopped": ":material/power_off:",
+    "none": ":material/hourglass_empty:",
+    "fresh": ":material/check_circle:",
+}
+
+
+def _admin_mark() -> None:
+    """'Admin' and Sign out in the sidebar once the password was given (or for an allowed signed-in user)."""
+    settings = resources.get_settings()
+    lang = settings.ui_language
+    if settings.locked_reason or not (settings.admin_password or settings.admin_users) or not is_admin(settings):
+        return
+    left, right = st.columns([1, 1], vertical_alignment="center")
+    left.markdown(f":violet-badge[:material/shield_person: {t(lang, 'admin.mark')}]")
+    if right.button(t(lang, "admin.signout"), key="fd_admin_signout", icon=":material/logout:"):
+        st.session_state.pop(ADMIN_KEY, None)
+        st.session_state.pop("fd_admin_password", None)
+        datasets_ui.notify(t(lang, "admin.signed_out"))
+        if _user_email() is not None and hasattr(st, "logout"):
+            st.logout()
         st.rerun()
 
 
-def remember_versions(versions: dict[str, int], running: set[str] | None = None) -> None:
-    """The data versions this page run shows (by job), and the jobs it shows as running: the badge reruns
-    the page when a version moves on or a shown run ends."""
+def remember_versions(versions: dict[str, int]) -> None:
+    """The data versions this page run shows (by job): the badge reruns the page when one moves on."""
     st.session_state[VERSION_KEY] = {**(st.session_state.get(VERSION_KEY) or {}), **versions}
-    if running is not None:
-        st.session_state[SHOWN_RUNNING_KEY] = (st.session_state.get(SHOWN_RUNNING_KEY) or set()) | running
 
 
 def render_data_as_of(status: dict[str, Any], language: str) -> None:
-    """'Data as of 10:42 (3 min ago)' for the top of a page; remembers the version the page shows."""
-    remember_versions(
-        {status["job"]: int(status["data_version"])}, {status["job"]} if status.get("current_run") else set()
-    )
-    if status.get("last_success_at") is None:
-        st.caption(t(language, "asof.none"))
-        return
-    at = local_time(status["last_success_at"], status["timezone"], with_date=True)
-    st.caption(t(language, "asof", at=at, age=human_age(status["data_age_seconds"])))
+    """'Data as of Dec 1 10:42 BRT (3 min ago)' for the top of a page, live (its age counts on between reruns);
+    remembers the version the page shows."""
+    remember_versions({status["job"]: int(status["data_version"])})
+    st.session_state[SYNCING_KEY] = bool(status.get("current_run")) or bool(datasets_ui.pending_requests())
+    busy = bool(st.session_state[SYNCING_KEY])
+    st.fragment(_as_of, run_every=PROGRESS_REFRESH_SECONDS if busy else BADGE_REFRESH_SECONDS)(status["job"], language)
+
+
+def _as_of(job: str, language: str) -> None:
+    try:
+        status = resources.get_scheduler().get_status(job)
+    except AppError:
+        return  # the page says what is wrong
+    polled = [h.poll() for h in datasets_ui.pending_requests()]
+    requested = any(run is None or run["status"] == "running" for run in polled)
+    st.caption(freshness.view(status, language, requested=requested).caption)
 
 
 # -- panel ------------------------------------------------------------------------------------------------
@@ -163,17 +178,25 @@ def render_scheduler_status(show_controls: bool = True) -> bool:
         render_app_error(exc, lang)
         return False
     _finished_notice(lang)
-    st.subheader(f"{t(lang, 'panel.title')}: {t(lang, 'state.' + status['state'])}")
+    shown = freshness.view(status, lang, requested=st.session_state.get(HANDLE_KEY) is not None)
+    st.subheader(f"{t(lang, 'panel.title')}: {shown.state_label}")
     if status.get("scheduler_paused"):  # two persisted states: Start lifts the first only
         st.caption(t(lang, "paused.scheduler"))
     if status.get("job_paused"):
         st.caption(t(lang, "paused.job"))
+    now = scheduler.clock.now()
     cols = st.columns(4)
-    last = f"{local_time(status['last_run'], status['timezone'])} · {status['last_result'] or '—'}"
-    cols[0].metric(t(lang, "last_run"), last, help=_last_help(status))
-    cols[1].metric(t(lang, "next_run"), local_time(status["next_run"], status["timezone"]))
-    cols[2].metric(t(lang, "interval"), f"{status['interval_minutes']:g} min")
-    shown_rate = "—" if rate["rate"] is None else f"{rate['rate']:.0%} of {rate['runs']}"
+    last = local_time(status["last_run"], status["timezone"], True, lang, now, show_zone=False)
+    cols[0].metric(
+        f"{t(lang, 'last_run')} ({zone_label(status['timezone'], now, lang)})", last, help=_last_help(status, lang)
+    )
+    cols[0].caption(status_word(lang, status["last_result"]))  # beside, not inside: a metric must not be cut
+    cols[1].metric(
+        f"{t(lang, 'next_run')} ({zone_label(status['timezone'], now, lang)})",
+        local_time(status["next_run"], status["timezone"], True, lang, now, show_zone=False),
+    )
+    cols[2].metric(t(lang, "interval"), t(lang, "interval.value", minutes=number(status["interval_minutes"], lang, 0)))
+    shown_rate = "—" if rate["rate"] is None else t(lang, "rate", rate=percent(rate["rate"], lang), runs=rate["runs"])
     cols[3].metric(t(lang, "success_24h"), shown_rate)
     if status["last_result"] in {"failed", "timeout", "abandoned"} and status["last_error"]:
         st.error(t(lang, "failed", error=status["last_error"]), icon=":material/error:")
@@ -183,10 +206,11 @@ def render_scheduler_status(show_controls: bool = True) -> bool:
     return True
 
 
-def _last_help(status: dict[str, Any]) -> str:
-    duration = status.get("last_duration_seconds")
-    rows = status.get("last_rows")
-    return f"duration {duration or 0:.1f} s, {rows or 0} rows" if status.get("last_run") else "no run yet"
+def _last_help(status: dict[str, Any], lang: str) -> str:
+    if not status.get("last_run"):
+        return t(lang, "last_help.none")
+    duration = number(status.get("last_duration_seconds") or 0, lang, 1)
+    return t(lang, "last_help", duration=duration, rows=number(status.get("last_rows") or 0, lang))
 
 
 def is_admin(settings: Settings) -> bool:
@@ -219,19 +243,20 @@ def _user_email() -> str | None:
 def _controls(scheduler: SyncScheduler, settings: Settings, status: dict[str, Any]) -> None:
     lang = settings.ui_language
     admin = is_admin(settings)
-    cols = st.columns(5)
-    if cols[0].button(t(lang, "sync_now"), type="primary", icon=":material/sync:", key="fd_sync_now"):
+    # a row that wraps instead of five columns: a button in a narrow column gets its label cut ("Sincronizar ag…")
+    row = st.container(horizontal=True, wrap=True)
+    if row.button(t(lang, "sync_now"), type="primary", icon=":material/sync:", key="fd_sync_now"):
         _sync_now(scheduler, settings, admin)
     actions = [
         ("start", ":material/play_arrow:"),
-        ("stop", ":material/pause:"),
+        ("stop", ":material/stop_circle:"),
         ("restart", ":material/restart_alt:"),
         ("reset", ":material/healing:"),
     ]
     pointless = _pointless_actions(status)
-    for col, (action, icon) in zip(cols[1:], actions, strict=True):
-        if col.button(t(lang, action), icon=icon, disabled=not admin or action in pointless, key=f"fd_{action}"):
-            _admin_action(scheduler, action)
+    for action, icon in actions:
+        if row.button(t(lang, action), icon=icon, disabled=not admin or action in pointless, key=f"fd_{action}"):
+            _admin_action(scheduler, action, lang)
     if settings.locked_reason:
         st.warning(t(lang, "admin.failclosed", reason=settings.locked_reason), icon=":material/lock:")
     elif not settings.admin_password and not settings.admin_users:
@@ -261,15 +286,25 @@ def _pointless_actions(status: dict[str, Any]) -> set[str]:
     return pointless
 
 
-def _admin_action(scheduler: SyncScheduler, action: str) -> None:
-    if action == "start":
-        scheduler.start(resume_jobs=True)
-    elif action == "stop":
-        scheduler.stop()
-    elif action == "restart":
-        scheduler.restart()
-    elif action == "reset":
-        scheduler.store.reset_stuck(resources.primary_job(), scheduler.clock.now())
+def _admin_action(scheduler: SyncScheduler, action: str, lang: str) -> None:
+    """Do it, then say what happened (the toast is queued: it must survive the rerun that redraws the panel)."""
+    try:
+        if action == "start":
+            scheduler.start(resume_jobs=True)
+            message = t(lang, "start_done")
+        elif action == "stop":
+            scheduler.stop()
+            message = t(lang, "stop_done")
+        elif action == "restart":
+            scheduler.restart()
+            message = t(lang, "restart_done")
+        else:
+            released = scheduler.reset_stuck(resources.primary_job())
+            message = t(lang, "reset_done" if released else "reset_none")
+    except AppError as exc:
+        datasets_ui.notify(t(lang, "action_failed", action=t(lang, action), error=exc))
+    else:
+        datasets_ui.notify(message)
     st.rerun()
 
 
@@ -303,18 +338,19 @@ def _progress_body(lang: str) -> None:
     scheduler = resources.get_scheduler()
     handle = st.session_state.get(HANDLE_KEY)
     run = handle.poll() if handle is not None else None
-    if run is None:
-        current = scheduler.get_status(resources.primary_job()).get("current_run")
-        run = scheduler.status_reader.run(current["id"]) if current else None
+    status = scheduler.get_status(resources.primary_job())
+    if run is None and status.get("current_run"):
+        run = scheduler.status_reader.run(status["current_run"]["id"])
     if run is None:
         if handle is None:
             st.rerun()  # the run ended between two polls: refresh the page's data
-        st.status(t(lang, "requested"), state="running")
+        st.status(t(lang, "progress.waiting"), state="running")
         return
-    rows = number(run.get("rows") or 0, lang)
     if run["status"] == "running":
-        with st.status(t(lang, "progress", rows=rows), state="running"):
-            st.write(run.get("progress") or "")
+        # the same words as the badge; a box that is not a `with` block keeps its spinner (no ✓ mid-run)
+        box = st.status(freshness.view({**status, "current_run": run}, lang).progress or "", state="running")
+        if run.get("progress"):
+            box.write(str(run["progress"]))
         return
     st.session_state[HANDLE_KEY] = None
     st.session_state[FINISHED_KEY] = run
