@@ -205,6 +205,8 @@ def mask(key: str, value: object) -> str:
         return "••••••"
     if isinstance(value, tuple):
         return ", ".join(str(v) for v in value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # "15" as the user typed it, not the loader's 15.0 (UI and CLI alike)
     return str(value)
 
 

@@ -117,8 +117,8 @@ def test_environment_wins_over_secrets_and_secrets_over_defaults_with_origins() 
     assert settings.origin("SCHEDULER_TIMEZONE") == SECRETS
     assert settings.origin("UI_LANGUAGE") == DEFAULT
     rows = {r["key"]: r for r in effective_rows(settings)}
-    assert rows["SYNC_INTERVAL_MINUTES"] == {"key": "SYNC_INTERVAL_MINUTES", "value": "5.0", "origin": ENVIRONMENT,
-                                             "default": "15.0"}  # fmt: skip
+    assert rows["SYNC_INTERVAL_MINUTES"] == {"key": "SYNC_INTERVAL_MINUTES", "value": "5", "origin": ENVIRONMENT,
+                                             "default": "15"}  # fmt: skip
 
 
 def test_secrets_toml_is_read_when_not_under_streamlit(tmp_path: Path) -> None:
