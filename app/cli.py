@@ -35,7 +35,10 @@ def parse_duration(text: str) -> timedelta:
     match = DURATION.match(text)
     if not match:
         raise click.BadParameter(f"{text!r} is not a duration; use a number and s, m, h, d or w (e.g. 30d)")
-    return timedelta(**{UNITS[match.group(2)]: float(match.group(1))})
+    try:
+        return timedelta(**{UNITS[match.group(2)]: float(match.group(1))})
+    except OverflowError:
+        raise click.BadParameter(f"{text!r} is longer than any calendar allows (at most 999999999 days)") from None
 
 
 class Context:
@@ -447,6 +450,9 @@ def purge(obj: Context, older_than: str | None) -> None:
     age = parse_duration(older_than) if older_than else timedelta(days=obj.settings.history_retention_days)
     try:
         cutoff: datetime = obj.scheduler.clock.now() - age
+    except OverflowError:
+        _exit_with(f"--older-than {older_than} reaches before the year 1; use a shorter duration", EXIT_USAGE)
+    try:
         deleted = obj.scheduler.status_reader.purge(cutoff)
     except AppError as exc:
         _fail(exc)

@@ -57,6 +57,10 @@ def test_pause_resume_are_persisted_and_unknown_jobs_are_named(tmp_path: Path) -
 def test_purge_rejects_a_bad_duration(tmp_path: Path) -> None:
     bad = cli(tmp_path, "purge", "--older-than", "soon")
     assert bad.returncode == 2 and "is not a duration" in bad.stderr
+    huge = cli(tmp_path, "purge", "--older-than", "99999999999999999999d")
+    assert huge.returncode == 2 and "longer than any calendar allows" in huge.stderr and "Traceback" not in huge.stderr
+    ancient = cli(tmp_path, "purge", "--older-than", "9999999d")
+    assert ancient.returncode == 2 and "before the year 1" in ancient.stderr and "Traceback" not in ancient.stderr
 
 
 def test_retention_deletes_only_old_finished_runs(sqlite_url: str, make_settings: Any) -> None:
