@@ -2,21 +2,7 @@
 # Mutations of the core's guarantees (issue 13, item 1); each must make the named tests fail ("killed"). Run from
 # the repository root: bash bench/core_mutations.sh. Each mutation edits one file, runs the tests, puts it back.
 set -u
-mutate() {
-  local name=$1 file=$2 old=$3 new=$4; shift 4
-  cp "$file" "$file.mutation-backup"
-  if ! python - "$file" "$old" "$new" <<'PY'
-import sys
-p, old, new = sys.argv[1:4]
-s = open(p).read()
-if old not in s:
-    sys.exit(f"mutation anchor not found in {p}")
-open(p, "w").write(s.replace(old, new, 1))
-PY
-  then echo "$name: ANCHOR MISSING (update this script)"; rm "$file.mutation-backup"; return; fi
-  if timeout 900 python -m pytest -x -q -p no:cacheprovider "$@" >/dev/null 2>&1; then echo "$name: SURVIVED"; else echo "$name: killed"; fi
-  mv "$file.mutation-backup" "$file"
-}
+source "$(dirname "$0")/_mutate.sh"
 mutate claim-without-live-lease-check app/core/store.py '            if job["lease_owner"] is not None and job["lease_expires_at"] > now:
                 return None
 ' '' tests/test_core.py -k second_run_while
