@@ -23,6 +23,7 @@ from app.core.models import RunStatus
 from app.core.scheduler import DEFAULT_JOB, SyncScheduler
 from app.core.status import silent_after
 from app.errors import AppError, ConfigError, SchedulerError
+from app.redaction import scrub
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -104,10 +105,7 @@ def _causes(exc: BaseException, secrets: Sequence[str]) -> list[str]:
     lines, seen, current = [], {id(exc)}, exc.__cause__ or exc.__context__
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        text = f"{type(current).__name__}: {current}"
-        for secret in secrets:
-            text = text.replace(secret, "***")
-        lines.append(text)
+        lines.append(scrub(f"{type(current).__name__}: {current}", secrets))
         current = getattr(current, "orig", None) or current.__cause__ or current.__context__
     return lines
 

@@ -19,11 +19,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from app.redaction import Secrecy, secrets_in, shown
+from app.redaction import redact_url as redact_url  # re-exported: the name callers knew
 
 if TYPE_CHECKING:
     from app.dataset_config import DatasetConfig, ReportConfig
@@ -37,15 +40,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SECRETS_PATH = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'data' / 'freshdash.db'}"
 DEFAULT_DEMO_SOURCE_PATH = str(PROJECT_ROOT / "data" / "demo_source.db")
-SECRET_KEYS = frozenset(
-    {"ADMIN_PASSWORD", "DATABASE_URL", "SOURCE_URL", "SOURCE_ENDPOINT", "SOURCE_TOKEN", "SMTP_PASSWORD"}
-)
 # The application's built-in jobs, imported by the core's catalogue the way a user's JOB_MODULES are.
 APPLICATION_JOBS = "app.jobs.builtin"
-# Keys that decide where data lives: an invalid value stops the app and the CLI instead of falling back.
-PLACEMENT_KEYS = frozenset({"DATABASE_URL", "SOURCE_URL", "SOURCE_ENDPOINT"})
-# Keys that guard state-changing controls: an invalid value (or unreadable secrets) keeps them locked.
-GUARD_KEYS = frozenset({"ADMIN_PASSWORD", "ADMIN_USERS"})
 ENVIRONMENT, SECRETS, DEFAULT = "environment", "secrets", "default"
 # The bare scheme a user copies from a hosting panel -> the driver this project installs.
 BUNDLED_DRIVERS = {
@@ -57,186 +53,6 @@ BUNDLED_DRIVERS = {
 LANGUAGES = ("en", "pt-BR")
 SOURCE_KINDS = ("demo", "sql", "http")
 SMTP_TLS_MODES = ("starttls", "ssl", "none")
-
-
-@dataclass(frozen=True)
-class ConfigIssue:
-    key: str
-    value: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.key}={self.value}: {self.message}"
-
-
-@dataclass(frozen=True)
-class Settings:
-    sync_interval_minutes: float = 15.0
-    scheduler_timezone: str = "America/Sao_Paulo"
-    autorefresh_interval_minutes: float = 30.0
-    enable_autorefresh_fallback: bool = True
-    database_url: str = DEFAULT_DATABASE_URL
-    scheduler_enabled: bool = True
-    scheduler_idle_minutes: float = 30.0
-    scheduler_poll_seconds: float = 5.0
-    run_timeout_minutes: float = 10.0
-    run_max_retries: int = 2
-    retry_backoff_seconds: float = 30.0
-    lease_seconds: float = 60.0
-    manual_sync_cooldown_seconds: float = 60.0
-    history_retention_days: int = 30
-    max_concurrent_runs: int = 4
-    job_modules: tuple[str, ...] = ()
-    sync_source: str = "demo"
-    sync_batch_size: int = 5000
-    demo_source_path: str = DEFAULT_DEMO_SOURCE_PATH
-    demo_orders_per_minute: int = 20
-    source_url: str = ""
-    source_table: str = "orders"
-    source_key: str = "id"
-    source_cursor_field: str = "updated_at"
-    source_endpoint: str = ""
-    source_token: str = dataclasses.field(default="", repr=False)
-    source_rate_limit_per_second: float = 5.0
-    source_timeout_seconds: float = 30.0
-    source_max_retries: int = 4
-    admin_password: str = dataclasses.field(default="", repr=False)
-    admin_users: tuple[str, ...] = ()
-    ui_language: str = "en"
-    smtp_host: str = ""
-    smtp_port: int = 587
-    smtp_tls: str = "starttls"
-    smtp_user: str = ""
-    smtp_password: str = dataclasses.field(default="", repr=False)
-    smtp_from: str = ""
-    smtp_timeout_seconds: float = 30.0
-    report_recipients: tuple[str, ...] = ()
-    report_period_days: int = 1
-    report_time: str = "07:00"
-    metrics_port: int = 0
-    alert_after_failures: int = 3
-    alert_stale_minutes: float = 0.0
-    alert_recipients: tuple[str, ...] = ()
-    # [datasets.NAME] tables / DATASETS__NAME__KEY variables, parsed by app/dataset_config.py
-    declared_datasets: tuple[DatasetConfig, ...] = ()
-    seed_dataset: bool = True  # the seed's keys (SYNC_SOURCE, SOURCE_*) define a dataset too
-    reports: tuple[ReportConfig, ...] = ()  # [reports.NAME]: e-mailed reports of datasets
-    issues: tuple[ConfigIssue, ...] = field(default=(), compare=False)
-    # Where each key's value came from: ENVIRONMENT, SECRETS or DEFAULT (a rejected value says so).
-    origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
-    # Keys that must not fall back (PLACEMENT_KEYS) with a value we cannot use: nothing may run.
-    fatal: tuple[ConfigIssue, ...] = field(default=(), compare=False)
-    # Why the guarded controls stay locked for everyone ("" when the guard keys could be read).
-    locked_reason: str = field(default="", compare=False)
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.scheduler_timezone)
-
-    @property
-    def interval_seconds(self) -> float:
-        return self.sync_interval_minutes * 60.0
-
-    @property
-    def datasets(self) -> tuple[DatasetConfig, ...]:
-        """Every dataset to keep fresh: the seed's one (from SYNC_SOURCE / SOURCE_*) first, then the declared."""
-        from app.dataset_config import legacy_dataset
-
-        return ((legacy_dataset(self),) if self.seed_dataset else ()) + self.declared_datasets
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{key.lower()}={value!r}" for key, value in self.redacted().items())
-        # The composition root caches the scheduler by this text: a change of lock or fatal state must show here.
-        flags = f"issues={len(self.issues)}, fatal={len(self.fatal)}, locked={bool(self.locked_reason)}"
-        datasets = f"datasets={self.declared_datasets!r}, seed_dataset={self.seed_dataset}, reports={self.reports!r}"
-        return f"Settings({shown}, {datasets}, {flags})"
-
-    def redacted(self) -> dict[str, str]:
-        """Every setting as the user would type it, secrets masked (safe for the UI and logs)."""
-        shown: dict[str, str] = {}
-        for f in dataclasses.fields(self):
-            if f.name in _META_FIELDS:
-                continue
-            key = f.name.upper()
-            shown[key] = mask(key, getattr(self, f.name))
-        return shown
-
-    def origin(self, key: str) -> str:
-        return self.origins.get(key, DEFAULT)
-
-
-_META_FIELDS = frozenset(
-    {"issues", "origins", "fatal", "locked_reason", "declared_datasets", "seed_dataset", "reports"}
-)
-
-
-def secret_values(settings: Settings) -> list[str]:
-    """Every secret a message could carry (passwords, tokens, passwords in URLs): scrub these before showing."""
-    values = [settings.admin_password, settings.source_token, settings.smtp_password]
-    for url in (settings.database_url, settings.source_url, settings.source_endpoint):
-        try:
-            password = make_url(url).password if url else None
-        except (ArgumentError, ValueError):
-            password = urlsplit(url).password if "://" in url else None
-        if password:
-            values.append(str(password))
-    return [v for v in values if v]
-
-
-def effective_rows(settings: Settings) -> list[dict[str, str]]:
-    """One row per key: the value in use (secrets masked), where it came from, and the default.
-
-    The Settings page and `python -m app config` show exactly these rows.
-    """
-    defaults = Settings().redacted()
-    return [
-        {"key": key, "value": value, "origin": settings.origin(key), "default": defaults[key]}
-        for key, value in settings.redacted().items()
-    ]
-
-
-def mask(key: str, value: object) -> str:
-    """Display form of one setting: passwords in URLs and secret values never appear."""
-    if key in {"DATABASE_URL", "SOURCE_URL"} and value:
-        return redact_url(str(value))
-    if key == "SOURCE_ENDPOINT" and value:
-        return redact_http_url(str(value))
-    if key in SECRET_KEYS and value:
-        return "••••••"
-    if isinstance(value, tuple):
-        return ", ".join(str(v) for v in value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # "15" as the user typed it, not the loader's 15.0 (UI and CLI alike)
-    return str(value)
-
-
-_USERINFO = re.compile(r"(?P<scheme>[^/]*://)(?P<user>[^:/@]*):[^@/]*@")
-
-
-def redact_url(url: str) -> str:
-    """A URL safe to show: its password becomes ***, even when the URL cannot be parsed."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        # Still name the value the user typed, password masked, so they can find and fix it.
-        return _USERINFO.sub(r"\g<scheme>\g<user>:***@", str(url).strip())
-
-
-def redact_http_url(url: str, keep: tuple[str, ...] = ()) -> str:
-    """An http(s) URL safe to show: user info and query values (except the parameters in `keep`) masked."""
-    try:
-        parts = urlsplit(url)
-        host, port = parts.hostname or "", parts.port
-    except ValueError:
-        return "<unparsable URL hidden>"
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None:
-        netloc += f":{port}"
-    if parts.username is not None or parts.password is not None:
-        netloc = "***@" + netloc  # a token is often passed as the user name
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    query = "&".join(f"{name}={value if name in keep else '***'}" for name, value in pairs)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 # -- parsers: each returns the typed value or raises ValueError with what is allowed --------------------
@@ -449,54 +265,212 @@ def _time_of_day(raw: Any) -> str:
     return f"{int(hours):02d}:{minutes}"
 
 
-PARSERS: dict[str, Callable[[Any], Any]] = {
-    "SYNC_INTERVAL_MINUTES": _number(0.01, 7 * 24 * 60),
-    "SCHEDULER_TIMEZONE": _timezone,
-    "AUTOREFRESH_INTERVAL_MINUTES": _number(0.1, 24 * 60),
-    "ENABLE_AUTOREFRESH_FALLBACK": _boolean,
-    "DATABASE_URL": _database_url,
-    "SCHEDULER_ENABLED": _boolean,
-    "SCHEDULER_IDLE_MINUTES": _number(0.01, 7 * 24 * 60),
-    "SCHEDULER_POLL_SECONDS": _number(0.05, 3600),
-    "RUN_TIMEOUT_MINUTES": _number(0.001, 24 * 60),
-    "RUN_MAX_RETRIES": _integer(0, 20),
-    "RETRY_BACKOFF_SECONDS": _number(0, 86400),
-    "LEASE_SECONDS": _number(0.5, 3600),
-    "MANUAL_SYNC_COOLDOWN_SECONDS": _number(0, 86400),
-    "HISTORY_RETENTION_DAYS": _integer(1, 3650),
-    "MAX_CONCURRENT_RUNS": _integer(1, 64),
-    "JOB_MODULES": _names,
-    "SYNC_SOURCE": _choice(*SOURCE_KINDS),
-    "SYNC_BATCH_SIZE": _integer(1, 1_000_000),
-    "DEMO_SOURCE_PATH": _path,
-    "DEMO_ORDERS_PER_MINUTE": _integer(0, 100_000),
-    "SOURCE_URL": _optional_url,
-    "SOURCE_TABLE": _identifier,
-    "SOURCE_KEY": _identifier,
-    "SOURCE_CURSOR_FIELD": _identifier,
-    "SOURCE_ENDPOINT": _http_url,
-    "SOURCE_TOKEN": _text,
-    "SOURCE_RATE_LIMIT_PER_SECOND": _number(0, 10_000),
-    "SOURCE_TIMEOUT_SECONDS": _number(0.1, 3600),
-    "SOURCE_MAX_RETRIES": _integer(0, 20),
-    "ADMIN_PASSWORD": _password,
-    "ADMIN_USERS": _admin_users,
-    "UI_LANGUAGE": _choice(*LANGUAGES),
-    "SMTP_HOST": _host,
-    "SMTP_PORT": _integer(1, 65535),
-    "SMTP_TLS": _choice(*SMTP_TLS_MODES),
-    "SMTP_USER": _text,
-    "SMTP_PASSWORD": _text,
-    "SMTP_FROM": _optional_address,
-    "SMTP_TIMEOUT_SECONDS": _number(0.1, 3600),
-    "REPORT_RECIPIENTS": _addresses,
-    "REPORT_PERIOD_DAYS": _integer(1, 366),
-    "REPORT_TIME": _time_of_day,
-    "METRICS_PORT": _integer(0, 65535),
-    "ALERT_AFTER_FAILURES": _integer(1, 1000),
-    "ALERT_STALE_MINUTES": _number(0, 366 * 24 * 60),
-    "ALERT_RECIPIENTS": _addresses,
-}
+# -- the settings: each key declared once, with its parser, default and what it decides ---------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What one key is: how its value is parsed, whether it is secret, and what a bad value does.
+
+    Declared once, on its Settings field (``setting(...)``); PARSERS, SECRET_KEYS, PLACEMENT_KEYS,
+    GUARD_KEYS, the Settings page and ``python -m app config`` rows and the redaction all derive from it.
+    """
+
+    parse: Callable[[Any], Any]
+    secret: Secrecy | None = None  # how its value is hidden (None: shown as is)
+    placement: bool = False  # decides where data lives: a bad value stops everything (never falls back)
+    guard: bool = False  # guards the state-changing controls: a bad value keeps them locked
+    key: str = ""  # filled in from the field name (SETTINGS)
+    default: Any = None
+
+
+def setting(
+    default: Any,
+    parse: Callable[[Any], Any],
+    *,
+    secret: Secrecy | None = None,
+    placement: bool = False,
+    guard: bool = False,
+) -> Any:
+    """A Settings field for the key named like it (upper case): its default, its parser and its nature."""
+    declared = Setting(parse, secret, placement, guard)
+    return field(default=default, repr=secret is None, metadata={"setting": declared})
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    key: str
+    value: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}: {self.message}"
+
+
+_MINUTES_IN_A_WEEK = 7 * 24 * 60
+
+
+@dataclass(frozen=True)
+class Settings:
+    sync_interval_minutes: float = setting(15.0, _number(0.01, _MINUTES_IN_A_WEEK))
+    scheduler_timezone: str = setting("America/Sao_Paulo", _timezone)
+    autorefresh_interval_minutes: float = setting(30.0, _number(0.1, 24 * 60))
+    enable_autorefresh_fallback: bool = setting(True, _boolean)
+    database_url: str = setting(DEFAULT_DATABASE_URL, _database_url, secret=Secrecy.DATABASE_URL, placement=True)
+    scheduler_enabled: bool = setting(True, _boolean)
+    scheduler_idle_minutes: float = setting(30.0, _number(0.01, _MINUTES_IN_A_WEEK))
+    scheduler_poll_seconds: float = setting(5.0, _number(0.05, 3600))
+    run_timeout_minutes: float = setting(10.0, _number(0.001, 24 * 60))
+    run_max_retries: int = setting(2, _integer(0, 20))
+    retry_backoff_seconds: float = setting(30.0, _number(0, 86400))
+    lease_seconds: float = setting(60.0, _number(0.5, 3600))
+    manual_sync_cooldown_seconds: float = setting(60.0, _number(0, 86400))
+    history_retention_days: int = setting(30, _integer(1, 3650))
+    max_concurrent_runs: int = setting(4, _integer(1, 64))
+    job_modules: tuple[str, ...] = setting((), _names)
+    sync_source: str = setting("demo", _choice(*SOURCE_KINDS))
+    sync_batch_size: int = setting(5000, _integer(1, 1_000_000))
+    demo_source_path: str = setting(DEFAULT_DEMO_SOURCE_PATH, _path)
+    demo_orders_per_minute: int = setting(20, _integer(0, 100_000))
+    source_url: str = setting("", _optional_url, secret=Secrecy.DATABASE_URL, placement=True)
+    source_table: str = setting("orders", _identifier)
+    source_key: str = setting("id", _identifier)
+    source_cursor_field: str = setting("updated_at", _identifier)
+    source_endpoint: str = setting("", _http_url, secret=Secrecy.HTTP_URL, placement=True)
+    source_token: str = setting("", _text, secret=Secrecy.VALUE)
+    source_rate_limit_per_second: float = setting(5.0, _number(0, 10_000))
+    source_timeout_seconds: float = setting(30.0, _number(0.1, 3600))
+    source_max_retries: int = setting(4, _integer(0, 20))
+    admin_password: str = setting("", _password, secret=Secrecy.VALUE, guard=True)
+    admin_users: tuple[str, ...] = setting((), _admin_users, guard=True)
+    ui_language: str = setting("en", _choice(*LANGUAGES))
+    smtp_host: str = setting("", _host)
+    smtp_port: int = setting(587, _integer(1, 65535))
+    smtp_tls: str = setting("starttls", _choice(*SMTP_TLS_MODES))
+    smtp_user: str = setting("", _text)
+    smtp_password: str = setting("", _text, secret=Secrecy.VALUE)
+    smtp_from: str = setting("", _optional_address)
+    smtp_timeout_seconds: float = setting(30.0, _number(0.1, 3600))
+    report_recipients: tuple[str, ...] = setting((), _addresses)
+    report_period_days: int = setting(1, _integer(1, 366))
+    report_time: str = setting("07:00", _time_of_day)
+    metrics_port: int = setting(0, _integer(0, 65535))
+    alert_after_failures: int = setting(3, _integer(1, 1000))
+    alert_stale_minutes: float = setting(0.0, _number(0, 366 * 24 * 60))
+    alert_recipients: tuple[str, ...] = setting((), _addresses)
+    # -- not keys: what the loader derived (_DERIVED_FIELDS) --
+    # [datasets.NAME] tables / DATASETS__NAME__KEY variables, parsed by app/dataset_config.py
+    declared_datasets: tuple[DatasetConfig, ...] = ()
+    seed_dataset: bool = True  # the seed's keys (SYNC_SOURCE, SOURCE_*) define a dataset too
+    reports: tuple[ReportConfig, ...] = ()  # [reports.NAME]: e-mailed reports of datasets
+    issues: tuple[ConfigIssue, ...] = field(default=(), compare=False)
+    # Where each key's value came from: ENVIRONMENT, SECRETS or DEFAULT (a rejected value says so).
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # Keys that must not fall back (PLACEMENT_KEYS) with a value we cannot use: nothing may run.
+    fatal: tuple[ConfigIssue, ...] = field(default=(), compare=False)
+    # Why the guarded controls stay locked for everyone ("" when the guard keys could be read).
+    locked_reason: str = field(default="", compare=False)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.scheduler_timezone)
+
+    @property
+    def interval_seconds(self) -> float:
+        return self.sync_interval_minutes * 60.0
+
+    @property
+    def datasets(self) -> tuple[DatasetConfig, ...]:
+        """Every dataset to keep fresh: the seed's one (from SYNC_SOURCE / SOURCE_*) first, then the declared."""
+        from app.dataset_config import legacy_dataset
+
+        return ((legacy_dataset(self),) if self.seed_dataset else ()) + self.declared_datasets
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{key.lower()}={value!r}" for key, value in self.redacted().items())
+        # The composition root caches the scheduler by this text: a change of lock or fatal state must show here.
+        flags = f"issues={len(self.issues)}, fatal={len(self.fatal)}, locked={bool(self.locked_reason)}"
+        datasets = f"datasets={self.declared_datasets!r}, seed_dataset={self.seed_dataset}, reports={self.reports!r}"
+        return f"Settings({shown}, {datasets}, {flags})"
+
+    def redacted(self) -> dict[str, str]:
+        """Every setting as the user would type it, secrets masked (safe for the UI and logs)."""
+        return {key: mask(key, getattr(self, key.lower())) for key in SETTINGS}
+
+    def origin(self, key: str) -> str:
+        return self.origins.get(key, DEFAULT)
+
+
+# Fields of Settings that are not keys: what the loader derived from the keys and the tables.
+_DERIVED_FIELDS = frozenset(
+    {"issues", "origins", "fatal", "locked_reason", "declared_datasets", "seed_dataset", "reports"}
+)
+
+
+def declared_settings(cls: type) -> dict[str, Setting]:
+    """KEY -> its Setting, for every field of `cls` but the derived ones; a field declared without
+    ``setting(...)`` is refused here (at import), so no key can lack a parser or its secrecy."""
+    found: dict[str, Setting] = {}
+    for f in dataclasses.fields(cls):
+        if f.name in _DERIVED_FIELDS:
+            continue
+        declared = f.metadata.get("setting")
+        if not isinstance(declared, Setting):
+            raise TypeError(f"{cls.__name__}.{f.name} is not declared with setting(default, parser, ...)")
+        if f.name != f.name.lower():
+            raise TypeError(f"{cls.__name__}.{f.name}: a field is named like its key, in lower case")
+        found[f.name.upper()] = dataclasses.replace(declared, key=f.name.upper(), default=f.default)
+    return found
+
+
+SETTINGS: dict[str, Setting] = declared_settings(Settings)
+PARSERS: dict[str, Callable[[Any], Any]] = {key: s.parse for key, s in SETTINGS.items()}
+SECRET_KEYS = frozenset(key for key, s in SETTINGS.items() if s.secret is not None)
+# Keys that decide where data lives: an invalid value stops the app and the CLI instead of falling back.
+PLACEMENT_KEYS = frozenset(key for key, s in SETTINGS.items() if s.placement)
+# Keys that guard state-changing controls: an invalid value (or unreadable secrets) keeps them locked.
+GUARD_KEYS = frozenset(key for key, s in SETTINGS.items() if s.guard)
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret a message could carry (passwords, tokens, passwords in URLs, the datasets' too): scrub
+    these before showing or logging any text."""
+    values: list[str] = []
+    for key in SECRET_KEYS:
+        values += secrets_in(getattr(settings, key.lower()), _secrecy(key))
+    for dataset in settings.declared_datasets:
+        values += dataset.secret_values()
+    return sorted(set(values), key=len, reverse=True)
+
+
+def effective_rows(settings: Settings) -> list[dict[str, str]]:
+    """One row per key: the value in use (secrets masked), where it came from, and the default.
+
+    The Settings page and `python -m app config` show exactly these rows.
+    """
+    defaults = Settings().redacted()
+    return [
+        {"key": key, "value": value, "origin": settings.origin(key), "default": defaults[key]}
+        for key, value in settings.redacted().items()
+    ]
+
+
+def _secrecy(key: str) -> Secrecy:
+    secrecy = SETTINGS[key].secret
+    assert secrecy is not None, key
+    return secrecy
+
+
+def mask(key: str, value: object) -> str:
+    """Display form of one setting: passwords in URLs and secret values never appear."""
+    declared = SETTINGS.get(key)
+    if declared is not None and declared.secret is not None and value:
+        return shown(value, declared.secret)
+    if isinstance(value, tuple):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # "15" as the user typed it, not the loader's 15.0 (UI and CLI alike)
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -622,12 +596,11 @@ def _consequence(key: str) -> str:
 
 def shown_value(key: str, raw: Any) -> str:
     """A rejected value as the message shows it: URLs with their password masked, secrets not at all."""
-    if key in {"DATABASE_URL", "SOURCE_URL"}:
-        return redact_url(str(raw))
-    if key == "SOURCE_ENDPOINT":
-        return redact_http_url(str(raw))
-    if key in SECRET_KEYS:
-        return "••••••" if raw not in ("", None) else repr(raw)
+    secrecy = SETTINGS[key].secret if key in SETTINGS else None
+    if secrecy in (Secrecy.DATABASE_URL, Secrecy.HTTP_URL):
+        return shown(str(raw), secrecy)
+    if secrecy is Secrecy.VALUE and raw not in ("", None):
+        return shown(raw, secrecy)
     return repr(raw)
 
 

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from app.redaction import MASK, Secrecy, secrets_in, shown
+
 if TYPE_CHECKING:
     from app.config import ConfigIssue, Settings
 
@@ -80,13 +82,15 @@ class DatasetConfig:
 
     def where(self) -> str:
         """The source's address safe to show (passwords and query values masked)."""
-        from app.config import redact_http_url, redact_url
-
         if self.source == "sql" and self.url:
-            return redact_url(self.url)
+            return shown(self.url, Secrecy.DATABASE_URL)
         if self.source == "http" and self.endpoint:
-            return redact_http_url(self.endpoint)
+            return shown(self.endpoint, Secrecy.HTTP_URL)
         return self.source
+
+    def secret_values(self) -> list[str]:
+        """What of its url, endpoint and token must never appear in a message or a log line."""
+        return [value for key, how in DATASET_SECRECY.items() for value in secrets_in(getattr(self, key), how)]
 
     def shown(self) -> dict[str, str]:
         """Every key as the user would type it, secrets masked (Settings page, `python -m app config`)."""
@@ -101,7 +105,7 @@ class DatasetConfig:
             "max_age_minutes": f"{self.max_age_minutes:g}" if self.max_age_minutes else "(one period)",
             "deletes": self.deletes if self.deletes == "none" else f"{self.deletes} ({self.reconcile_trigger})",
             "soft_delete": self.soft_delete,
-            "token": "••••••" if self.token else "",
+            "token": shown(self.token, Secrecy.VALUE),
         }
 
 
@@ -217,7 +221,9 @@ KEY_PARSERS: dict[str, Callable[[Any], Any]] = {
     "soft_delete": _identifier,
     "description": _text,
 }
-SECRET_DATASET_KEYS = frozenset({"url", "endpoint", "token"})
+# The secret keys of a dataset and how each is hidden (a rejected value of any of them is not shown at all).
+DATASET_SECRECY = {"url": Secrecy.DATABASE_URL, "endpoint": Secrecy.HTTP_URL, "token": Secrecy.VALUE}
+SECRET_DATASET_KEYS = frozenset(DATASET_SECRECY)
 
 
 def raw_datasets(
@@ -259,15 +265,15 @@ def parse_dataset(name: str, raw: Mapping[str, Any]) -> tuple[DatasetConfig | No
     values: dict[str, Any] = {}
     for key, value in raw.items():
         parse = KEY_PARSERS.get(key)
-        shown = "••••••" if key in SECRET_DATASET_KEYS else repr(value)
+        shown_as = MASK if key in SECRET_DATASET_KEYS else repr(value)
         if parse is None:
             allowed = ", ".join(KEY_PARSERS)
-            problems.append((f"{where}.{key}", shown, f"unknown key; a dataset takes {allowed}"))
+            problems.append((f"{where}.{key}", shown_as, f"unknown key; a dataset takes {allowed}"))
             continue
         try:
             values[key] = parse(value)
         except ValueError as exc:
-            problems.append((f"{where}.{key}", shown, str(exc)))
+            problems.append((f"{where}.{key}", shown_as, str(exc)))
     kind = values.get("source") or ("sql" if "url" in values else "http" if "endpoint" in values else None)
     if kind is None and "source" not in raw:
         problems.append((f"{where}.source", "(missing)", "must be one of " + ", ".join(DATASET_KINDS)))

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from app.config import Settings
+from app.config import Settings, secret_values
 from app.errors import DeliveryError
+from app.redaction import scrub
 
 logger = logging.getLogger(__name__)
 Attachment = tuple[str, bytes, str]  # (file name, content, MIME type such as "text/csv")
@@ -73,7 +74,7 @@ def send_mail(
         raise
     except (smtplib.SMTPException, OSError) as exc:
         detail = _explain(exc, settings)
-        raise DeliveryError(_scrub(f"cannot send e-mail through {where}: {detail}", settings)) from None
+        raise DeliveryError(scrub(f"cannot send e-mail through {where}: {detail}", secret_values(settings))) from None
     if refused:
         # Some recipients got it: raising now would make a retry send it to them twice.
         logger.warning("SMTP server %s refused some recipients: %s", where, ", ".join(sorted(refused)))
@@ -133,7 +134,3 @@ def _explain(exc: BaseException, settings: Settings) -> str:
 
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
-def _scrub(message: str, settings: Settings) -> str:
-    return message.replace(settings.smtp_password, "***") if settings.smtp_password else message

@@ -22,9 +22,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
-from app.config import redact_url
 from app.core.failures import describe, store_role
 from app.errors import StoreError
+from app.redaction import redact_url, scrub
 
 logger = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -82,7 +82,7 @@ def _as_store_error(context: Any, timeouts: Timeouts) -> BaseException | None:
     url = context.engine.url
     where = redact_url(url.render_as_string(hide_password=False))
     orig = getattr(original, "orig", None) or original
-    detail = scrub(_first_line(original), url.password)
+    detail = scrub(_first_line(original), [url.password or ""])
     if timed_out(orig):
         lock = getattr(orig, "sqlstate", None) in LOCK_WAITS or getattr(orig, "args", (None,))[:1] == (1205,)
         what, limit = ("a lock wait", timeouts.lock_seconds) if lock else ("a statement", timeouts.statement_seconds)
@@ -230,11 +230,6 @@ def create_schema(engine: Engine) -> None:
         migrations.upgrade(engine)
     except SQLAlchemyError as exc:
         raise StoreError(describe("cannot use the database", exc, engine.url, store_role())) from None
-
-
-def scrub(message: str, secret: str | None) -> str:
-    """Remove a secret from a message that is about to be shown or logged."""
-    return message.replace(secret, "***") if secret else message
 
 
 def _first_line(exc: BaseException) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from app.config import redact_url
+from app.redaction import redact_url, scrub
 
 
 class Cause(str, Enum):
@@ -107,9 +107,7 @@ def classify(exc: BaseException, secrets: tuple[str, ...] = ()) -> Failure:
     cause_exc = driver_error(exc)
     lines = str(cause_exc).strip().splitlines()
     message = lines[0][:300] if lines else ""
-    for secret in secrets:
-        if secret:
-            message = message.replace(secret, "***")
+    message = scrub(message, secrets)
     detail = f"{type(cause_exc).__name__}: {message}" if message else type(cause_exc).__name__
     probe = f"{type(exc).__name__} {type(cause_exc).__name__}: {message}"
     cause = next((c for c, pattern in _PATTERNS if pattern.search(probe)), Cause.OTHER)

@@ -19,6 +19,7 @@ from app.clock import Clock
 from app.core.models import RunStatus
 from app.core.store import Claim, JobStore
 from app.errors import AppError, LeaseLostError
+from app.redaction import scrub
 
 logger = logging.getLogger(__name__)
 
@@ -184,9 +185,7 @@ class Runner:
             logger.warning("could not store the log line of run %s", claim.run_id, exc_info=True)
 
     def _scrub(self, message: str) -> str:
-        for secret in self.secrets:
-            message = message.replace(secret, "***")
-        return message[:4000]
+        return scrub(message, self.secrets)[:4000]
 
     def _exc_info(self, exc: BaseException) -> BaseException | bool:
         # A traceback may quote a secret (a URL in an argument); only log it when no secret is configured.

@@ -19,10 +19,9 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 
 from app.clock import Clock, SystemClock
-from app.config import Settings, load_settings
+from app.config import Settings, load_settings, secret_values
 from app.core import process_registry
 from app.core.agenda import Agenda
 from app.core.alerts import Alerter
@@ -176,7 +175,7 @@ class SyncScheduler:
         self.presence = presence or Presence()
         self.alerter = Alerter(self.engine, self.settings, self.clock)
         self._watched_at: datetime | None = None
-        self.runner = Runner(self.store, self.clock, _secret_values(self.settings))
+        self.runner = Runner(self.store, self.clock, secret_values(self.settings))
         self.definitions = {d.spec.name: d for d in (jobs if jobs is not None else default_jobs(self.settings))}
         check_dependencies(self.definitions.values())
         self._dependents = {
@@ -574,18 +573,6 @@ class SyncScheduler:
 
 def _replace(settings: Settings, **changes: Any) -> Settings:
     return dataclasses.replace(settings, **changes)
-
-
-def _secret_values(settings: Settings) -> list[str]:
-    values = [settings.admin_password, settings.source_token, settings.smtp_password]
-    for url in (settings.database_url, settings.source_url, settings.source_endpoint):
-        try:
-            password = make_url(url).password if url else None
-        except Exception:  # noqa: BLE001 - an unparsable URL has no password to hide
-            password = None
-        if password:
-            values.append(str(password))
-    return [v for v in values if v]
 
 
 def default_jobs(settings: Settings) -> list[JobDefinition]:

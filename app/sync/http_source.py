@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qsl, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, Float, Text
@@ -44,8 +44,8 @@ from sqlalchemy.types import TypeEngine
 from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt
 
 from app.clock import Clock, SystemClock
-from app.config import redact_http_url
 from app.errors import SourceError
+from app.redaction import MIN_URL_PART, http_url_secrets, redact_http_url, scrub
 from app.sync.source import Batch, Cursor, Row
 
 logger = logging.getLogger(__name__)
@@ -514,9 +514,7 @@ class HttpJsonSource:
         return redact_http_url(url, keep=OWN_PARAMS)
 
     def _scrub(self, message: str) -> str:
-        for secret in self._secrets:
-            message = message.replace(secret, "***")
-        return message
+        return scrub(message, self._secrets)
 
     def _error(self, message: str) -> SourceError:
         return SourceError(self._scrub(message))
@@ -524,15 +522,9 @@ class HttpJsonSource:
 
 def _secrets_of(endpoint: str, token: str) -> list[str]:
     """Values that must never be shown: the token, URL credentials and query values of the endpoint."""
-    found = [token]
-    try:
-        parts = urlsplit(endpoint)
-        found += [parts.username or "", parts.password or ""]
-        found += [value for _, value in parse_qsl(parts.query)]
-    except ValueError:
-        pass
     # Longest first, so a secret containing another is replaced whole; tiny values would scrub everything.
-    return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
+    found = [token, *http_url_secrets(endpoint)]
+    return sorted({s for s in found if len(s) >= MIN_URL_PART}, key=len, reverse=True)
 
 
 def _json_kind(value: Any) -> str:

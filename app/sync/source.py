@@ -16,9 +16,9 @@ from sqlalchemy import Column, Engine, MetaData, Table, func, inspect, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
-from app.config import redact_url
 from app.core.failures import Role, describe, source_role
 from app.errors import SourceError, StoreError
+from app.redaction import redact_url
 from app.sync.keyset import KeysetReader
 from app.sync.types import ColumnPlan, plan_column
 

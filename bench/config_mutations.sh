@@ -1,0 +1,20 @@
+#!/bin/bash
+# Mutations of the configuration's guarantees (issue 13, item 7): each key declared once, every secret hidden
+# everywhere by app/redaction.py. Each must make the named tests fail ("killed"). Run from the repository root:
+# bash bench/config_mutations.sh. Each mutation edits one file, runs the tests, puts it back.
+set -u
+source "$(dirname "$0")/_mutate.sh"
+T=tests/test_redaction.py
+mutate undeclared-field-silently-skipped app/config.py '            raise TypeError(f"{cls.__name__}.{f.name} is not declared with setting(default, parser, ...)")' '            continue' $T -k declared_without
+mutate smtp-password-not-declared-secret app/config.py 'smtp_password: str = setting("", _text, secret=Secrecy.VALUE)' \
+  'smtp_password: str = setting("", _text)' $T -k named_like
+mutate secret-value-shown app/redaction.py '        return redact_http_url(str(value))
+    return MASK' '        return redact_http_url(str(value))
+    return str(value)' $T -k "masked_in_rows or settings_page"
+mutate http-query-values-not-secret app/redaction.py '        found += [value for _, value in parse_qsl(parts.query)]' '' $T -k masked_in_rows
+mutate dataset-secrets-not-scrubbed app/config.py '        values += dataset.secret_values()' '        pass' $T -k failed_run
+mutate dataset-url-shown-whole app/dataset_config.py '            return shown(self.url, Secrecy.DATABASE_URL)' '            return self.url' $T -k "cli_config or settings_page"
+mutate runner-does-not-scrub app/core/runner.py '        return scrub(message, self.secrets)[:4000]' '        return message[:4000]' $T -k failed_run
+mutate scrub-shortest-first app/redaction.py 'key=len, reverse=True):' 'key=len):' $T -k secrets_in_matches
+mutate rejected-secret-shown app/config.py '    if secrecy is Secrecy.VALUE and raw not in ("", None):
+        return shown(raw, secrecy)' '' $T -k masked_in_rows
