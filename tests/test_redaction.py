@@ -200,3 +200,13 @@ def test_secrets_never_appear_in_a_failed_run_or_the_log(pg_url: str, caplog: py
     _hidden_everywhere("\n".join(line["message"] for line in s.status_reader.logs()), "the stored log")
     assert any("run" in r.getMessage() and "failed" in r.getMessage() for r in caplog.records)
     _hidden_everywhere(caplog.text, "the log")
+
+
+def test_the_redaction_module_is_the_lowest_layer() -> None:
+    """Config, datasets, the core, the sync engine and mail all import it: it imports none of them."""
+    import ast
+
+    tree = ast.parse((ROOT / "app" / "redaction.py").read_text(encoding="utf-8"))
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not [name for name in names if name == "app" or name.startswith(("app.", "streamlit"))], names
