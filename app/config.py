@@ -407,19 +407,23 @@ _DERIVED_FIELDS = frozenset(
 )
 
 
-def declared_settings(cls: type) -> dict[str, Setting]:
-    """KEY -> its Setting, for every field of `cls` but the derived ones; a field declared without
-    ``setting(...)`` is refused here (at import), so no key can lack a parser or its secrecy."""
+def declared_settings(
+    cls: type, derived: frozenset[str] = _DERIVED_FIELDS, key_of: Callable[[str], str] = str.upper
+) -> dict[str, Setting]:
+    """KEY -> its Setting, for every field of `cls` but the `derived` ones; a field declared without
+    ``setting(...)`` is refused here (at import), so no key can lack a parser or its secrecy.
+    (app/dataset_config.py declares the keys of a ``[datasets.NAME]`` table the same way.)"""
     found: dict[str, Setting] = {}
     for f in dataclasses.fields(cls):
-        if f.name in _DERIVED_FIELDS:
+        if f.name in derived:
             continue
         declared = f.metadata.get("setting")
         if not isinstance(declared, Setting):
             raise TypeError(f"{cls.__name__}.{f.name} is not declared with setting(default, parser, ...)")
         if f.name != f.name.lower():
             raise TypeError(f"{cls.__name__}.{f.name}: a field is named like its key, in lower case")
-        found[f.name.upper()] = dataclasses.replace(declared, key=f.name.upper(), default=f.default)
+        key = key_of(f.name)
+        found[key] = dataclasses.replace(declared, key=key, default=f.default)
     return found
 
 

@@ -10,7 +10,6 @@ import Streamlit or the core.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from app.config import PARSERS, declared_settings, setting
 from app.redaction import MASK, Secrecy, secrets_in, shown
 
 if TYPE_CHECKING:
@@ -30,83 +30,6 @@ LEGACY_JOB = "incremental_sync"  # the seed's job name: existing stores keep the
 DEFAULT_RECONCILE_TRIGGER = "daily 03:30"
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-@dataclass(frozen=True)
-class DatasetConfig:
-    """One table the user wants fresh. `job` syncs it; `reconcile_job` (deletes = "reconcile") removes from the
-    store the keys the source no longer has."""
-
-    name: str
-    source: str = "demo"
-    url: str = dataclasses.field(default="", repr=False)
-    endpoint: str = dataclasses.field(default="", repr=False)
-    token: str = dataclasses.field(default="", repr=False)
-    table: str = ""
-    key: tuple[str, ...] = ("id",)
-    cursor: str | None = "updated_at"
-    trigger: str = ""  # empty: every SYNC_INTERVAL_MINUTES
-    destination: str = ""
-    max_age_minutes: float = 0.0  # 0: stale after one period of its trigger
-    deletes: str = "none"
-    reconcile_trigger: str = DEFAULT_RECONCILE_TRIGGER
-    soft_delete: str = ""  # a column that marks deleted rows (true / non-NULL); readers leave them out
-    description: str = ""
-    legacy: bool = False  # defined by SYNC_SOURCE / SOURCE_* (its job keeps the seed's name)
-
-    @property
-    def job(self) -> str:
-        return LEGACY_JOB if self.legacy else f"sync_{self.name}"
-
-    @property
-    def reconcile_job(self) -> str:
-        return f"reconcile_{self.name}"
-
-    @property
-    def target(self) -> str:
-        """The store table the rows land in."""
-        return self.destination or self.name
-
-    @property
-    def source_table(self) -> str:
-        return self.table or self.name
-
-    def __repr__(self) -> str:
-        where = self.where()
-        return (
-            f"DatasetConfig(name={self.name!r}, source={self.source!r}, where={where!r}, table={self.table!r}, "
-            f"key={self.key!r}, cursor={self.cursor!r}, trigger={self.trigger!r}, destination={self.target!r}, "
-            f"max_age_minutes={self.max_age_minutes!r}, deletes={self.deletes!r}, "
-            f"reconcile_trigger={self.reconcile_trigger!r}, soft_delete={self.soft_delete!r}, legacy={self.legacy})"
-        )
-
-    def where(self) -> str:
-        """The source's address safe to show (passwords and query values masked)."""
-        if self.source == "sql" and self.url:
-            return shown(self.url, Secrecy.DATABASE_URL)
-        if self.source == "http" and self.endpoint:
-            return shown(self.endpoint, Secrecy.HTTP_URL)
-        return self.source
-
-    def secret_values(self) -> list[str]:
-        """What of its url, endpoint and token must never appear in a message or a log line."""
-        return [value for key, how in DATASET_SECRECY.items() for value in secrets_in(getattr(self, key), how)]
-
-    def shown(self) -> dict[str, str]:
-        """Every key as the user would type it, secrets masked (Settings page, `python -m app config`)."""
-        return {
-            "source": self.source,
-            "where": self.where(),
-            "table": self.source_table if self.source == "sql" else "",
-            "key": ", ".join(self.key),
-            "cursor": self.cursor or "(none: copied whole and diffed)",
-            "trigger": self.trigger or "every SYNC_INTERVAL_MINUTES",
-            "destination": self.target,
-            "max_age_minutes": f"{self.max_age_minutes:g}" if self.max_age_minutes else "(one period)",
-            "deletes": self.deletes if self.deletes == "none" else f"{self.deletes} ({self.reconcile_trigger})",
-            "soft_delete": self.soft_delete,
-            "token": shown(self.token, Secrecy.VALUE),
-        }
 
 
 # -- one parser per key: returns the typed value or raises ValueError with what is allowed --------------
@@ -133,8 +56,6 @@ def _sql_url(raw: Any) -> str:
 
 
 def _http_url(raw: Any) -> str:
-    from app.config import PARSERS
-
     text: str = PARSERS["SOURCE_ENDPOINT"](raw)
     if not text:
         raise ValueError("must be an http:// or https:// URL of a JSON endpoint")
@@ -205,24 +126,89 @@ def _deletes(raw: Any) -> str:
     return text
 
 
-KEY_PARSERS: dict[str, Callable[[Any], Any]] = {
-    "source": _kind,
-    "url": _sql_url,
-    "endpoint": _http_url,
-    "token": _text,
-    "table": _table,
-    "key": _key,
-    "cursor": _optional_identifier,
-    "trigger": _trigger_text,
-    "destination": _identifier,
-    "max_age_minutes": _minutes,
-    "deletes": _deletes,
-    "reconcile_trigger": _trigger_text,
-    "soft_delete": _identifier,
-    "description": _text,
-}
+@dataclass(frozen=True)
+class DatasetConfig:
+    """One table the user wants fresh. `job` syncs it; `reconcile_job` (deletes = "reconcile") removes from the
+    store the keys the source no longer has."""
+
+    name: str
+    # Each key of a [datasets.NAME] table: its default, its parser and whether it is secret (KEY_SETTINGS).
+    source: str = setting("demo", _kind)
+    url: str = setting("", _sql_url, secret=Secrecy.DATABASE_URL)
+    endpoint: str = setting("", _http_url, secret=Secrecy.HTTP_URL)
+    token: str = setting("", _text, secret=Secrecy.VALUE)
+    table: str = setting("", _table)
+    key: tuple[str, ...] = setting(("id",), _key)
+    cursor: str | None = setting("updated_at", _optional_identifier)
+    trigger: str = setting("", _trigger_text)  # empty: every SYNC_INTERVAL_MINUTES
+    destination: str = setting("", _identifier)
+    max_age_minutes: float = setting(0.0, _minutes)  # 0: stale after one period of its trigger
+    deletes: str = setting("none", _deletes)
+    reconcile_trigger: str = setting(DEFAULT_RECONCILE_TRIGGER, _trigger_text)
+    # a column that marks deleted rows (true / non-NULL); readers leave them out
+    soft_delete: str = setting("", _identifier)
+    description: str = setting("", _text)
+    legacy: bool = False  # defined by SYNC_SOURCE / SOURCE_* (its job keeps the seed's name)
+
+    @property
+    def job(self) -> str:
+        return LEGACY_JOB if self.legacy else f"sync_{self.name}"
+
+    @property
+    def reconcile_job(self) -> str:
+        return f"reconcile_{self.name}"
+
+    @property
+    def target(self) -> str:
+        """The store table the rows land in."""
+        return self.destination or self.name
+
+    @property
+    def source_table(self) -> str:
+        return self.table or self.name
+
+    def __repr__(self) -> str:
+        where = self.where()
+        return (
+            f"DatasetConfig(name={self.name!r}, source={self.source!r}, where={where!r}, table={self.table!r}, "
+            f"key={self.key!r}, cursor={self.cursor!r}, trigger={self.trigger!r}, destination={self.target!r}, "
+            f"max_age_minutes={self.max_age_minutes!r}, deletes={self.deletes!r}, "
+            f"reconcile_trigger={self.reconcile_trigger!r}, soft_delete={self.soft_delete!r}, legacy={self.legacy})"
+        )
+
+    def where(self) -> str:
+        """The source's address safe to show (passwords and query values masked)."""
+        if self.source == "sql" and self.url:
+            return shown(self.url, Secrecy.DATABASE_URL)
+        if self.source == "http" and self.endpoint:
+            return shown(self.endpoint, Secrecy.HTTP_URL)
+        return self.source
+
+    def secret_values(self) -> list[str]:
+        """What of its url, endpoint and token must never appear in a message or a log line."""
+        return [value for key, how in DATASET_SECRECY.items() for value in secrets_in(getattr(self, key), how)]
+
+    def shown(self) -> dict[str, str]:
+        """Every key as the user would type it, secrets masked (Settings page, `python -m app config`)."""
+        return {
+            "source": self.source,
+            "where": self.where(),
+            "table": self.source_table if self.source == "sql" else "",
+            "key": ", ".join(self.key),
+            "cursor": self.cursor or "(none: copied whole and diffed)",
+            "trigger": self.trigger or "every SYNC_INTERVAL_MINUTES",
+            "destination": self.target,
+            "max_age_minutes": f"{self.max_age_minutes:g}" if self.max_age_minutes else "(one period)",
+            "deletes": self.deletes if self.deletes == "none" else f"{self.deletes} ({self.reconcile_trigger})",
+            "soft_delete": self.soft_delete,
+            "token": shown(self.token, Secrecy.VALUE),
+        }
+
+
+KEY_SETTINGS = declared_settings(DatasetConfig, derived=frozenset({"name", "legacy"}), key_of=str)
+KEY_PARSERS: dict[str, Callable[[Any], Any]] = {key: s.parse for key, s in KEY_SETTINGS.items()}
 # The secret keys of a dataset and how each is hidden (a rejected value of any of them is not shown at all).
-DATASET_SECRECY = {"url": Secrecy.DATABASE_URL, "endpoint": Secrecy.HTTP_URL, "token": Secrecy.VALUE}
+DATASET_SECRECY = {key: s.secret for key, s in KEY_SETTINGS.items() if s.secret is not None}
 SECRET_DATASET_KEYS = frozenset(DATASET_SECRECY)
 
 
@@ -370,8 +356,6 @@ class ReportConfig:
 
 
 def _recipients(raw: Any) -> tuple[str, ...]:
-    from app.config import PARSERS
-
     found: tuple[str, ...] = PARSERS["REPORT_RECIPIENTS"](raw)
     return found
 

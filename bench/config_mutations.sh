@@ -18,3 +18,5 @@ mutate runner-does-not-scrub app/core/runner.py '        return scrub(message, s
 mutate scrub-shortest-first app/redaction.py 'key=len, reverse=True):' 'key=len):' $T -k secrets_in_matches
 mutate rejected-secret-shown app/config.py '    if secrecy is Secrecy.VALUE and raw not in ("", None):
         return shown(raw, secrecy)' '' $T -k masked_in_rows
+mutate dataset-token-not-declared-secret app/dataset_config.py 'token: str = setting("", _text, secret=Secrecy.VALUE)' \
+  'token: str = setting("", _text)' $T -k named_like

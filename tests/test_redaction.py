@@ -31,6 +31,7 @@ from app.config import (
     setting,
     shown_value,
 )
+from app.dataset_config import KEY_SETTINGS, SECRET_DATASET_KEYS
 from app.redaction import MASK, Secrecy, redact_http_url, redact_url, scrub, secrets_in, shown
 from tests.support import job, scheduler
 from tests.test_ui import Configure, configure, render, rendered_bytes  # noqa: F401 - `configure` is a fixture
@@ -74,6 +75,8 @@ def test_a_key_named_like_a_secret_is_declared_secret() -> None:
     looks_secret = re.compile(r"PASSWORD|TOKEN|SECRET|API_KEY|_URL$|ENDPOINT")
     undeclared = [key for key in SETTINGS if looks_secret.search(key) and key not in SECRET_KEYS]
     assert not undeclared, f"declare these with setting(..., secret=Secrecy....): {undeclared}"
+    dataset_keys = [key for key in KEY_SETTINGS if looks_secret.search(key.upper()) or key in {"url", "token"}]
+    assert dataset_keys == ["url", "endpoint", "token"] and set(dataset_keys) == SECRET_DATASET_KEYS
 
 
 def test_every_key_is_documented_in_the_example_secrets_and_the_readme() -> None:
