@@ -57,6 +57,7 @@ BUNDLED_DRIVERS = {
 LANGUAGES = ("en", "pt-BR")
 SOURCE_KINDS = ("demo", "sql", "http")
 SMTP_TLS_MODES = ("starttls", "ssl", "none")
+SCHEDULER_ROLES = ("all", "web")  # web: pages and requests only; runs happen in `python -m app worker`
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class Settings:
     enable_autorefresh_fallback: bool = True
     database_url: str = DEFAULT_DATABASE_URL
     scheduler_enabled: bool = True
+    scheduler_role: str = "all"
     scheduler_idle_minutes: float = 30.0
     scheduler_poll_seconds: float = 5.0
     run_timeout_minutes: float = 10.0
@@ -456,6 +458,7 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "ENABLE_AUTOREFRESH_FALLBACK": _boolean,
     "DATABASE_URL": _database_url,
     "SCHEDULER_ENABLED": _boolean,
+    "SCHEDULER_ROLE": _choice(*SCHEDULER_ROLES),
     "SCHEDULER_IDLE_MINUTES": _number(0.01, 7 * 24 * 60),
     "SCHEDULER_POLL_SECONDS": _number(0.05, 3600),
     "RUN_TIMEOUT_MINUTES": _number(0.001, 24 * 60),
