@@ -303,8 +303,6 @@ class SyncScheduler:
     def serve(self, job: str, here: bool = False) -> None:
         """Get a due request of `job` executed: by this process's timer, else here (in this thread) or in a
         background thread; in the web role by a worker (it hears of the request through the database)."""
-        if not self.executes_runs:
-            return
         if self.timer_running:
             self._wake_job(job)
         elif here:
@@ -342,7 +340,8 @@ class SyncScheduler:
         highest priority first, each after its dependencies."""
         self.prepare()
         now = self.clock.now()
-        self._housekeeping_once(now)
+        if self.executes_runs:  # a web process is no scheduler: no heartbeat of its own
+            self._housekeeping_once(now)
         return self._dispatch()
 
     def _dispatch(self, first: str | None = None, lead: timedelta = timedelta(0), only: bool = False) -> list[Outcome]:
