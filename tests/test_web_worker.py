@@ -29,6 +29,7 @@ from app.core.runner import RunContext
 from app.core.scheduler import JobDefinition, SyncScheduler, initialize_scheduler
 from app.core.store import REQUEST_CHANNEL, JobSpec
 from tests.browser_support import CHROMIUM_ARGS, VIEWPORT, clean_env, streamlit_process, tail
+from tests.test_ui import configure, render, rendered_text, toasts  # noqa: F401  # configure: a fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime(2026, 12, 1, 13, 0, tzinfo=timezone.utc)
@@ -154,6 +155,30 @@ def test_the_poll_wakes_each_pending_request_once(sqlite_url: str, make_settings
     listener.check_pending()
     listener.check_pending()  # the same request: no second wake-up (a busy timer would log skipped fires)
     assert woken == ["counted"]
+
+
+def test_the_scheduler_page_in_the_web_role_says_where_runs_happen_and_only_records_sync_now(
+    configure: Callable[..., None],  # noqa: F811  # the fixture of tests/test_ui.py
+) -> None:
+    from app.core.scheduler import get_scheduler
+
+    configure(SCHEDULER_ROLE="web", MANUAL_SYNC_COOLDOWN_SECONDS=0)
+    at = render("scheduler")
+    # no worker has beaten yet: said, not hidden; the fallback refresh records a request for the stale data
+    assert "Scheduler silent since" in rendered_text(at)
+    web = get_scheduler()
+    web.instances.beat("worker-1", web.clock.now(), "running", 0)  # a worker beats
+    at.run()
+    shown = rendered_text(at)
+    assert "Syncs run in worker processes" in shown and "Workers running: 1" in shown
+    assert "Scheduler silent" not in shown and "Off in this process" not in shown
+    assert "refreshes itself" not in shown  # workers beat: no fallback refresh here
+    at.button(key="fd_sync_now").click().run()
+    assert not at.exception and toasts(at) == ["A sync is already running or requested: following it."]
+    at.run()
+    requested = [j["name"] for j in web.store.list_jobs() if j["requested_at"] is not None]
+    assert requested and web.status_reader.history(limit=10) == []  # recorded, and nothing ran here
+    assert not web.timer_running
 
 
 # -- real processes --------------------------------------------------------------------------------------------
@@ -386,7 +411,7 @@ def test_sync_now_on_two_web_servers_gives_one_run_in_a_worker_within_a_second(p
 
             wait_until(lambda: new_runs() and all(r["status"] != "running" for r in new_runs()), "the run", 60, logs)
             clicked = [p.evaluate("() => window.__clickedAt") for p in pages]
-            texts = [p.locator('[data-testid="stMain"]').inner_text() for p in pages]
+            texts = [p.locator("body").inner_text() for p in pages]
         finally:
             browser.close()
     runs = new_runs()
