@@ -207,7 +207,7 @@ def ready_marker(url: str) -> str:
 
 
 @contextmanager
-def worker_processes(count: int, env: dict[str, str], folder: Path) -> Iterator[list[Worker]]:
+def worker_processes(count: int, env: dict[str, str], folder: Path, grace: float = 15) -> Iterator[list[Worker]]:
     """`python -m app worker` processes, ready (listening), every one stopped at the end whatever happens."""
     started: list[Worker] = []
     try:
@@ -215,7 +215,7 @@ def worker_processes(count: int, env: dict[str, str], folder: Path) -> Iterator[
             log = folder / f"worker{i}.log"
             with log.open("wb") as out:
                 process = subprocess.Popen(
-                    [sys.executable, "-m", "app", "worker", "--grace", "15"],
+                    [sys.executable, "-m", "app", "worker", "--grace", str(grace)],
                     cwd=ROOT,
                     env=clean_env({**env, "PYTHONPATH": str(ROOT)}),
                     stdout=out,
@@ -355,6 +355,28 @@ def test_sigterm_lets_the_run_in_progress_end_and_the_worker_exits_0(sqlite_url:
     engine.dispose()
     assert list(states.values()) == ["stopped"], states
     assert "stopped" in worker.text() and "Traceback" not in worker.text()
+
+
+@pytest.mark.slow
+def test_sigterm_leaves_a_run_longer_than_the_grace_to_its_lease_and_exits_0(sqlite_url: str, tmp_path: Path) -> None:
+    env = process_env(sqlite_url, tmp_path, SLOW_JOB_SECONDS="60")
+    with worker_processes(1, env, tmp_path, grace=1) as workers:
+        worker = workers[0]
+        web_scheduler(env).run_now("slow_job", requested_by="web test")
+        wait_until(lambda: runs_of(sqlite_url, "slow_job"), "the slow run to start", 30, lambda: tail(worker.log))
+        worker.process.send_signal(signal.SIGTERM)
+        assert worker.process.wait(timeout=15) == 0, tail(worker.log)  # not the 60 s of the run
+    assert "leaving it to its lease" in worker.text()
+    assert [r["status"] for r in runs_of(sqlite_url, "slow_job")] == ["running"]  # until its lease expires
+
+
+def test_a_worker_refuses_to_start_with_scheduler_enabled_false(sqlite_url: str) -> None:
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    result = CliRunner().invoke(main, ["worker"], env={"DATABASE_URL": sqlite_url, "SCHEDULER_ENABLED": "false"})
+    assert result.exit_code == 3 and "SCHEDULER_ENABLED=false" in result.output
 
 
 # -- two web servers, two workers, Sync now pressed on both -----------------------------------------------------
