@@ -94,7 +94,10 @@ def test_initialize_scheduler_in_the_web_role_starts_no_timer(
     assert initialize_scheduler(settings) is None
     from app.core.scheduler import get_scheduler
 
-    assert not get_scheduler(settings).timer_running
+    web = get_scheduler(settings)
+    assert not web.timer_running
+    web.restart()  # the Restart button: still no timer, and still the process scheduler
+    assert not web.timer_running and get_scheduler(settings) is web
 
 
 def test_the_web_status_follows_the_workers_heartbeats(db_url: str, make_settings: Callable[..., Settings]) -> None:

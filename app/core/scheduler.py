@@ -225,6 +225,7 @@ class SyncScheduler:
         if resume_jobs:  # the scheduler's pause only: jobs an operator paused one by one stay paused
             self.store.set_scheduler_paused(False, now)
         if not self.executes_runs:
+            self._stopping.clear()  # Restart (stop, then start) must leave it the process scheduler
             return
         with self._lock:
             self._stopping.clear()
