@@ -53,6 +53,7 @@ BUNDLED_DRIVERS = {
 LANGUAGES = ("en", "pt-BR")
 SOURCE_KINDS = ("demo", "sql", "http")
 SMTP_TLS_MODES = ("starttls", "ssl", "none")
+SCHEDULER_ROLES = ("all", "web")  # web: pages and requests only; runs happen in `python -m app worker`
 
 
 # -- parsers: each returns the typed value or raises ValueError with what is allowed --------------------
@@ -318,6 +319,7 @@ class Settings:
     enable_autorefresh_fallback: bool = setting(True, _boolean)
     database_url: str = setting(DEFAULT_DATABASE_URL, _database_url, secret=Secrecy.DATABASE_URL, placement=True)
     scheduler_enabled: bool = setting(True, _boolean)
+    scheduler_role: str = setting("all", _choice(*SCHEDULER_ROLES))
     scheduler_idle_minutes: float = setting(30.0, _number(0.01, _MINUTES_IN_A_WEEK))
     scheduler_poll_seconds: float = setting(5.0, _number(0.05, 3600))
     run_timeout_minutes: float = setting(10.0, _number(0.001, 24 * 60))

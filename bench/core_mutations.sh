@@ -23,3 +23,16 @@ mutate make-due-if-stale-without-fence-cas app/core/store.py '                .w
                 .values(extra_at=now, extra_trigger=RunTrigger.CATCH_UP.value, extra_attempt=1)' tests/test_core.py -k moved_on
 mutate claim-without-compare-and-set-on-sqlite app/core/store.py '                .where(jobs.c.name == name, jobs.c.fence == job["fence"], slot_column == scheduled_for)' '                .where(jobs.c.name == name)' tests/test_core.py -k "changed_since and sqlite"
 mutate lease-writes-not-retried-after-a-lost-connection app/core/store.py 'stop=stop_after_attempt(2)' 'stop=stop_after_attempt(1)' tests/test_core.py -k connection_lost
+# web/worker split (issue 14, item 3)
+mutate request-run-without-notify app/core/store.py '                conn.execute(select(func.pg_notify(REQUEST_CHANNEL, name)))' '                pass' tests/test_web_worker.py -k "notifies or (serve_each_web_request and postgresql)"
+mutate web-role-runs-requests-itself app/core/scheduler.py '        return self.worker or self.settings.scheduler_role != "web"' '        return True' tests/test_web_worker.py -k never_runs_it_itself
+mutate web-dispatch-unguarded app/core/scheduler.py '        if not self.executes_runs:  # the last guard of the web role: whatever calls this, runs happen in workers
+            return outcomes' '' tests/test_web_worker.py -k never_runs_it_itself
+mutate web-status-ignores-worker-heartbeats app/core/status.py '            state = "running" if not silent and beat[1] == "running" else "silent"' '            pass' tests/test_web_worker.py -k follows_the_workers
+mutate worker-hibernates app/core/scheduler.py '        if self.worker:
+            return False  # a worker' '        if False:
+            return False  # a worker' tests/test_web_worker.py -k never_hibernates
+mutate listener-no-reconnect app/core/listener.py '            self._stop.wait(self.reconnect_seconds)' '            break' tests/test_web_worker.py -k loses_its_listen
+mutate listener-forgets-requests-made-while-down app/core/listener.py '                    self.check_pending()  # requests made while this connection was down' '' tests/test_web_worker.py -k loses_its_listen
+mutate poll-without-sqlite-wakeups app/core/listener.py '            self.check_pending()
+            self._stop.wait(self.poll_seconds)' '            self._stop.wait(self.poll_seconds)' tests/test_web_worker.py -k "serve_each_web_request and sqlite"

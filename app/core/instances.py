@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, insert, select, update
+from sqlalchemy import Engine, Table, func, insert, select, update
 
 from app.core.database import write_transaction
 from app.core.models import Instance
@@ -35,3 +35,9 @@ class InstanceStore:
         query = select(instances).order_by(instances.c.heartbeat_at.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
+
+    def running_since(self, since: datetime) -> int:
+        """How many processes beat "running" at or after `since` (the schedulers that run jobs now)."""
+        query = select(func.count()).where(instances.c.state == "running", instances.c.heartbeat_at >= since)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())

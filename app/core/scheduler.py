@@ -29,11 +29,12 @@ from app.core.catalogue import JobDefinition, check_dependencies
 from app.core.database import create_schema, get_engine
 from app.core.dependencies import Verdict, decide, window_start
 from app.core.instances import InstanceStore
+from app.core.listener import RequestListener
 from app.core.metrics import start_metrics_server
 from app.core.models import RunStatus, RunTrigger
 from app.core.presence import Presence, should_hibernate
 from app.core.runner import Outcome, Runner
-from app.core.status import StatusReader
+from app.core.status import StatusReader, silent_after
 from app.core.store import JobStore, RunRequest
 from app.core.tally import settle
 from app.core.triggers import Trigger, parse_trigger
@@ -85,7 +86,7 @@ class RunHandle:
         """
         stop = threading.Event()
         deadline = time.monotonic() + timeout
-        here = not self._scheduler.timer_running
+        here = self._scheduler.executes_runs and not self._scheduler.timer_running
         run = self._poll(here)
         while not _ended(run):
             left = deadline - time.monotonic()
@@ -156,7 +157,10 @@ class SyncScheduler:
         jobs: Iterable[JobDefinition] | None = None,
         instance_id: str | None = None,
         presence: Presence | None = None,
+        worker: bool = False,
     ) -> None:
+        """`worker`: a headless process (`python -m app worker`): never hibernates (it has no browser sessions)
+        and listens for run requests made elsewhere, so a web process's Sync now starts within a second."""
         self.settings = settings or load_settings()
         if self.settings.fatal:  # e.g. an invalid DATABASE_URL: never run against the default database instead
             raise ConfigError("; ".join(str(issue) for issue in self.settings.fatal))
@@ -192,6 +196,10 @@ class SyncScheduler:
         self._schema_ready = False
         self._driver: threading.Thread | None = None
         self.last_outcomes: dict[str, Outcome] = {}
+        self.worker = worker
+        self._in_flight = 0  # dispatches executing now (a worker's shutdown lets them end)
+        self._runs_done = threading.Condition()
+        self.listener = RequestListener(self.engine, self.store, self._wake_job) if worker else None
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
@@ -207,11 +215,17 @@ class SyncScheduler:
         self._schema_ready = True
 
     def start(self, resume_jobs: bool = True) -> None:
-        """Start the timer; with `resume_jobs` (the Start button) also lift the scheduler pause of `stop()`."""
+        """Start the timer; with `resume_jobs` (the Start button) also lift the scheduler pause of `stop()`.
+
+        In the web role there is no timer here: Start only lifts the pause, which the workers obey.
+        """
         self.prepare()
         now = self.clock.now()
         if resume_jobs:  # the scheduler's pause only: jobs an operator paused one by one stay paused
             self.store.set_scheduler_paused(False, now)
+        if not self.executes_runs:
+            self._stopping.clear()  # Restart (stop, then start) must leave it the process scheduler
+            return
         with self._lock:
             self._stopping.clear()
             if self._aps is None:
@@ -221,6 +235,8 @@ class SyncScheduler:
                 self._wake(now)
         self.instances.beat(self.instance_id, now, "running", self.presence.active(now, self._idle))
         self._catch_up(now)
+        if self.listener is not None:
+            self.listener.start()
         logger.info("scheduler %s started (%d jobs)", self.instance_id, len(self.definitions))
 
     def stop(self) -> None:
@@ -244,6 +260,8 @@ class SyncScheduler:
             self._stopping.set()
             aps, self._aps = self._aps, None
             self._hibernating = False
+        if self.listener is not None:
+            self.listener.stop(timeout=0 if not wait else 5.0)
         if aps is not None:
             try:
                 aps.shutdown(wait=wait)
@@ -265,6 +283,11 @@ class SyncScheduler:
     def hibernating(self) -> bool:
         return self._hibernating
 
+    @property
+    def executes_runs(self) -> bool:
+        """False in the web role (SCHEDULER_ROLE=web): requests go to the database and workers run them."""
+        return self.worker or self.settings.scheduler_role != "web"
+
     # -- runs ----------------------------------------------------------------------------------------
 
     def run_now(self, job: str = DEFAULT_JOB, requested_by: str | None = None) -> RunHandle:
@@ -279,7 +302,7 @@ class SyncScheduler:
 
     def serve(self, job: str, here: bool = False) -> None:
         """Get a due request of `job` executed: by this process's timer, else here (in this thread) or in a
-        background thread."""
+        background thread; in the web role by a worker (it hears of the request through the database)."""
         if self.timer_running:
             self._wake_job(job)
         elif here:
@@ -301,8 +324,10 @@ class SyncScheduler:
         return handle
 
     def drive_in_background(self, job: str = DEFAULT_JOB) -> None:
-        """Without a timer in this process (SCHEDULER_ENABLED=false), run a due request in a daemon thread."""
-        if self.timer_running:
+        """Without a timer in this process (SCHEDULER_ENABLED=false), run a due request in a daemon thread.
+
+        Never in the web role: a worker serves the request."""
+        if self.timer_running or not self.executes_runs:
             return
         with self._lock:
             if self._driver is not None and self._driver.is_alive():
@@ -315,7 +340,8 @@ class SyncScheduler:
         highest priority first, each after its dependencies."""
         self.prepare()
         now = self.clock.now()
-        self._housekeeping_once(now)
+        if self.executes_runs:  # a web process is no scheduler: no heartbeat of its own
+            self._housekeeping_once(now)
         return self._dispatch()
 
     def _dispatch(self, first: str | None = None, lead: timedelta = timedelta(0), only: bool = False) -> list[Outcome]:
@@ -326,15 +352,29 @@ class SyncScheduler:
         due wait; those whose dependencies failed get a skipped run with the reason.
         """
         outcomes: list[Outcome] = []
-        with self._places:
-            for _ in range(100):  # bounded: each claim moves a slot past now
-                if self._stopping.is_set():
-                    break
-                outcome = self._run_next(first, lead, only)
-                if outcome is None:
-                    break
-                outcomes.append(outcome)
+        if not self.executes_runs:  # the last guard of the web role: whatever calls this, runs happen in workers
+            return outcomes
+        with self._runs_done:
+            self._in_flight += 1
+        try:
+            with self._places:
+                for _ in range(100):  # bounded: each claim moves a slot past now
+                    if self._stopping.is_set():
+                        break
+                    outcome = self._run_next(first, lead, only)
+                    if outcome is None:
+                        break
+                    outcomes.append(outcome)
+        finally:
+            with self._runs_done:
+                self._in_flight -= 1
+                self._runs_done.notify_all()
         return outcomes
+
+    def wait_for_runs(self, timeout: float) -> bool:
+        """Block up to `timeout` seconds until no run executes in this process; True when none does."""
+        with self._runs_done:
+            return self._runs_done.wait_for(lambda: self._in_flight == 0, timeout)
 
     def _run_next(self, first: str | None, lead: timedelta, only: bool = False) -> Outcome | None:
         now = self.clock.now()
@@ -390,6 +430,8 @@ class SyncScheduler:
     def check_idle(self) -> bool:
         """Hibernate when no session was seen for SCHEDULER_IDLE_MINUTES; True when now asleep."""
         now = self.clock.now()
+        if self.worker:
+            return False  # a worker has no browser sessions: it runs until it is told to stop
         with self._lock:
             if not self._hibernating and should_hibernate(self.presence.last_seen_at(now), now, self._idle):
                 self._hibernate(now)
@@ -515,11 +557,18 @@ class SyncScheduler:
 
     @property
     def state_name(self) -> str:
+        if not self.executes_runs:
+            return "web"  # the status judges the workers' heartbeats instead
         if self._hibernating:
             return "hibernating"
         return "running" if self.timer_running else "stopped"
 
     # -- status --------------------------------------------------------------------------------------
+
+    def running_workers(self) -> int:
+        """Processes whose timer beat "running" recently (what a web process relies on for its runs)."""
+        now = self.clock.now()
+        return self.instances.running_since(now - silent_after(self.settings))
 
     def get_status(self, job: str = DEFAULT_JOB) -> dict[str, Any]:
         self.prepare()
@@ -605,6 +654,10 @@ def initialize_scheduler(settings: Settings | None = None) -> SyncScheduler | No
         scheduler = get_scheduler(settings)
         if not scheduler.settings.scheduler_enabled:
             logger.info("scheduler disabled by SCHEDULER_ENABLED=false")
+            scheduler.prepare()
+            return None
+        if not scheduler.executes_runs:
+            logger.info("SCHEDULER_ROLE=web: no timer here; workers (python -m app worker) run the jobs")
             scheduler.prepare()
             return None
         if not scheduler.timer_running:

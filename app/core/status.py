@@ -86,6 +86,10 @@ class StatusReader:
         heartbeat_at = beat[0] if beat else None
         silent = heartbeat_at is None or now - heartbeat_at > silent_after(self.settings)
         state = local_state
+        if local_state == "web":
+            # No timer here: the workers' heartbeats tell whether jobs run (a worker that stopped cleanly
+            # beats "stopped" last). Silent since its last beat when none is running.
+            state = "running" if not silent and beat[1] == "running" else "silent"
         if job["paused"]:
             state = "paused"
         elif local_state == "running" and silent:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, Table, and_, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Table, and_, func, insert, or_, select, update
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from app.core.database import dialect_insert, lost_connection, write_transaction
@@ -29,6 +29,8 @@ runs = cast(Table, Run.__table__)
 run_logs = cast(Table, RunLog.__table__)
 switches = cast(Table, SchedulerState.__table__)
 SCHEDULER = "scheduler"
+# PostgreSQL channel of run requests: `request_run` notifies it (payload: the job's name) and workers listen.
+REQUEST_CHANNEL = "freshdash_run_requested"
 
 
 @dataclass(frozen=True)
@@ -460,7 +462,19 @@ class JobStore:
             if job["requested_at"] is not None:
                 return RunRequest(name, None, job["requested_at"], joined=True)
             conn.execute(update(jobs).where(jobs.c.name == name).values(requested_at=now, requested_by=requested_by))
+            if conn.dialect.name == "postgresql":
+                # In the request's own transaction: PostgreSQL delivers it at commit, never for a rolled-back one.
+                conn.execute(select(func.pg_notify(REQUEST_CHANNEL, name)))
         return RunRequest(name, None, now, joined=False)
+
+    def requested(self) -> list[tuple[str, datetime]]:
+        """(job, requested_at) of every pending manual request: what a worker without LISTEN polls for.
+
+        The jobs table holds one row per job (tens), so this is one small read.
+        """
+        query = select(jobs.c.name, jobs.c.requested_at).where(jobs.c.requested_at.is_not(None))
+        with self.engine.connect() as conn:
+            return [(str(name), at) for name, at in conn.execute(query)]
 
     def resolve_request(self, request: RunRequest) -> int | None:
         """The run id that serves a request (None while it waits to be claimed)."""

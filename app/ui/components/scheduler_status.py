@@ -185,6 +185,8 @@ def render_scheduler_status(show_controls: bool = True) -> bool:
     if status.get("job_paused"):
         st.caption(t(lang, "paused.job"))
     now = scheduler.clock.now()
+    if not scheduler.executes_runs:  # SCHEDULER_ROLE=web: say where runs happen, and how many workers beat
+        st.caption(t(lang, "role.web", count=scheduler.running_workers()))
     cols = st.columns(4)
     last = local_time(status["last_run"], status["timezone"], True, lang, now, show_zone=False)
     cols[0].metric(
