@@ -3,7 +3,7 @@
 # the repository root: bash bench/core_mutations.sh. Each mutation edits one file, runs the tests, puts it back.
 set -u
 source "$(dirname "$0")/_mutate.sh"
-mutate claim-without-live-lease-check app/core/store.py '            if job["lease_owner"] is not None and job["lease_expires_at"] > now:
+mutate claim-without-live-lease-check app/core/store.py '            if job.lease_held(now):
                 return None
 ' '' tests/test_core.py -k second_run_while
 mutate wake-without-catch-up app/core/scheduler.py '        logger.info("session seen: scheduler awake")
@@ -11,15 +11,15 @@ mutate wake-without-catch-up app/core/scheduler.py '        logger.info("session
 mutate timeout-does-not-cancel app/core/runner.py '            if time.monotonic() >= deadline:
                 ctx.cancelled.set()' '            if time.monotonic() >= deadline:' tests/test_core.py -k cancels
 mutate progress-ignores-cancellation app/core/runner.py '        if self.cancelled.is_set():
-            raise LeaseLostError' '        if False:
-            raise LeaseLostError' tests/test_core.py -k cancels
+            raise RunCancelledError' '        if False:
+            raise RunCancelledError' tests/test_core.py -k cancels
 mutate reap-without-orphan-sweep app/core/store.py '            orphans = conn.execute(
                 update(runs)
                 .where(runs.c.status == RunStatus.RUNNING.value, runs.c.lease_expires_at <= now)
                 .values(status=RunStatus.ABANDONED.value, finished_at=now, error="lease expired")
             ).rowcount' '            orphans = 0' tests/test_core.py -k "no_longer_points_at"
-mutate make-due-if-stale-without-fence-cas app/core/store.py '                .where(jobs.c.name == name, jobs.c.fence == job["fence"])
+mutate make-due-if-stale-without-fence-cas app/core/store.py '                .where(jobs.c.name == name, jobs.c.fence == job.fence)
                 .values(extra_at=now, extra_trigger=RunTrigger.CATCH_UP.value, extra_attempt=1)' '                .where(jobs.c.name == name)
                 .values(extra_at=now, extra_trigger=RunTrigger.CATCH_UP.value, extra_attempt=1)' tests/test_core.py -k moved_on
-mutate claim-without-compare-and-set-on-sqlite app/core/store.py '                .where(jobs.c.name == name, jobs.c.fence == job["fence"], slot_column == scheduled_for)' '                .where(jobs.c.name == name)' tests/test_core.py -k "changed_since and sqlite"
+mutate claim-without-compare-and-set-on-sqlite app/core/store.py '                .where(jobs.c.name == name, jobs.c.fence == job.fence, slot_column == scheduled_for)' '                .where(jobs.c.name == name)' tests/test_core.py -k "changed_since and sqlite"
 mutate lease-writes-not-retried-after-a-lost-connection app/core/store.py 'stop=stop_after_attempt(2)' 'stop=stop_after_attempt(1)' tests/test_core.py -k connection_lost
