@@ -23,3 +23,12 @@ mutate make-due-if-stale-without-fence-cas app/core/store.py '                .w
                 .values(extra_at=now, extra_trigger=RunTrigger.CATCH_UP.value, extra_attempt=1)' tests/test_core.py -k moved_on
 mutate claim-without-compare-and-set-on-sqlite app/core/store.py '                .where(jobs.c.name == name, jobs.c.fence == job.fence, slot_column == scheduled_for)' '                .where(jobs.c.name == name)' tests/test_core.py -k "changed_since and sqlite"
 mutate lease-writes-not-retried-after-a-lost-connection app/core/store.py 'stop=stop_after_attempt(2)' 'stop=stop_after_attempt(1)' tests/test_core.py -k connection_lost
+# Issue 13 items 2-4: the three stop signals, the façade, the seed's status dict.
+mutate guard-raises-the-base-class app/core/store.py '            raise LeaseTakenOverError(f"run' '            raise __import__("app.errors").errors.LeaseLostError(f"run' tests/test_core.py -k three_signals
+mutate progress-raises-the-base-class app/core/runner.py '            raise RunCancelledError(f"run' '            raise __import__("app.errors").errors.LeaseLostError(f"run' tests/test_core.py -k three_signals
+mutate ui-reaches-into-the-store app/ui/components/history.py 'scheduler.list_jobs()' 'scheduler.store.list_jobs()' tests/test_layers.py
+mutate cli-reaches-into-the-status-reader app/cli.py 'obj.scheduler.history(job, limit, status_filter)' 'obj.scheduler.status_reader.history(job, limit, status_filter)' tests/test_layers.py
+mutate seed-status-keeps-a-tuple app/core/records.py '        values["depends_on"] = list(self.depends_on)
+' '' tests/test_records.py
+mutate seed-status-keeps-a-record app/core/records.py '        values["current_run"] = None if self.current_run is None else self.current_run.as_dict()
+' '' tests/test_records.py

@@ -77,9 +77,9 @@ def _daily(engine: Engine, regions: tuple[str, ...] = (), statuses: tuple[str, .
             .group_by(days.c.day, days.c.region)
             .order_by(days.c.day, days.c.region)
         )
-        rows = [{**r, "day": str(r.day)} for r in conn.execute(query).mappings()]
+        rows = [{**r, "day": str(r["day"])} for r in conn.execute(query).mappings()]
     shown = set(frame["day"])
-    return pd.DataFrame([r for r in rows if r.day in shown], columns=["day", "region", "revenue"])
+    return pd.DataFrame([r for r in rows if r["day"] in shown], columns=["day", "region", "revenue"])
 
 
 def _recent(engine: Engine, regions: tuple[str, ...], statuses: tuple[str, ...], tz_name: str) -> pd.DataFrame:
