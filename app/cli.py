@@ -281,12 +281,13 @@ def jobs(obj: Context) -> None:
     obj.emit(shaped, text if shaped else "no jobs")
 
 
-def _job_state(job: dict[str, Any]) -> str:
-    if job["running"]:
+def _job_state(shaped: dict[str, Any]) -> str:
+    """A job's state word from its public shape (`jobs --json` prints the same fields)."""
+    if shaped["running"]:
         return "running"
-    if job["job_paused"]:
+    if shaped["job_paused"]:
         return "paused"
-    return "held" if job["scheduler_paused"] else "active"
+    return "held" if shaped["scheduler_paused"] else "active"
 
 
 def _local(instant: datetime | None, obj: Context) -> str:

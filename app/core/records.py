@@ -5,9 +5,11 @@ Built from database rows here and nowhere else, so mypy checks every field a cal
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 
@@ -48,14 +50,14 @@ class JobState:
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> JobState:
-        values = {f.name: row[f.name] for f in fields(cls)}
-        values.update(
+        state = cls(*_JOB_COLUMNS(row))
+        return dataclasses.replace(
+            state,
             depends_on=_names(row["depends_on"]),
             tags=_names(row["tags"]),
             paused=bool(row["paused"]),
             job_paused=bool(row["job_paused"]),
         )
-        return cls(**values)
 
     def lease_held(self, now: datetime) -> bool:
         """Whether a run holds a live lease on this job at `now`."""
@@ -90,10 +92,14 @@ class RunRecord:
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> RunRecord:
-        return cls(**{f.name: row[f.name] for f in fields(cls)})
+        return cls(*_RUN_COLUMNS(row))  # status pages build 50 of these per view: positional is the fast path
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+_JOB_COLUMNS = itemgetter(*(f.name for f in fields(JobState)))
+_RUN_COLUMNS = itemgetter(*(f.name for f in fields(RunRecord)))
 
 
 @dataclass(frozen=True)
