@@ -52,8 +52,8 @@ def test_scheduler_starts_syncs_and_reports_status(fresh: Path) -> None:
     report("initialize_scheduler() started the one scheduler of this process (APScheduler timer running)")
     handle = scheduler.run_now(DEFAULT_JOB, requested_by="test_scheduler.py")
     run = handle.wait(60)
-    assert run is not None and run["status"] == "success" and run["rows"] > 0
-    report(f"run_now(): the demo source synced {run['rows']:,} rows in {run['duration_seconds']:.2f} s")
+    assert run is not None and run.status == "success" and run.rows > 0
+    report(f"run_now(): the demo source synced {run.rows:,} rows in {run.duration_seconds:.2f} s")
     status = core.get_scheduler_status()
     assert SEED_STATUS_KEYS <= status.keys() and status["running"] is True
     assert status["last_result"] == "success" and status["data_version"] > 0
@@ -67,7 +67,7 @@ def test_stop_start_restart_are_persisted(fresh: Path) -> None:
     scheduler.stop()
     assert core.get_scheduler_status()["state"] == "paused"
     again = SyncScheduler(settings=scheduler.settings)
-    assert again.get_status()["paused"] is True
+    assert again.get_status().paused is True
     report("stop() pauses the job in the database: a new process sees it paused")
     scheduler.start()
     assert core.get_scheduler_status()["running"] is True

@@ -25,6 +25,7 @@ from app import shapes
 from app.config import Settings, effective_rows, load_settings, secret_values
 from app.core.metrics import start_metrics_server
 from app.core.models import RunStatus
+from app.core.records import JobStatus
 from app.core.scheduler import DEFAULT_JOB, SyncScheduler
 from app.core.status import silent_after
 from app.errors import AppError, ConfigError, SchedulerError
@@ -66,7 +67,7 @@ class Context:
         if not self.as_json:
             click.echo(text)
             return
-        paused = self.scheduler.store.scheduler_paused() if self._scheduler is not None else False
+        paused = self.scheduler.scheduler_paused() if self._scheduler is not None else False
         click.echo(shapes.to_json(shapes.public(data, paused), self.settings.tz))
 
     def job(self, name: str | None) -> str:
@@ -79,7 +80,7 @@ class Context:
 
     def job_exists(self, job: str) -> None:
         """Unknown job -> exit 2 (UnknownJobError) before a query that would only answer "nothing"."""
-        self.scheduler.store.get_job(job)
+        self.scheduler.get_job(job)
 
 
 def _fail(exc: AppError) -> NoReturn:
@@ -182,28 +183,26 @@ def config(obj: Context) -> None:
 def datasets(obj: Context) -> None:
     """Every dataset: its job, where it comes from and lands, how fresh it is, its last result."""
     scheduler = obj.scheduler
-    now = scheduler.clock.now()
     found: list[dict[str, Any]] = []
     try:
         for ds in obj.settings.datasets:
             try:
-                data = scheduler.status_reader.job_status(ds.job, now, "cli")
+                data: JobStatus | None = scheduler.get_status(ds.job, seen_by="cli")
             except SchedulerError:  # left out of the catalogue (its trigger): the config command says why
-                data = {}
-            age = data.get("data_age_seconds")
+                data = None
             found.append(
                 {
                     "name": ds.name,
                     "job": ds.job,
                     "source": ds.where(),
                     "destination": ds.target,
-                    "last_success_at": data.get("last_success_at"),
-                    "data_age_seconds": age,
-                    "stale": data.get("stale"),
-                    "last_result": data.get("last_result"),
-                    "next_run": data.get("next_run"),
-                    "data_version": data.get("data_version"),
-                    "scheduled": bool(data),
+                    "last_success_at": data and data.last_success_at,
+                    "data_age_seconds": data and data.data_age_seconds,
+                    "stale": data and data.stale,
+                    "last_result": data and data.last_result,
+                    "next_run": data and data.next_run,
+                    "data_version": data and data.data_version,
+                    "scheduled": data is not None,
                 }
             )
     except AppError as exc:
@@ -234,27 +233,25 @@ def status(obj: Context, job: str | None) -> None:
     """How fresh the data is, the last and next run."""
     job = obj.job(job)
     try:
-        data = obj.scheduler.status_reader.job_status(job, obj.scheduler.clock.now(), "cli")
+        data = obj.scheduler.get_status(job, seen_by="cli")
     except AppError as exc:
         _fail(exc)
-    age = data["data_age_seconds"]
+    age = data.data_age_seconds
     paused = [
-        p
-        for p, on in (("scheduler paused by Stop", data["scheduler_paused"]), ("job paused", data["job_paused"]))
-        if on
+        p for p, on in (("scheduler paused by Stop", data.scheduler_paused), ("job paused", data.job_paused)) if on
     ]
     lines = [
-        f"job:          {data['job']} ({', '.join(paused) if paused else 'active'})",
-        f"trigger:      {data.get('trigger') or str(data['interval_minutes']) + ' min'}",
-        f"last run:     {data['last_run'] or '-'} {data['last_result'] or ''}",
-        f"last success: {data['last_success_at'] or '-'} (data {'-' if age is None else f'{age:.0f} s'} old)",
-        f"next run:     {data['next_run'] or '-'}",
-        f"heartbeat:    {data['heartbeat_at'] or 'never'}",
+        f"job:          {data.job} ({', '.join(paused) if paused else 'active'})",
+        f"trigger:      {data.trigger or str(data.interval_minutes) + ' min'}",
+        f"last run:     {data.last_run or '-'} {data.last_result or ''}",
+        f"last success: {data.last_success_at or '-'} (data {'-' if age is None else f'{age:.0f} s'} old)",
+        f"next run:     {data.next_run or '-'}",
+        f"heartbeat:    {data.heartbeat_at or 'never'}",
     ]
-    if data["current_run"]:
-        lines.append(f"running now:  run {data['current_run']['id']}, {data['current_run']['rows']} rows")
-    if data["last_error"]:
-        lines.append(f"last error:   {data['last_error']}")
+    if data.current_run:
+        lines.append(f"running now:  run {data.current_run.id}, {data.current_run.rows} rows")
+    if data.last_error:
+        lines.append(f"last error:   {data.last_error}")
     obj.emit(data, "\n".join(lines))
 
 
@@ -263,8 +260,8 @@ def status(obj: Context, job: str | None) -> None:
 def jobs(obj: Context) -> None:
     """Every job (highest priority first) with its trigger, state, next run and dependencies."""
     try:
-        rows = obj.scheduler.store.list_jobs()
-        stopped = obj.scheduler.store.scheduler_paused()
+        rows = obj.scheduler.list_jobs()
+        stopped = obj.scheduler.scheduler_paused()
     except AppError as exc:
         _fail(exc)
     shaped = [shapes.job_shape(r, stopped) for r in rows]
@@ -287,12 +284,13 @@ def jobs(obj: Context) -> None:
     obj.emit(shaped, text if shaped else "no jobs")
 
 
-def _job_state(job: dict[str, Any]) -> str:
-    if job["running"]:
+def _job_state(shaped: dict[str, Any]) -> str:
+    """A job's state word from its public shape (`jobs --json` prints the same fields)."""
+    if shaped["running"]:
         return "running"
-    if job["job_paused"]:
+    if shaped["job_paused"]:
         return "paused"
-    return "held" if job["scheduler_paused"] else "active"
+    return "held" if shaped["scheduler_paused"] else "active"
 
 
 def _local(instant: datetime | None, obj: Context) -> str:
@@ -307,10 +305,10 @@ def trigger(obj: Context, job: str, text: tuple[str, ...]) -> None:
     """Change a job's trigger: every 15m | delay 10m | cron 0 8 * * 1-5 | daily 07:00 on weekdays | once ..."""
     try:
         changed = obj.scheduler.set_trigger(job, " ".join(text))
-        row = obj.scheduler.store.get_job(job)
+        row = obj.scheduler.get_job(job)
     except AppError as exc:
         _fail(exc)
-    obj.emit(row, f"{job}: {changed.text}, next run {_local(row['next_run_at'], obj)}")
+    obj.emit(row, f"{job}: {changed.text}, next run {_local(row.next_run_at, obj)}")
 
 
 @main.command()
@@ -325,7 +323,7 @@ def queue(obj: Context) -> None:
         _fail(exc)
     counts = queue_counts(entries)
     lines = [", ".join(f"{n} {k}" for k, n in counts.items())]
-    rows = [(_local(e["planned_for"], obj), e["job"], e["priority"], e["state"], e["run_id"]) for e in entries]
+    rows = [(_local(e.planned_for, obj), e.job, e.priority, e.state, e.run_id) for e in entries]
     lines.append(shapes.table(("PLANNED FOR", "JOB", "PRIO", "STATE", "RUN"), rows))
     obj.emit(entries, "\n".join(lines))
 
@@ -366,10 +364,10 @@ def run(obj: Context, job: str | None, wait: bool, timeout: float) -> None:
         return
     obj.emit(
         record,
-        f"run {record['id']} of {job}: {record['status']}, {record['rows']} rows"
-        + (f"\nerror: {record['error']}" if record["error"] else ""),
+        f"run {record.id} of {job}: {record.status}, {record.rows} rows"
+        + (f"\nerror: {record.error}" if record.error else ""),
     )
-    if record["status"] != "success":
+    if record.status != "success":
         sys.exit(1)
 
 
@@ -389,15 +387,15 @@ def history(obj: Context, job: str | None, limit: int, status_filter: str | None
     try:
         if job is not None:
             obj.job_exists(job)
-        rows = obj.scheduler.status_reader.history(job, limit, status_filter)
+        rows = obj.scheduler.history(job, limit, status_filter)
     except AppError as exc:
         _fail(exc)
     table = shapes.table(
         ("RUN", "JOB", "STATUS", "TRIGGER", "STARTED", "SECONDS", "ROWS", "ERROR"),
         [
             (
-                r["id"], r["job_name"], r["status"], r["trigger"], _local(r["started_at"], obj),
-                f"{r['duration_seconds'] or 0:.2f}", r["rows"], _error_cell(r["error"], obj.verbose),
+                r.id, r.job_name, r.status, r.trigger, _local(r.started_at, obj),
+                f"{r.duration_seconds or 0:.2f}", r.rows, _error_cell(r.error, obj.verbose),
             )
             for r in rows
         ],
@@ -456,7 +454,7 @@ def purge(obj: Context, older_than: str | None) -> None:
     except OverflowError:
         _exit_with(f"--older-than {older_than} reaches before the year 1; use a shorter duration", EXIT_USAGE)
     try:
-        deleted = obj.scheduler.status_reader.purge(cutoff)
+        deleted = obj.scheduler.purge(cutoff)
     except AppError as exc:
         _fail(exc)
     obj.emit({"deleted": deleted, "cutoff": cutoff}, f"deleted {deleted} run(s) started before {_local(cutoff, obj)}")
@@ -473,13 +471,13 @@ def health(obj: Context, job: str | None) -> None:
     try:
         scheduler = obj.scheduler
         now = scheduler.clock.now()
-        beats = scheduler.instances.recent(1)
-        if not beats or now - beats[0]["heartbeat_at"] > silent_after(obj.settings):
+        beats = scheduler.heartbeats(1)
+        if not beats or now - beats[0].heartbeat_at > silent_after(obj.settings):
             problems.append("no scheduler heartbeat recently" if beats else "no scheduler has ever run")
         for name in jobs:
-            data = scheduler.status_reader.job_status(name, now, "cli")
-            if data["stale"] and not data["paused"]:
-                problems.append(f"data of {name} is stale (last success {data['last_success_at'] or 'never'})")
+            data = scheduler.get_status(name, seen_by="cli")
+            if data.stale and not data.paused:
+                problems.append(f"data of {name} is stale (last success {data.last_success_at or 'never'})")
     except SchedulerError as exc:
         _fail(exc)  # an unknown job is a usage error, not an unhealthy system
     except AppError as exc:
@@ -494,12 +492,9 @@ def health(obj: Context, job: str | None) -> None:
 @click.pass_obj
 def resync(obj: Context, job: str | None) -> None:
     """Full resync: forget the sync cursor; the next run re-reads every source row (rows are upserted)."""
-    from app.sync.engine import reset_cursor
-
     job = obj.job(job)
     try:
-        obj.job_exists(job)
-        moved = reset_cursor(obj.scheduler.engine, job, obj.scheduler.clock.now())
+        moved = obj.scheduler.reset_cursor(job)
     except AppError as exc:
         _fail(exc)
     text = f"cursor of {job} reset: the next run reads everything again" if moved else f"{job} has no cursor yet"

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 DATASET_KINDS = ("sql", "http", "demo")
 DELETE_MODES = ("none", "reconcile")
-LEGACY_JOB = "incremental_sync"  # the seed's job name: existing stores keep their history and cursor
+DEFAULT_JOB = "incremental_sync"  # the seed's sync job (its name kept: existing stores keep history and cursor)
 DEFAULT_RECONCILE_TRIGGER = "daily 03:30"
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -152,7 +152,7 @@ class DatasetConfig:
 
     @property
     def job(self) -> str:
-        return LEGACY_JOB if self.legacy else f"sync_{self.name}"
+        return DEFAULT_JOB if self.legacy else f"sync_{self.name}"
 
     @property
     def reconcile_job(self) -> str:

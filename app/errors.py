@@ -8,7 +8,10 @@ AppError
 ├── SchedulerError   a scheduler operation cannot be done now
 │   ├── UnknownJobError
 │   └── TriggerError  a trigger text that cannot be read (names what is allowed)
-└── LeaseLostError   a run's lease was taken over (a zombie must not commit)
+└── LeaseLostError   a run must stop and not commit (`except LeaseLostError` catches the three below)
+    ├── LeaseTakenOverError  its lease was taken over: the fence moved on (a zombie must not commit)
+    ├── CursorMovedError     its sync cursor moved on since it read it (another run or a resync wrote first)
+    └── RunCancelledError    it was told to stop: its timeout passed, its lease was lost, or the process stops
 """
 
 from __future__ import annotations
@@ -39,7 +42,11 @@ class SchedulerError(AppError):
 
 
 class UnknownJobError(SchedulerError):
-    pass
+    """Names the job; `why` replaces the default "no job named ..." (e.g. not registered in this process)."""
+
+    def __init__(self, name: str, why: str = "") -> None:
+        self.name = name
+        super().__init__(f"job {name!r} {why}" if why else f"no job named {name!r}")
 
 
 class TriggerError(SchedulerError):
@@ -47,4 +54,16 @@ class TriggerError(SchedulerError):
 
 
 class LeaseLostError(AppError):
-    """The run no longer holds its lease (fencing token moved on); its writes must roll back."""
+    """The run must stop and its writes roll back; the base of the three reasons below."""
+
+
+class LeaseTakenOverError(LeaseLostError):
+    """The run no longer holds its lease (the fencing token moved on); its writes must roll back."""
+
+
+class CursorMovedError(LeaseLostError):
+    """The sync cursor moved on since the run read it (compare-and-set failed); its batch rolls back."""
+
+
+class RunCancelledError(LeaseLostError):
+    """The runner cancelled the run (timeout, lease lost or shutdown); the job stops at its next progress()."""

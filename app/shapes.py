@@ -6,12 +6,15 @@ names is always a list, a time always ISO 8601 with its offset in SCHEDULER_TIME
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from app.core.records import JobState, JobStatus, RunRecord
 
 RUN_PUBLIC = (
     "id",
@@ -38,54 +41,53 @@ def names(value: Any) -> list[str]:
     return [part for part in str(value or "").split(",") if part]
 
 
-def job_shape(row: Mapping[str, Any], scheduler_paused: bool) -> dict[str, Any]:
+def job_shape(job: JobState, scheduler_paused: bool) -> dict[str, Any]:
     return {
-        "job": row["name"],
-        "description": row.get("description") or "",
-        "trigger": row["trigger"],
-        "interval_minutes": float(row["interval_seconds"]) / 60.0,
-        "priority": int(row["priority"]),
-        "paused": bool(row["paused"]),  # no scheduled runs: either of the two below
-        "job_paused": bool(row.get("job_paused", False)),
+        "job": job.name,
+        "description": job.description or "",
+        "trigger": job.trigger,
+        "interval_minutes": float(job.interval_seconds) / 60.0,
+        "priority": int(job.priority),
+        "paused": job.paused,  # no scheduled runs: either of the two below
+        "job_paused": job.job_paused,
         "scheduler_paused": scheduler_paused,
-        "depends_on": names(row.get("depends_on")),
-        "tags": names(row.get("tags")),
-        "next_run_at": row.get("next_run_at"),
-        "last_success_at": row.get("last_success_at"),
-        "running": row.get("current_run_id") is not None,
-        "current_run_id": row.get("current_run_id"),
-        "requested": row.get("requested_at") is not None,
+        "depends_on": list(job.depends_on),
+        "tags": list(job.tags),
+        "next_run_at": job.next_run_at,
+        "last_success_at": job.last_success_at,
+        "running": job.current_run_id is not None,
+        "current_run_id": job.current_run_id,
+        "requested": job.requested_at is not None,
     }
 
 
-def run_shape(row: Mapping[str, Any]) -> dict[str, Any]:
-    source = {**row, "job": row.get("job_name", row.get("job"))}
+def run_shape(run: RunRecord) -> dict[str, Any]:
+    source = {**run.as_dict(), "job": run.job_name}
     return {key: source.get(key) for key in RUN_PUBLIC}
 
 
-def status_shape(status: Mapping[str, Any]) -> dict[str, Any]:
-    shaped = dict(status)
-    if shaped.get("current_run"):
-        shaped["current_run"] = run_shape(shaped["current_run"])
-    shaped["depends_on"] = names(shaped.get("depends_on"))
+def status_shape(status: JobStatus) -> dict[str, Any]:
+    shaped = status.as_dict()
+    if status.current_run is not None:
+        shaped["current_run"] = run_shape(status.current_run)
     return shaped
 
 
 def public(data: Any, scheduler_paused: bool = False) -> Any:
-    """Any record a command emits, as its public shape: job rows, run rows and statuses are recognised."""
+    """Any record a command emits, as its public shape: job states, runs and statuses have their own."""
     if isinstance(data, list):
         return [public(item, scheduler_paused) for item in data]
-    if not isinstance(data, Mapping):
-        return data
-    if "fence" in data and "name" in data:  # a row of the jobs table
+    if isinstance(data, JobState):
         return job_shape(data, scheduler_paused)
-    if "job_name" in data and "status" in data:  # a row of the runs table
+    if isinstance(data, RunRecord):
         return run_shape(data)
-    if "destination" in data and "source" in data:  # a dataset (`datasets`): name, job, source, freshness
-        return dict(data)
-    if "data_age_seconds" in data:  # a job status
+    if isinstance(data, JobStatus):
         return status_shape(data)
-    return dict(data)
+    if dataclasses.is_dataclass(data) and not isinstance(data, type):  # e.g. a slot of today's queue
+        return dataclasses.asdict(data)
+    if isinstance(data, Mapping):
+        return dict(data)
+    return data
 
 
 def iso(value: datetime | None, tz: ZoneInfo) -> str:

@@ -3,7 +3,7 @@
 # the repository root: bash bench/core_mutations.sh. Each mutation edits one file, runs the tests, puts it back.
 set -u
 source "$(dirname "$0")/_mutate.sh"
-mutate claim-without-live-lease-check app/core/store.py '            if job["lease_owner"] is not None and job["lease_expires_at"] > now:
+mutate claim-without-live-lease-check app/core/store.py '            if job.lease_held(now):
                 return None
 ' '' tests/test_core.py -k second_run_while
 mutate wake-without-catch-up app/core/scheduler.py '        logger.info("session seen: scheduler awake")
@@ -11,24 +11,24 @@ mutate wake-without-catch-up app/core/scheduler.py '        logger.info("session
 mutate timeout-does-not-cancel app/core/runner.py '            if time.monotonic() >= deadline:
                 ctx.cancelled.set()' '            if time.monotonic() >= deadline:' tests/test_core.py -k cancels
 mutate progress-ignores-cancellation app/core/runner.py '        if self.cancelled.is_set():
-            raise LeaseLostError' '        if False:
-            raise LeaseLostError' tests/test_core.py -k cancels
+            raise RunCancelledError' '        if False:
+            raise RunCancelledError' tests/test_core.py -k cancels
 mutate reap-without-orphan-sweep app/core/store.py '            orphans = conn.execute(
                 update(runs)
                 .where(runs.c.status == RunStatus.RUNNING.value, runs.c.lease_expires_at <= now)
                 .values(status=RunStatus.ABANDONED.value, finished_at=now, error="lease expired")
             ).rowcount' '            orphans = 0' tests/test_core.py -k "no_longer_points_at"
-mutate make-due-if-stale-without-fence-cas app/core/store.py '                .where(jobs.c.name == name, jobs.c.fence == job["fence"])
+mutate make-due-if-stale-without-fence-cas app/core/store.py '                .where(jobs.c.name == name, jobs.c.fence == job.fence)
                 .values(extra_at=now, extra_trigger=RunTrigger.CATCH_UP.value, extra_attempt=1)' '                .where(jobs.c.name == name)
                 .values(extra_at=now, extra_trigger=RunTrigger.CATCH_UP.value, extra_attempt=1)' tests/test_core.py -k moved_on
-mutate claim-without-compare-and-set-on-sqlite app/core/store.py '                .where(jobs.c.name == name, jobs.c.fence == job["fence"], slot_column == scheduled_for)' '                .where(jobs.c.name == name)' tests/test_core.py -k "changed_since and sqlite"
+mutate claim-without-compare-and-set-on-sqlite app/core/store.py '                .where(jobs.c.name == name, jobs.c.fence == job.fence, slot_column == scheduled_for)' '                .where(jobs.c.name == name)' tests/test_core.py -k "changed_since and sqlite"
 mutate lease-writes-not-retried-after-a-lost-connection app/core/store.py 'stop=stop_after_attempt(2)' 'stop=stop_after_attempt(1)' tests/test_core.py -k connection_lost
 # web/worker split (issue 14, item 3)
 mutate request-run-without-notify app/core/store.py '                conn.execute(select(func.pg_notify(REQUEST_CHANNEL, name)))' '                pass' tests/test_web_worker.py -k "notifies or (serve_each_web_request and postgresql)"
 mutate web-role-runs-requests-itself app/core/scheduler.py '        return self.worker or self.settings.scheduler_role != "web"' '        return True' tests/test_web_worker.py -k never_runs_it_itself
 mutate web-dispatch-unguarded app/core/scheduler.py '        if not self.executes_runs:  # the last guard of the web role: whatever calls this, runs happen in workers
             return outcomes' '' tests/test_web_worker.py -k never_runs_it_itself
-mutate web-status-ignores-worker-heartbeats app/core/status.py '            state = "running" if not silent and beat[1] == "running" else "silent"' '            pass' tests/test_web_worker.py -k follows_the_workers
+mutate web-status-ignores-worker-heartbeats app/core/status.py '            state = "running" if not silent and beat_state == "running" else "silent"' '            pass' tests/test_web_worker.py -k follows_the_workers
 mutate worker-hibernates app/core/scheduler.py '        if self.worker:
             return False  # a worker' '        if False:
             return False  # a worker' tests/test_web_worker.py -k never_hibernates
@@ -36,3 +36,12 @@ mutate listener-no-reconnect app/core/listener.py '            self._stop.wait(s
 mutate listener-forgets-requests-made-while-down app/core/listener.py '                    self.check_pending()  # requests made while this connection was down' '' tests/test_web_worker.py -k loses_its_listen
 mutate poll-without-sqlite-wakeups app/core/listener.py '            self.check_pending()
             self._stop.wait(self.poll_seconds)' '            self._stop.wait(self.poll_seconds)' tests/test_web_worker.py -k "serve_each_web_request and sqlite"
+# Issue 13 items 2-4: the three stop signals, the façade, the seed's status dict.
+mutate guard-raises-the-base-class app/core/store.py '            raise LeaseTakenOverError(f"run' '            raise __import__("app.errors").errors.LeaseLostError(f"run' tests/test_core.py -k three_signals
+mutate progress-raises-the-base-class app/core/runner.py '            raise RunCancelledError(f"run' '            raise __import__("app.errors").errors.LeaseLostError(f"run' tests/test_core.py -k three_signals
+mutate ui-reaches-into-the-store app/ui/components/history.py 'scheduler.list_jobs()' 'scheduler.store.list_jobs()' tests/test_layers.py
+mutate cli-reaches-into-the-status-reader app/cli.py 'obj.scheduler.history(job, limit, status_filter)' 'obj.scheduler.status_reader.history(job, limit, status_filter)' tests/test_layers.py
+mutate seed-status-keeps-a-tuple app/core/records.py '        values["depends_on"] = list(self.depends_on)
+' '' tests/test_records.py
+mutate seed-status-keeps-a-record app/core/records.py '        values["current_run"] = None if self.current_run is None else self.current_run.as_dict()
+' '' tests/test_records.py

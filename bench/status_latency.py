@@ -127,7 +127,7 @@ def main() -> None:
                 conn.execute(text("SELECT 1")).scalar()
 
         status = scheduler.get_status(JOB)
-        assert status["last_result"] is not None and status["data_version"] == count, status
+        assert status.last_result is not None and status.data_version == count, status
         for _ in range(20):  # warm the pool, SQLAlchemy's statement cache and SQLite's page cache
             scheduler.get_status(JOB)
             select_one()
@@ -137,10 +137,9 @@ def main() -> None:
         for _ in range(calls):  # interleaved, so noise hits both alike
             status_ms.append(timed(lambda: scheduler.get_status(JOB)))
             select_ms.append(timed(select_one))
-        reader = scheduler.status_reader
-        rate_ms = [timed(lambda: reader.success_rate(JOB, scheduler.clock.now())) for _ in range(max(calls // 5, 20))]
-        history_ms = [timed(lambda: reader.history(limit=50)) for _ in range(max(calls // 5, 20))]
-        rate = reader.success_rate(JOB, scheduler.clock.now())
+        rate_ms = [timed(lambda: scheduler.success_rate(JOB)) for _ in range(max(calls // 5, 20))]
+        history_ms = [timed(lambda: scheduler.history(limit=50)) for _ in range(max(calls // 5, 20))]
+        rate = scheduler.success_rate(JOB)
         progress(f"success_rate over 24 h: {rate}")
         with engine.connect() as conn:
             for label, sql in (

@@ -165,8 +165,8 @@ def build_store(folder: Path, orders: int, runs: int) -> dict[str, str]:
     handle = scheduler.run_now(DEFAULT_JOB, requested_by="bench")
     scheduler.tick()
     run = handle.wait(120)
-    assert run is not None and run["status"] == "success", run
-    progress(f"real sync: {run.get('rows')} rows")
+    assert run is not None and run.status == "success", run
+    progress(f"real sync: {run.rows} rows")
     scheduler.shutdown(wait=True)
     dispose_engines()
 

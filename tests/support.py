@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+from datetime import datetime, timezone
 from typing import Any
 
 from app.clock import Clock
 from app.config import Settings
+from app.core.records import JobStatus, RunRecord
 from app.core.runner import RunContext
 from app.core.scheduler import JobDefinition, SyncScheduler
 from app.core.store import JobSpec
@@ -46,3 +49,20 @@ def job(
 
 def scheduler(settings: Settings, clock: Clock, *defs: JobDefinition, instance: str | None = None) -> SyncScheduler:
     return SyncScheduler(settings=settings, clock=clock, jobs=list(defs), instance_id=instance)
+
+
+def status_of(**fields: Any) -> JobStatus:
+    """A JobStatus for the pure UI functions: a running job with fresh data unless `fields` say otherwise; a
+    `current_run` given as a dict (e.g. {"rows": 1234}) becomes a run in progress with those fields."""
+    current = fields.pop("current_run", None)
+    if isinstance(current, dict):
+        at = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)
+        base_run: dict[str, Any] = dict.fromkeys(f.name for f in dataclasses.fields(RunRecord))
+        base_run.update(id=1, job_name="incremental_sync", scheduled_for=at, trigger="manual", attempt=1)
+        base_run.update(status="running", owner="test", started_at=at, rows=0)
+        current = RunRecord(**{**base_run, **current})
+    base: dict[str, Any] = dict.fromkeys(f.name for f in dataclasses.fields(JobStatus))
+    base.update(job="incremental_sync", running=True, state="running", paused=False, scheduler_paused=False)
+    base.update(job_paused=False, interval_minutes=15.0, trigger="", priority=0, depends_on=(), stale=False)
+    base.update(timezone="UTC", data_version=0, requested=False, current_run=current)
+    return JobStatus(**{**base, **fields})

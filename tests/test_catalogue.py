@@ -122,11 +122,11 @@ def test_a_calendar_job_runs_on_its_local_time_and_a_missed_slot_once(db_url: st
         JobDefinition(spec("report", "daily 07:00 on weekdays"), work),
     )
     assert s.tick() == []  # registered at noon: the first slot is tomorrow 07:00, not now
-    assert s.store.get_job("report")["next_run_at"] == datetime(2026, 12, 1, 7, 0, tzinfo=SP)
+    assert s.store.get_job("report").next_run_at == datetime(2026, 12, 1, 7, 0, tzinfo=SP)
     clock.set(datetime(2026, 12, 5, 10, 0, tzinfo=SP).astimezone(timezone.utc))  # down Tue..Sat morning
     assert [o.status for o in s.tick()] == [RunStatus.SUCCESS]  # four missed slots: one catch-up run
     assert s.tick() == []
-    assert s.store.get_job("report")["next_run_at"] == datetime(2026, 12, 7, 7, 0, tzinfo=SP)  # Monday
+    assert s.store.get_job("report").next_run_at == datetime(2026, 12, 7, 7, 0, tzinfo=SP)  # Monday
     assert [r["trigger"] for r in run_rows(s)] == ["catch-up"]
 
 
@@ -139,7 +139,7 @@ def test_fixed_delay_counts_from_the_end_of_the_run(db_url: str, make_settings: 
     s = build(make_settings(db_url), clock, JobDefinition(spec("poll", "delay 10m"), slow))
     s.tick()
     ended = MONDAY_NOON + timedelta(seconds=300)
-    assert s.store.get_job("poll")["next_run_at"] == ended + timedelta(minutes=10)
+    assert s.store.get_job("poll").next_run_at == ended + timedelta(minutes=10)
 
 
 def test_a_one_time_job_runs_once(db_url: str, make_settings: Any) -> None:
@@ -154,7 +154,7 @@ def test_a_one_time_job_runs_once(db_url: str, make_settings: Any) -> None:
     assert len(s.tick()) == 1
     clock.advance(timedelta(days=3))
     assert s.tick() == [] and len(work.calls) == 1
-    assert s.store.get_job("migrate")["next_run_at"] is None
+    assert s.store.get_job("migrate").next_run_at is None
 
 
 def test_runtime_changes_survive_a_restart(db_url: str, make_settings: Any) -> None:
@@ -170,10 +170,10 @@ def test_runtime_changes_survive_a_restart(db_url: str, make_settings: Any) -> N
     first.shutdown()
     again = build(settings, clock, definition)  # a new process: the code still says "every 1h"
     row = again.store.get_job("export")
-    assert row["trigger"] == "cron 0 8 * * 1-5" and row["paused"] is True
-    assert row["next_run_at"] == datetime(2026, 12, 1, 8, 0, tzinfo=SP)
+    assert row.trigger == "cron 0 8 * * 1-5" and row.paused is True
+    assert row.next_run_at == datetime(2026, 12, 1, 8, 0, tzinfo=SP)
     again.resume_job("export")
-    assert again.store.get_job("export")["paused"] is False
+    assert again.store.get_job("export").paused is False
 
 
 def test_the_decorator_registers_a_job_that_the_scheduler_stores() -> None:
@@ -219,7 +219,7 @@ def test_a_user_module_in_job_modules_shows_up_without_touching_our_code(
         "JOB_MODULES: cannot import 'no_such_module' (ModuleNotFoundError: No module named 'no_such_module')",
     ]
     row = s.store.get_job("acme_cleanup")
-    assert row["trigger"] == "daily 04:00 on weekends" and row["description"] == "Cleans ACME temp files"
+    assert row.trigger == "daily 04:00 on weekends" and row.description == "Cleans ACME temp files"
     sys.modules.pop("acme_jobs", None)
 
 
@@ -273,17 +273,17 @@ def test_todays_queue_shows_planned_slots_and_what_happened(db_url: str, make_se
     ]
     s = build(make_settings(db_url, SCHEDULER_TIMEZONE="America/Sao_Paulo"), clock, *defs)
     queue = s.todays_queue()
-    assert [(e["job"], e["planned_for"].astimezone(SP).hour, e["state"]) for e in queue] == [
+    assert [(e.job, e.planned_for.astimezone(SP).hour, e.state) for e in queue] == [
         ("download", 8, "planned"),
         ("load", 9, "planned"),
         ("load", 15, "planned"),
     ]
     clock.set(datetime(2026, 12, 1, 9, 30, tzinfo=SP).astimezone(timezone.utc))
     s.tick()
-    states = [(e["job"], e["state"]) for e in s.todays_queue()]
+    states = [(e.job, e.state) for e in s.todays_queue()]
     assert states == [("download", "success"), ("load", "success"), ("load", "planned")]
     s.set_trigger("load", "cron 0 9,17 * * *")  # re-planned: the future slot moves, the past stays
-    assert [e["planned_for"].astimezone(SP).hour for e in s.todays_queue()] == [8, 9, 17]
+    assert [e.planned_for.astimezone(SP).hour for e in s.todays_queue()] == [8, 9, 17]
 
 
 @pytest.mark.parametrize(

@@ -69,11 +69,11 @@ def test_retention_deletes_only_old_finished_runs(sqlite_url: str, make_settings
     for _ in range(5):
         s.tick()
         clock.advance(timedelta(days=10))
-    assert len(s.status_reader.history(limit=100)) == 5
-    deleted = s.status_reader.purge(clock.now() - timedelta(days=30))
-    kept = s.status_reader.history(limit=100)
+    assert len(s.history(limit=100)) == 5
+    deleted = s.store.purge(clock.now() - timedelta(days=30))
+    kept = s.history(limit=100)
     assert deleted == 2 and len(kept) == 3
-    assert all(clock.now() - r["started_at"] <= timedelta(days=30) for r in kept)
+    assert all(clock.now() - r.started_at <= timedelta(days=30) for r in kept)
 
 
 def test_an_old_database_gets_new_columns_in_place(sqlite_url: str) -> None:

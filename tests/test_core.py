@@ -16,7 +16,7 @@ from app.clock import FrozenClock
 from app.core.models import Instance, Run, RunStatus
 from app.core.runner import RunContext
 from app.core.store import JobStore
-from app.errors import LeaseLostError
+from app.errors import CursorMovedError, LeaseLostError, LeaseTakenOverError, RunCancelledError
 from tests.support import ScriptedJob, job, scheduler
 
 runs = Run.__table__
@@ -122,8 +122,8 @@ def test_nothing_stays_running_after_its_lease_expires(db_url: str, make_setting
     [run] = all_runs(s)
     assert run["status"] == "abandoned" and run["finished_at"] is not None
     job_row = s.store.get_job("j")
-    assert job_row["lease_owner"] is None
-    assert s.get_status("j")["current_run"] is None
+    assert job_row.lease_owner is None
+    assert s.get_status("j").current_run is None
 
 
 def test_job_that_raises_is_recorded_and_the_scheduler_goes_on(db_url: str, make_settings: Any) -> None:
@@ -134,7 +134,7 @@ def test_job_that_raises_is_recorded_and_the_scheduler_goes_on(db_url: str, make
     assert sorted(o.status.value for o in outcomes) == ["failed", "success"]
     failed = [r for r in all_runs(s) if r["job_name"] == "bad"][0]
     assert failed["error"] == "RuntimeError: source exploded on call 1"
-    assert s.get_status("bad")["last_result"] == "failed"
+    assert s.get_status("bad").last_result == "failed"
 
 
 def test_fails_twice_then_succeeds_with_backoff(db_url: str, make_settings: Any) -> None:
@@ -151,7 +151,7 @@ def test_fails_twice_then_succeeds_with_backoff(db_url: str, make_settings: Any)
     s.tick()
     history = [(r["status"], r["attempt"], r["trigger"]) for r in all_runs(s)]
     assert history == [("failed", 1, "schedule"), ("failed", 2, "retry"), ("success", 3, "retry")]
-    assert s.get_status("j")["last_result"] == "success"
+    assert s.get_status("j").last_result == "success"
 
 
 def test_job_that_hangs_past_its_timeout_is_ended_and_fenced(db_url: str, make_settings: Any) -> None:
@@ -164,7 +164,7 @@ def test_job_that_hangs_past_its_timeout_is_ended_and_fenced(db_url: str, make_s
         run = [r for r in all_runs(s) if r["job_name"] == "hang"][0]
         assert run["status"] == "timeout" and "timed out after 0.3 s" in run["error"]
         job_row = s.store.get_job("hang")
-        assert job_row["lease_owner"] is None and job_row["fence"] == run["fence"] + 1
+        assert job_row.lease_owner is None and job_row.fence == run["fence"] + 1
     finally:
         hang.release.set()
 
@@ -180,7 +180,7 @@ def test_downtime_of_five_intervals_gives_exactly_one_catch_up(db_url: str, make
     assert restarted.tick() == []
     assert [r["trigger"] for r in all_runs(restarted)] == ["schedule", "catch-up"]
     status = restarted.get_status("j")
-    assert status["next_run"] is not None
+    assert status.next_run is not None
     clock.advance(30)
     assert len(restarted.tick()) == 1  # back on the original cadence
 
@@ -206,11 +206,11 @@ def test_a_restart_loses_nothing(db_url: str, make_settings: Any) -> None:
     again = scheduler(settings, clock, job("j", ScriptedJob(), interval=60))
     again.prepare()
     row = again.store.get_job("j")
-    assert row["interval_seconds"] == 300 and row["paused"] is True
+    assert row.interval_seconds == 300 and row.paused is True
     assert len(all_runs(again)) == 1
     clock.advance(3600)
     assert again.tick() == []  # paused survives the restart
-    assert again.get_status("j")["state"] == "paused"
+    assert again.get_status("j").state == "paused"
 
 
 def test_run_now_coalesces_requests_and_joins_a_run_in_progress(db_url: str, make_settings: Any) -> None:
@@ -231,7 +231,7 @@ def test_run_now_coalesces_requests_and_joins_a_run_in_progress(db_url: str, mak
     finally:
         hang.release.set()
         worker.join(10)
-    assert first.done() and first.poll()["status"] == "success"
+    assert first.done() and first.poll().status == "success"
     assert len(hang.calls) == 1
     assert all_runs(s)[0]["requested_by"] == "alice"
 
@@ -262,11 +262,11 @@ def test_a_silent_scheduler_is_visible_in_the_status(sqlite_url: str, make_setti
     s.tick()
     s._aps = type("Timer", (), {"running": True})()  # a timer that claims to run but stopped ticking
     clock.advance(29)
-    assert s.get_status("j")["state"] == "running"
+    assert s.get_status("j").state == "running"
     clock.advance(2)
     status = s.get_status("j")
-    assert status["state"] == "silent" and status["running"] is False
-    assert status["silent_since"] is not None
+    assert status.state == "silent" and status.running is False
+    assert status.silent_since is not None
     s._aps = None
 
 
@@ -283,7 +283,7 @@ def test_each_run_leaves_a_structured_log_line(sqlite_url: str, make_settings: A
     clock = FrozenClock()
     s = scheduler(make_settings(sqlite_url), clock, job("bad", ScriptedJob(failures=9)), job("ok", ScriptedJob()))
     s.tick()
-    lines = {(line["level"], line["message"]) for line in s.status_reader.logs()}
+    lines = {(line.level, line.message) for line in s.run_logs()}
     assert ("INFO", "schedule run, attempt 1: success, 10 rows") in lines
     assert ("ERROR", "schedule run, attempt 1: failed, 0 rows (RuntimeError: source exploded on call 1)") in lines
 
@@ -299,9 +299,9 @@ def test_secrets_are_scrubbed_from_run_errors(sqlite_url: str, make_settings: An
     )
     s = scheduler(settings, clock, job("j", leaky))
     s.tick()
-    error = s.get_status("j")["last_error"]
+    error = s.get_status("j").last_error
     assert "hunter2" not in error and "adm1n-pw" not in error and "tok-42" not in error and "***" in error
-    assert all("hunter2" not in line["message"] for line in s.status_reader.logs())
+    assert all("hunter2" not in line.message for line in s.run_logs())
 
 
 def test_operator_reset_of_a_stuck_run_fences_it_and_frees_the_job(sqlite_url: str, make_settings: Any) -> None:
@@ -321,7 +321,7 @@ def test_operator_reset_of_a_stuck_run_fences_it_and_frees_the_job(sqlite_url: s
         worker.join(10)
     [run] = all_runs(s)
     assert run["status"] == "abandoned"
-    assert s.store.get_job("j")["lease_owner"] is None
+    assert s.store.get_job("j").lease_owner is None
     assert s.store.reset_stuck("j", clock.now()) is False
 
 
@@ -356,7 +356,7 @@ def test_a_claim_never_starts_a_second_run_while_the_first_holds_its_lease(db_ur
     assert JobStore(s.engine, "first", lease_seconds=300).renew(first, clock.now()) is True
     assert JobStore(s.engine, "second", lease_seconds=300).claim("j", clock.now()) is None
     assert [r["status"] for r in all_runs(s)] == ["running"]
-    assert s.store.get_job("j")["fence"] == first.fence
+    assert s.store.get_job("j").fence == first.fence
 
 
 def test_a_claim_whose_job_row_changed_since_its_read_wins_nothing(db_url: str, make_settings: Any) -> None:
@@ -378,7 +378,7 @@ def test_make_due_if_stale_changes_nothing_when_the_job_moved_on_since_its_read(
     # Another replica claimed and ran the job (the fence moved) between this call's read and its write.
     with concurrent_write_before(s.engine, "UPDATE jobs", "UPDATE jobs SET fence = fence + 1") as fired:
         assert s.store.make_due_if_stale("j", clock.now()) is False
-    assert fired and s.store.get_job("j")["extra_at"] is None
+    assert fired and s.store.get_job("j").extra_at is None
 
 
 def test_reap_ends_a_running_run_that_its_job_no_longer_points_at(db_url: str, make_settings: Any) -> None:
@@ -430,6 +430,26 @@ def test_a_timeout_cancels_the_job_and_its_next_progress_call_stops_it(db_url: s
     assert stopped.wait(10), "progress() after the cancel did not stop the job"
 
 
+def test_lease_taken_over_cursor_moved_and_cancelled_are_three_signals(sqlite_url: str, make_settings: Any) -> None:
+    clock = FrozenClock()
+    s = scheduler(make_settings(sqlite_url, lease_seconds=30), clock, job("j", ScriptedJob(), retries=1))
+    s.prepare()
+    zombie = JobStore(s.engine, "zombie", lease_seconds=30)
+    claim = zombie.claim("j", clock.now())
+    assert claim is not None
+    ctx = RunContext(zombie, claim, clock)
+    ctx.cancelled.set()
+    with pytest.raises(RunCancelledError):  # the runner's cancel (timeout, lease lost, shutdown)
+        ctx.progress(1)
+    clock.advance(31)
+    assert JobStore(s.engine, "taker", lease_seconds=30).claim("j", clock.now()) is not None
+    with pytest.raises(LeaseTakenOverError), s.engine.begin() as conn:  # the fence moved on
+        zombie.guard(conn, claim)
+    signals = (LeaseTakenOverError, CursorMovedError, RunCancelledError)
+    assert all(issubclass(e, LeaseLostError) for e in signals)  # `except LeaseLostError` still catches each
+    assert len({e for e in signals for f in signals if e is not f and issubclass(e, f)}) == 0
+
+
 @contextmanager
 def connection_killed_at(engine: Engine, admin_url: str, statement: str) -> Iterator[list[str]]:
     """Terminate the backend of the connection about to run the first statement starting with `statement`
@@ -469,6 +489,6 @@ def test_a_lease_write_survives_a_connection_lost_once(pg_url: str, make_setting
     [run] = all_runs(s)
     if write == "finish":
         assert (run["status"], run["rows"]) == ("success", 7)
-        assert s.store.get_job("j")["lease_owner"] is None
+        assert s.store.get_job("j").lease_owner is None
     else:
         assert (run["status"], run["rows"], run["heartbeat_at"]) == ("running", 3, clock.now())

@@ -21,6 +21,7 @@ from app.core.catalogue import catalogue
 from app.core.scheduler import SyncScheduler, default_jobs
 from app.dataset_config import DatasetConfig
 from app.ui.components.datasets import line
+from tests.support import status_of
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = "2026-11-30 10:00:00"
@@ -255,17 +256,17 @@ def test_each_dataset_is_its_own_job_with_its_trigger_cursor_history_and_freshne
     clock = FrozenClock()
     scheduler = SyncScheduler(settings=settings, clock=clock)
     scheduler.prepare()
-    jobs = {j["name"]: j for j in scheduler.store.list_jobs()}
-    assert jobs["sync_events"]["trigger"] == "every 5m"
-    assert jobs["sync_customers"]["trigger"] == "daily 07:00"
-    assert jobs["sync_products"]["trigger"].startswith("cron */15")
+    jobs = {j.name: j for j in scheduler.store.list_jobs()}
+    assert jobs["sync_events"].trigger == "every 5m"
+    assert jobs["sync_customers"].trigger == "daily 07:00"
+    assert jobs["sync_products"].trigger.startswith("cron */15")
     assert "incremental_sync" not in jobs, "declared datasets replace the demo"
     for name in ("sync_products", "sync_customers", "sync_events"):
         scheduler.run_now(name, requested_by="test")
         scheduler.tick()
     statuses = {d.name: scheduler.get_status(d.job) for d in settings.datasets}
-    assert {n: s["last_result"] for n, s in statuses.items()} == dict.fromkeys(statuses, "success")
-    assert all(s["data_version"] >= 1 for s in statuses.values())
+    assert {n: s.last_result for n, s in statuses.items()} == dict.fromkeys(statuses, "success")
+    assert all(s.data_version >= 1 for s in statuses.values())
     assert store_rows(sqlite_url, "crm_customers", "id") == source_rows(
         f"sqlite:///{tmp_path / 'crm.db'}", "customers", "id"
     )
@@ -275,9 +276,9 @@ def test_each_dataset_is_its_own_job_with_its_trigger_cursor_history_and_freshne
     copied = store_rows(sqlite_url, "events", "tenant, code")
     assert len(copied) == 40 and copied == source_rows(f"sqlite:///{tmp_path / 'events.db'}", "events", "tenant, code")
     history = scheduler.history(limit=10)
-    assert sorted(r["job_name"] for r in history) == ["sync_customers", "sync_events", "sync_products"]
+    assert sorted(r.job_name for r in history) == ["sync_customers", "sync_events", "sync_products"]
     # a second run of one dataset moves only its own data version
-    before = {n: s["data_version"] for n, s in statuses.items()}
+    before = {n: s.data_version for n, s in statuses.items()}
     conn = sqlite3.connect(tmp_path / "shop.db")
     conn.execute("UPDATE products SET name = 'renamed', updated_at = '2026-11-30 11:00:00' WHERE id = 3")
     conn.commit()
@@ -285,7 +286,7 @@ def test_each_dataset_is_its_own_job_with_its_trigger_cursor_history_and_freshne
     clock.advance(1)  # a manual run's slot is its request time: one per instant
     scheduler.run_now("sync_products", requested_by="test")
     scheduler.tick()
-    after = {d.name: scheduler.get_status(d.job)["data_version"] for d in settings.datasets}
+    after = {d.name: scheduler.get_status(d.job).data_version for d in settings.datasets}
     assert after["products"] == before["products"] + 1
     assert (after["events"], after["customers"]) == (before["events"], before["customers"])
     assert ("renamed",) in [(r[1],) for r in store_rows(sqlite_url, "products", "id")]
@@ -305,11 +306,12 @@ def test_badge_lines_say_which_dataset_is_fresh_failed_or_syncing() -> None:
         "next_run": None,
         "data_version": 3,
     }
-    assert line(ds, base, "en") == ("events · data 2 min old", "success")
-    assert line(ds, {**base, "data_age_seconds": 900.0}, "en")[1] == "warning"  # past 10 min, within 20
-    assert line(ds, {**base, "data_age_seconds": 1500.0}, "en")[1] == "error"
-    assert line(ds, {**base, "last_result": "failed"}, "en") == ("events · last sync failed · data 2 min old", "error")
-    assert line(ds, {**base, "current_run": {"rows": 1234}}, "pt-BR") == (
+    assert line(ds, status_of(**base), "en") == ("events · data 2 min old", "success")
+    assert line(ds, status_of(**{**base, "data_age_seconds": 900.0}), "en")[1] == "warning"  # past 10 min, within 20
+    assert line(ds, status_of(**{**base, "data_age_seconds": 1500.0}), "en")[1] == "error"
+    failed = status_of(**{**base, "last_result": "failed"})
+    assert line(ds, failed, "en") == ("events · last sync failed · data 2 min old", "error")
+    assert line(ds, status_of(**{**base, "current_run": {"rows": 1234}}), "pt-BR") == (
         "events · sincronizando… 1.234 linhas",
         "info",
     )
@@ -335,7 +337,7 @@ def _synced(job: str) -> dict[str, Any] | None:
     if current is None:
         return None
     status = current.get_status(job)
-    return status if status["data_version"] > 0 and not status["current_run"] else None
+    return status if status.data_version > 0 and not status.current_run else None
 
 
 def _wait_synced(job: str) -> None:
@@ -395,7 +397,7 @@ def test_sync_now_in_the_sidebar_requests_every_dataset_of_the_page(events_app: 
     current = process_registry.current()
 
     def served() -> bool:
-        return len(current.history(limit=50)) > runs_before and not current.get_status("sync_events")["current_run"]
+        return len(current.history(limit=50)) > runs_before and not current.get_status("sync_events").current_run
 
     import time
 
@@ -403,7 +405,7 @@ def test_sync_now_in_the_sidebar_requests_every_dataset_of_the_page(events_app: 
     while time.monotonic() < deadline and not served():
         time.sleep(0.1)
     assert served()
-    assert current.history(limit=1)[0]["trigger"] == "manual"
+    assert current.history(limit=1)[0].trigger == "manual"
 
 
 # -- layering ------------------------------------------------------------------------------------------------
@@ -485,15 +487,15 @@ def test_reports_of_a_dataset_and_of_a_query_arrive_with_every_row(tmp_path: Pat
         clock = FrozenClock()  # 2026-01-05: the source's rows (2026-11-30) are after the query's :start
         scheduler = SyncScheduler(settings=settings, clock=clock)
         scheduler.prepare()
-        jobs = {j["name"]: j for j in scheduler.store.list_jobs()}
-        assert jobs["report_all_events"]["trigger"] == "daily 06:00" and "report_kinds" in jobs
+        jobs = {j.name: j for j in scheduler.store.list_jobs()}
+        assert jobs["report_all_events"].trigger == "daily 06:00" and "report_kinds" in jobs
         assert "email_report" not in jobs, "the orders report needs the demo dataset"
         for job in ("sync_events", "report_all_events", "report_kinds"):
             scheduler.run_now(job, requested_by="test")
             scheduler.tick()
-        results = {r["job_name"]: r for r in scheduler.history(limit=10)}
-        assert results["report_all_events"]["status"] == "success", results["report_all_events"]["error"]
-        assert results["report_kinds"]["status"] == "success", results["report_kinds"]["error"]
+        results = {r.job_name: r for r in scheduler.history(limit=10)}
+        assert results["report_all_events"].status == "success", results["report_all_events"].error
+        assert results["report_kinds"].status == "success", results["report_kinds"].error
         by_to = {
             envelope[1][0]: message
             for envelope, message in zip(server.inbox.envelopes, server.inbox.messages, strict=True)
@@ -604,7 +606,7 @@ def test_three_sources_stay_equal_after_inserts_updates_and_hard_deletes(
             scheduler.run_now(job, requested_by="test")
             scheduler.tick()
             last = scheduler.history(job, limit=1)[0]
-            assert last["status"] == "success", (job, last["error"])
+            assert last.status == "success", (job, last.error)
 
     def same() -> None:
         assert _rows(db_url, "accounts", "tenant, code") == _rows(pg_source_url, "accounts", "tenant, code")
@@ -632,10 +634,10 @@ def test_three_sources_stay_equal_after_inserts_updates_and_hard_deletes(
     )
     run("sync_accounts", "sync_products", "sync_notes", "reconcile_accounts", "reconcile_products")
     same()
-    versions = {d.name: scheduler.get_status(d.job)["data_version"] for d in settings.datasets}
-    assert len({scheduler.get_status(d.job)["trigger"] for d in settings.datasets}) == 3
+    versions = {d.name: scheduler.get_status(d.job).data_version for d in settings.datasets}
+    assert len({scheduler.get_status(d.job).trigger for d in settings.datasets}) == 3
     assert all(v >= 2 for v in versions.values()), versions
-    assert {r["job_name"] for r in scheduler.history(limit=50)} == {
+    assert {r.job_name for r in scheduler.history(limit=50)} == {
         "sync_accounts", "sync_products", "sync_notes", "reconcile_accounts", "reconcile_products",
     }  # fmt: skip
 
@@ -693,8 +695,8 @@ def test_a_dataset_never_writes_into_its_own_source_table(tmp_path: Path) -> Non
     scheduler.run_now("sync_items")
     scheduler.tick()
     (run,) = scheduler.history("sync_items")
-    assert run["status"] == "failed" and "would write into its own source" in run["error"], run["error"]
-    assert "datasets.items.destination" in run["error"]
+    assert run.status == "failed" and "would write into its own source" in run.error, run.error
+    assert "datasets.items.destination" in run.error
     assert len(source_rows(url, "items", "id")) == 3
 
 
@@ -711,7 +713,7 @@ def test_a_new_destination_table_is_loaded_whole_even_with_an_old_cursor(tmp_pat
     clock.advance(1)
     scheduler.run_now("sync_products")
     scheduler.tick()
-    assert scheduler.history("sync_products", limit=1)[0]["rows"] == 30
+    assert scheduler.history("sync_products", limit=1)[0].rows == 30
     assert store_rows(sqlite_url, "products", "id") == source_rows(source, "products", "id")
 
 

@@ -104,7 +104,7 @@ def test_counters_never_go_down_when_history_is_settled_and_purged(db_url: str, 
         return snap["runs"], snap["failures"], durations
 
     before = counted()
-    s.status_reader.purge(clock.now())  # nothing settled yet: the purge folds what it deletes
+    s.store.purge(clock.now())  # nothing settled yet: the purge folds what it deletes
     assert counted() == before
     for _ in range(2):
         s.tick()
@@ -113,9 +113,9 @@ def test_counters_never_go_down_when_history_is_settled_and_purged(db_url: str, 
     after_two = counted()
     assert {(r["job"], r["status"]): r["runs"] for r in after_two[0]} == {("bad", "failed"): 5, ("good", "success"): 5}
     assert counted() == after_two  # the scrape above settled the old runs: counted once, not twice
-    s.status_reader.purge(clock.now())  # now deleting settled runs: nothing is added again
+    s.store.purge(clock.now())  # now deleting settled runs: nothing is added again
     assert counted() == after_two
-    assert s.status_reader.history(limit=100) != []  # the purge keeps each job's last run
+    assert s.history(limit=100) != []  # the purge keeps each job's last run
 
 
 def test_timeouts_and_abandoned_runs_are_failure_reasons(db_url: str, make_settings: Any) -> None:

@@ -16,7 +16,7 @@ from tests.test_ui import scheduler as scheduler_of_page
 
 def _states(s: Any, name: str) -> tuple[bool, bool, bool]:
     status = s.get_status(name)
-    return status["paused"], status["scheduler_paused"], status["job_paused"]
+    return status.paused, status.scheduler_paused, status.job_paused
 
 
 def test_stop_and_start_keep_a_job_paused_by_an_operator(db_url: str, make_settings: Any) -> None:
@@ -62,8 +62,8 @@ def test_a_job_paused_while_the_scheduler_is_stopped_stays_paused_after_start(
     s.start(resume_jobs=True)
     s.shutdown()
     assert _states(s, "a") == (True, False, True)
-    jobs = {r["name"]: r for r in s.store.list_jobs()}
-    assert jobs["a"]["job_paused"] is True and s.store.scheduler_paused() is False
+    jobs = {r.name: r for r in s.store.list_jobs()}
+    assert jobs["a"].job_paused is True and s.store.scheduler_paused() is False
 
 
 def test_the_scheduler_page_shows_both_states_and_start_keeps_the_job_paused(configure: Any) -> None:  # noqa: F811
@@ -84,5 +84,5 @@ def test_the_scheduler_page_shows_both_states_and_start_keeps_the_job_paused(con
     at.button(key="fd_start").click().run()
     assert not at.exception, [e.value for e in at.exception]
     status = scheduler_of_page().get_status()
-    assert (status["paused"], status["scheduler_paused"], status["job_paused"]) == (True, False, True)
+    assert (status.paused, status.scheduler_paused, status.job_paused) == (True, False, True)
     assert any("paused by an operator" in str(c.value) for c in at.caption)

@@ -48,15 +48,15 @@ def test_a_waiting_caller_abandons_a_dead_run_at_its_lease_expiry_and_is_served_
     handle = s.run_now("j", requested_by="cli")
     assert handle.joined and handle.run_id == dead_run
     clock.advance(timedelta(seconds=29))
-    assert handle.poll()["status"] == "running"  # the lease is still live: nobody may take over yet
+    assert handle.poll().status == "running"  # the lease is still live: nobody may take over yet
     clock.advance(timedelta(seconds=2))
     record = handle.wait(timeout=5)
-    assert record is not None and record["status"] == "success", record
-    assert record["id"] != dead_run and len(work.calls) == 1
+    assert record is not None and record.status == "success", record
+    assert record.id != dead_run and len(work.calls) == 1
     # A dead manual run left its retry: the request follows it instead of asking for a second run.
-    assert record["trigger"] == ("retry" if manual else "manual")
+    assert record.trigger == ("retry" if manual else "manual")
     dead = s.status_reader.run(dead_run)
-    assert dead is not None and dead["status"] == "abandoned" and "expired" in dead["error"]
+    assert dead is not None and dead.status == "abandoned" and "expired" in dead.error
     assert s.tick() == []  # nothing left behind: one new run served the request
     assert len(work.calls) == 1
 
@@ -71,10 +71,10 @@ def test_poll_alone_keeps_the_reaper_going_and_the_page_sees_the_new_run(sqlite_
     record = None
     for _ in range(100):  # what the page's progress fragment does every second; bounded
         record = handle.poll()
-        if record is not None and record["status"] != "running":
+        if record is not None and record.status != "running":
             break
         threading.Event().wait(0.05)  # the replacement runs in the background driver thread
-    assert record is not None and record["status"] == "success" and record["id"] != dead_run
+    assert record is not None and record.status == "success" and record.id != dead_run
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
@@ -145,5 +145,5 @@ def test_a_dead_run_of_a_dependent_job_is_replaced_by_a_request_that_does_not_wa
     handle = s.run_now("child", requested_by="cli")
     clock.advance(timedelta(seconds=31))
     record = handle.wait(timeout=3)
-    assert record is not None and record["status"] == "success", record
-    assert record["id"] != dead_run and record["trigger"] == "manual" and len(work.calls) == 1
+    assert record is not None and record.status == "success", record
+    assert record.id != dead_run and record.trigger == "manual" and len(work.calls) == 1

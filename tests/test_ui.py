@@ -23,9 +23,11 @@ from streamlit.testing.v1 import AppTest
 
 from app.config import PARSERS, SECRET_KEYS, load_settings
 from app.core import process_registry
+from app.core.records import JobStatus
 from app.core.scheduler import SyncScheduler
 from app.ui.components.autorefresh import refresh_minutes
 from app.ui.components.scheduler_status import badge_state
+from tests.support import status_of
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = {
@@ -104,13 +106,13 @@ def scheduler() -> SyncScheduler:
 def wait_for_first_sync() -> dict[str, Any]:
     def synced() -> dict[str, Any] | None:
         status = scheduler().get_status()
-        return status if status["data_version"] > 0 and not status["current_run"] else None
+        return status if status.data_version > 0 and not status.current_run else None
 
     return wait_for(synced, "the first sync to commit")
 
 
 def manual_runs() -> list[dict[str, Any]]:
-    return [r for r in scheduler().status_reader.history(limit=100) if r["trigger"] == "manual"]
+    return [r for r in scheduler().history(limit=100) if r.trigger == "manual"]
 
 
 def toasts(at: AppTest) -> list[str]:
@@ -240,7 +242,7 @@ def test_a_database_that_goes_away_later_gives_a_clear_error(
 # -- the badge and smart refresh, as pure functions ----------------------------------------------------------
 
 
-def status(**overrides: Any) -> dict[str, Any]:
+def status(**overrides: Any) -> JobStatus:
     base: dict[str, Any] = {
         "state": "running",
         "interval_minutes": 15.0,
@@ -250,7 +252,7 @@ def status(**overrides: Any) -> dict[str, Any]:
         "silent_since": None,
         "timezone": "America/Sao_Paulo",
     }
-    return {**base, **overrides}
+    return status_of(**{**base, **overrides})
 
 
 @pytest.mark.parametrize(
@@ -326,9 +328,9 @@ def test_autorefresh_fallback_catches_up_on_the_first_view(configure: Configure)
     at = render("dashboard")
     assert not scheduler().timer_running
     status = wait_for_first_sync()
-    assert status["last_result"] == "success"
-    runs = scheduler().status_reader.history()
-    assert [(r["trigger"], r["requested_by"]) for r in runs] == [("manual", "auto-refresh dashboard")]
+    assert status.last_result == "success"
+    runs = scheduler().history()
+    assert [(r.trigger, r.requested_by) for r in runs] == [("manual", "auto-refresh dashboard")]
     at.run()
     assert {m.label for m in at.metric} >= {"Orders", "Revenue (R$)"}
 
@@ -361,12 +363,12 @@ def test_admin_controls_are_disabled_for_viewers_until_the_right_password(config
 
     at.button(key="fd_stop").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert scheduler().get_status()["state"] == "paused", scheduler().get_status()
+    assert scheduler().get_status().state == "paused", scheduler().get_status()
     assert "Scheduler stopped (Stop)" in rendered_text(at)  # the scheduler's pause, not a job's
     assert enabled(at) == {"fd_sync_now", "fd_start", "fd_restart"}
     at.button(key="fd_start").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert scheduler().get_status()["state"] == "running"
+    assert scheduler().get_status().state == "running"
 
 
 def test_controls_are_open_when_no_admin_is_configured(configure: Configure) -> None:
@@ -386,13 +388,13 @@ def test_sync_now_is_rate_limited_for_viewers_but_not_for_the_admin(configure: C
     at.button(key="fd_sync_now").click().run()
     assert not at.exception
     assert any("Sync now is available again in" in str(i.value) for i in at.info), [i.value for i in at.info]
-    assert not scheduler().get_status()["requested"] and not manual_runs()
+    assert not scheduler().get_status().requested and not manual_runs()
 
     at.text_input(key="fd_admin_password").input("s3cret-admin").run()
     at.button(key="fd_sync_now").click().run()
     assert toasts(at) == ["Sync requested."]
-    run = wait_for(lambda: [r for r in manual_runs() if r["status"] == "success"], "the admin's manual run")[0]
-    assert run["requested_by"].startswith("session ")
+    run = wait_for(lambda: [r for r in manual_runs() if r.status == "success"], "the admin's manual run")[0]
+    assert run.requested_by.startswith("session ")
 
 
 @pytest.mark.parametrize(
@@ -415,8 +417,8 @@ def test_sync_now_works_for_everyone_and_reports_when_done(configure: Configure,
         return any(text.startswith("Sync finished:") for text in toasts(at))
 
     wait_for(finished, "the finished-sync notice")
-    assert [r["status"] for r in manual_runs()] == ["success"]
-    assert scheduler().get_status()["data_version"] > before["data_version"]
+    assert [r.status for r in manual_runs()] == ["success"]
+    assert scheduler().get_status().data_version > before.data_version
 
 
 # -- language ------------------------------------------------------------------------------------------------

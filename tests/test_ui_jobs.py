@@ -41,16 +41,16 @@ def test_a_trigger_changed_on_the_page_is_stored_and_bad_text_is_explained(confi
     box.input("cron 0 8 * *").run()
     at.button(key="fd_job_save").click().run()
     assert any("has 4 fields" in str(e.value) for e in at.error), [e.value for e in at.error]
-    assert scheduler().store.get_job("history_retention")["trigger"] == "daily 03:00"  # unchanged
+    assert scheduler().store.get_job("history_retention").trigger == "daily 03:00"  # unchanged
 
     at.text_input(key="fd_job_trigger_history_retention").input("daily 04:30 on weekends").run()
     at.button(key="fd_job_save").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert scheduler().store.get_job("history_retention")["trigger"] == "daily 04:30 on weekends"
+    assert scheduler().store.get_job("history_retention").trigger == "daily 04:30 on weekends"
     assert jobs_table(at)["history_retention"]["trigger"] == "daily 04:30 on weekends"
 
     at.button(key="fd_job_pause").click().run()
-    assert scheduler().store.get_job("history_retention")["paused"] is True
+    assert scheduler().store.get_job("history_retention").paused is True
     assert jobs_table(at)["history_retention"]["state"] == "paused (job)"  # not the scheduler's "held"
 
 

@@ -25,6 +25,7 @@ from app.clock import FrozenClock
 from app.config import Settings, load_settings
 from app.core.listener import RequestListener
 from app.core.models import Instance, Run
+from app.core.records import RunRecord
 from app.core.runner import RunContext
 from app.core.scheduler import JobDefinition, SyncScheduler, initialize_scheduler
 from app.core.store import REQUEST_CHANNEL, JobSpec
@@ -78,13 +79,13 @@ def test_a_web_process_records_a_request_and_never_runs_it_itself(
     web.request_if_stale("counted")  # the fallback refresh's request: joins, and runs nothing here either
     assert not web.timer_running and web.state_name == "web"
     assert calls == [] and handle.run_id is None
-    assert web.store.get_job("counted")["requested_at"] == START
+    assert web.get_job("counted").requested_at == START
     assert web.instances.recent() == []  # a web process is no scheduler: it never beats
 
     worker = SyncScheduler(settings=settings, clock=clock, jobs=[counting_job(calls)], worker=True)
     assert worker.tick() and calls and set(calls) == {worker.instance_id}
-    run = web.status_reader.run(handle.run_id or -1)
-    assert run is not None and run["owner"] == worker.instance_id and run["status"] == "success"
+    run = web.get_run(handle.run_id or -1)
+    assert run is not None and run.owner == worker.instance_id and run.status == "success"
 
 
 def test_initialize_scheduler_in_the_web_role_starts_no_timer(
@@ -105,15 +106,15 @@ def test_the_web_status_follows_the_workers_heartbeats(db_url: str, make_setting
     settings = role_settings(make_settings, db_url, "web")
     web = SyncScheduler(settings=settings, clock=clock, jobs=[counting_job([])])
     web.prepare()
-    assert web.get_status("counted")["state"] == "silent"  # no worker has ever beaten
+    assert web.get_status("counted").state == "silent"  # no worker has ever beaten
     web.instances.beat("worker-1", START, "running", 0)
     status = web.get_status("counted")
-    assert status["state"] == "running" and status["running"] and web.running_workers() == 1
+    assert status.state == "running" and status.running and web.running_workers() == 1
     clock.advance(timedelta(seconds=31))  # three missed 5 s ticks, at least 30 s
-    assert web.get_status("counted")["state"] == "silent"
+    assert web.get_status("counted").state == "silent"
     web.instances.beat("worker-1", clock.now(), "stopped", 0)  # stopped cleanly, and none other beats
     status = web.get_status("counted")
-    assert status["state"] == "silent" and status["silent_since"] is not None and web.running_workers() == 0
+    assert status.state == "silent" and status.silent_since is not None and web.running_workers() == 0
 
 
 def test_a_worker_never_hibernates(sqlite_url: str, make_settings: Callable[..., Settings]) -> None:
@@ -179,7 +180,7 @@ def test_the_scheduler_page_in_the_web_role_says_where_runs_happen_and_only_reco
     at.button(key="fd_sync_now").click().run()
     assert not at.exception and toasts(at) == ["A sync is already running or requested: following it."]
     at.run()
-    requested = [j["name"] for j in web.store.list_jobs() if j["requested_at"] is not None]
+    requested = [j.name for j in web.list_jobs() if j.requested_at is not None]
     assert requested and web.status_reader.history(limit=10) == []  # recorded, and nothing ran here
     assert not web.timer_running
 
@@ -280,15 +281,15 @@ def web_scheduler(env: dict[str, str]) -> SyncScheduler:
     return web
 
 
-def served(web: SyncScheduler, job: str, workers: list[Worker]) -> tuple[dict[str, Any], float]:
+def served(web: SyncScheduler, job: str, workers: list[Worker]) -> tuple[RunRecord, float]:
     """Ask as a web process does; wait for the run to end; (its record, seconds from request to start)."""
     handle = web.run_now(job, requested_by="web test")
     web.drive_in_background(job)  # what the web's Sync now calls: must leave the run to a worker
     assert not handle.joined
     logs = lambda: "\n".join(tail(w.log) for w in workers)  # noqa: E731
-    run = wait_until(lambda: (r := handle.poll()) and r["status"] != "running" and r, f"a run of {job}", 60, logs)
+    run = wait_until(lambda: (r := handle.poll()) and r.status != "running" and r, f"a run of {job}", 60, logs)
     assert handle.request.requested_at is not None
-    return run, (run["started_at"] - handle.request.requested_at).total_seconds()
+    return run, (run.started_at - handle.request.requested_at).total_seconds()
 
 
 @pytest.mark.slow
@@ -306,7 +307,7 @@ def test_two_workers_serve_each_web_request_once_within_a_second(db_url: str, tm
         for _ in range(3):
             run, latency = served(web, "incremental_sync", workers)
             latencies.append(latency)
-            assert run["status"] == "success" and owner_pid(run["owner"]) in pids, run
+            assert run.status == "success" and owner_pid(run.owner) in pids, run
         assert max(latencies) <= bound, f"served {latencies} s after the request; bound {bound} s\n{logs()}"
         manual = [r for r in runs_of(db_url, "incremental_sync") if r["trigger"] == "manual"]
         assert len(manual) == 3, manual  # one run per request, never two
@@ -331,10 +332,10 @@ def test_a_worker_that_loses_its_listen_connection_still_serves_the_next_request
             web = web_scheduler(env)
             # asked at once, while the listener is still down: heard on reconnect (it reads what it missed)
             run, latency = served(web, "incremental_sync", workers)
-            assert run["status"] == "success" and latency <= 5.0, (latency, logs())
+            assert run.status == "success" and latency <= 5.0, (latency, logs())
             workers[0].wait_for("listening for run requests", 10)
             run, latency = served(web, "incremental_sync", workers)  # and the new connection hears the next one
-            assert run["status"] == "success" and latency <= SERVED_WITHIN["postgresql"], (latency, logs())
+            assert run.status == "success" and latency <= SERVED_WITHIN["postgresql"], (latency, logs())
             assert "lost its connection" in workers[0].text()
         finally:
             engine.dispose()

@@ -1,17 +1,25 @@
 """The scheduler core: when and whether something runs. Pure Python, never imports Streamlit.
 
-Vocabulary (one word per concept):
-- *job*: something that can run, with its interval, timeout, retries and pause state (a row in ``jobs``).
+Vocabulary (one word per concept; the records are frozen dataclasses in ``app.core.records``):
+- *job*: something that can run, with its trigger, timeout, retries and pause state (a row in ``jobs``, read
+  as a ``JobState``). The seed's sync job is ``DEFAULT_JOB`` ("incremental_sync"); a dataset's is ``sync_<name>``.
 - *slot*: one due instant of a job (``jobs.next_run_at``); at most one run per slot (``unique(job, scheduled_for)``).
-- *run*: one execution of a job, its record in ``runs`` (status, attempt, trigger, owner, rows, error).
+- *run*: one execution of a job, its record in ``runs`` (status, attempt, trigger, owner, rows, error), read as a
+  ``RunRecord``. Its ``trigger`` column says why it started (schedule, manual, catch-up, retry).
 - *lease*: the claim a process holds on a job while its run works; it expires unless renewed, and carries a
   *fence* (an increasing token) so a run whose lease was taken over cannot commit.
 - *cursor*: an incremental sync's persisted high-water mark (``sync_cursors``), committed with the data.
+- *stop signals* (``app.errors``, all ``LeaseLostError``): ``LeaseTakenOverError`` (the fence moved on),
+  ``CursorMovedError`` (the cursor's compare-and-set failed), ``RunCancelledError`` (timeout, lease lost, shutdown).
 - *presence*: sessions seen recently; without presence the scheduler *hibernates*.
-- *status*: a read-only snapshot for the UI and CLI.
+- *status*: a read-only snapshot for the UI and CLI (``JobStatus``); a dict only at the seed's
+  ``get_scheduler_status()``.
+- *store*: ``JobStore``, which writes job state, leases, runs and their purge; ``StatusReader`` only reads.
 - *trigger*: when a job's slots fall (interval, delay, cron, daily, once; day groups and hours windows).
 - *dependency*: a job whose latest run must have succeeded in a job's window before that job runs.
-- *queue*: today's planned slots of every job (``planned_runs``), renewed daily.
+- *queue*: today's planned slots of every job (``planned_runs``, read as ``PlannedSlot``), renewed daily.
 - *alert*: an episode of a job failing N times in a row or its data too old, raised once, closed when it clears.
 - *tally*: finished runs folded into counters, so metrics stay monotonic after history is purged.
+
+Pages, components and the CLI call ``SyncScheduler``'s methods (the façade) and never its stores.
 """

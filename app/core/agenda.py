@@ -12,6 +12,7 @@ from sqlalchemy import Engine, Table, and_, delete, select
 
 from app.core.database import dialect_insert, write_transaction
 from app.core.models import PlannedRun, Run, RunStatus
+from app.core.records import PlannedSlot
 from app.core.store import JobStore
 from app.core.triggers import wall_to_instant
 
@@ -38,15 +39,15 @@ class Agenda:
         start, end = self.day_bounds(day)
         rows: list[dict[str, Any]] = []
         for job in self.store.list_jobs():
-            anchor = job["next_run_at"]
-            if job["paused"] or anchor is None:
+            anchor = job.next_run_at
+            if job.paused or anchor is None:
                 continue
             trigger = self.store.trigger_of(job)
             fires = trigger.fires_between(max(start, anchor, now), end, self.tz, anchor=anchor, limit=PER_JOB_LIMIT)
             if anchor >= start and anchor < end and anchor not in fires and len(fires) < PER_JOB_LIMIT:
                 fires.insert(0, anchor)  # an overdue slot (catching up) is part of today's queue too
             rows.extend(
-                {"job_name": job["name"], "planned_for": f, "day": day.isoformat(), "priority": job["priority"]}
+                {"job_name": job.name, "planned_for": f, "day": day.isoformat(), "priority": job.priority}
                 for f in fires
             )
         with write_transaction(self.engine) as conn:
@@ -56,7 +57,7 @@ class Agenda:
                 conn.execute(dialect_insert(conn, planned).on_conflict_do_nothing(), rows)
         return len(rows)
 
-    def queue(self, now: datetime, day: date | None = None) -> list[dict[str, Any]]:
+    def queue(self, now: datetime, day: date | None = None) -> list[PlannedSlot]:
         """The day's planned slots with what happened: planned, running, success, failed, skipped or missed."""
         day = day or self.local_day(now)
         join = planned.outerjoin(
@@ -71,13 +72,13 @@ class Agenda:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [
-            {
-                "job": r.job_name,
-                "planned_for": r.planned_for,
-                "priority": r.priority,
-                "state": r.status or ("missed" if r.planned_for < now - timedelta(minutes=1) else "planned"),
-                "run_id": r.id,
-            }
+            PlannedSlot(
+                job=r.job_name,
+                planned_for=r.planned_for,
+                priority=r.priority,
+                state=r.status or ("missed" if r.planned_for < now - timedelta(minutes=1) else "planned"),
+                run_id=r.id,
+            )
             for r in rows
         ]
 
@@ -86,11 +87,11 @@ class Agenda:
             return int(conn.execute(delete(planned).where(planned.c.planned_for < older_than)).rowcount)
 
 
-def queue_counts(queue: list[dict[str, Any]]) -> dict[str, int]:
+def queue_counts(queue: list[PlannedSlot]) -> dict[str, int]:
     """Totals for the queue's header: planned, running, done, failed, skipped, missed."""
     counts = {"planned": 0, "running": 0, "done": 0, "failed": 0, "skipped": 0, "missed": 0}
     for entry in queue:
-        state = entry["state"]
+        state = entry.state
         if state == RunStatus.SUCCESS.value:
             counts["done"] += 1
         elif state in (RunStatus.FAILED.value, RunStatus.TIMEOUT.value, RunStatus.ABANDONED.value):

@@ -20,6 +20,7 @@ from app.clock import Clock
 from app.config import Settings
 from app.core.database import write_transaction
 from app.core.models import Alert, Job, Run, RunStatus
+from app.core.records import JobState
 from app.core.tally import FAILURE_STATUSES
 from app.errors import AppError
 from app.mail import send_mail, smtp_is_configured
@@ -132,12 +133,12 @@ class Alerter:
         firing: list[Condition] = []
         unknown: set[str] = set()
         with self.engine.connect() as conn:
-            for job in conn.execute(select(jobs).order_by(jobs.c.name)).mappings():
-                failing = self._failing(conn, job["name"])
+            for job in map(JobState.from_row, conn.execute(select(jobs).order_by(jobs.c.name)).mappings()):
+                failing = self._failing(conn, job.name)
                 firing += [failing] if failing else []
-                if job["paused"] or job["current_run_id"] is not None or job["next_run_at"] is None:
+                if job.paused or job.current_run_id is not None or job.next_run_at is None:
                     # hibernating, catching up right now, or done for good (a one-time job that ran)
-                    unknown.add(open_key(job["name"], STALE))
+                    unknown.add(open_key(job.name, STALE))
                     continue
                 stale = self._stale(conn, job, now)
                 firing += [stale] if stale else []
@@ -155,12 +156,12 @@ class Alerter:
             return None
         return Condition(name, FAILING, f"job {name!r} failed {threshold} times in a row; last: {recent[0].error}")
 
-    def _stale(self, conn: Connection, job: Any, now: datetime) -> Condition | None:
-        name, last_success_at = job["name"], job["last_success_at"]
+    def _stale(self, conn: Connection, job: JobState, now: datetime) -> Condition | None:
+        name, last_success_at = job.name, job.last_success_at
         reference = last_success_at
         if reference is None:  # never succeeded: late counts from the first attempt
             reference = conn.execute(select(func.min(runs.c.started_at)).where(runs.c.job_name == name)).scalar()
-        limit = self._max_age.get(name) or stale_limit(job["interval_seconds"], self.settings.alert_stale_minutes)
+        limit = self._max_age.get(name) or stale_limit(job.interval_seconds, self.settings.alert_stale_minutes)
         if not is_too_old(reference, now, limit):
             return None
         return Condition(name, STALE, self._stale_detail(name, last_success_at, now, limit))

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
+
+from app.core.records import JobState, RunRecord
 
 
 class Verdict(str, Enum):
@@ -58,18 +59,18 @@ def decide(states: list[DependencyState], since: datetime) -> tuple[Verdict, str
     return Verdict.READY, ""
 
 
-def state_from_rows(job: Any, last_run: Any, now: datetime) -> DependencyState:
+def state_from_rows(job: JobState, last_run: RunRecord | None, now: datetime) -> DependencyState:
     """Build a dependency's snapshot from its job row and its latest finished run (None if it never ran)."""
-    running = job["lease_owner"] is not None and job["lease_expires_at"] > now
-    due = [t for t in (job["requested_at"], job["extra_at"]) if t is not None]
-    if not job["paused"] and job["next_run_at"] is not None and job["next_run_at"] <= now:
-        due.append(job["next_run_at"])
+    running = job.lease_held(now)
+    due = [t for t in (job.requested_at, job.extra_at) if t is not None]
+    if not job.paused and job.next_run_at is not None and job.next_run_at <= now:
+        due.append(job.next_run_at)
     return DependencyState(
-        name=job["name"],
-        last_success_at=job["last_success_at"],
+        name=job.name,
+        last_success_at=job.last_success_at,
         running=running,
         pending=bool(due),
-        last_status=None if last_run is None else last_run["status"],
-        last_finished_at=None if last_run is None else last_run["finished_at"],
-        last_error=None if last_run is None else last_run["error"],
+        last_status=None if last_run is None else last_run.status,
+        last_finished_at=None if last_run is None else last_run.finished_at,
+        last_error=None if last_run is None else last_run.error,
     )

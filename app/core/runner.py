@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 from app.clock import Clock
 from app.core.models import RunStatus
 from app.core.store import Claim, JobStore
-from app.errors import AppError, LeaseLostError
+from app.errors import AppError, RunCancelledError
 from app.redaction import scrub
 
 logger = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class RunContext:
             self.rows = rows
             self.progress_text = message
         if self.cancelled.is_set():
-            raise LeaseLostError(f"run {self.run_id} was cancelled (timeout or lease lost)")
+            raise RunCancelledError(f"run {self.run_id} was cancelled (timeout or lease lost)")
 
     def guard(self, conn: Connection) -> None:
         """Call inside the transaction that commits the job's data: a zombie run rolls back here."""

@@ -24,24 +24,26 @@ from app.clock import Clock, SystemClock
 from app.config import Settings, load_settings, secret_values
 from app.core import process_registry
 from app.core.agenda import Agenda
-from app.core.alerts import Alerter
+from app.core.alerts import Alerter, open_alerts
 from app.core.catalogue import JobDefinition, check_dependencies
+from app.core.cursors import reset_cursor
 from app.core.database import create_schema, get_engine
 from app.core.dependencies import Verdict, decide, window_start
 from app.core.instances import InstanceStore
 from app.core.listener import RequestListener
-from app.core.metrics import start_metrics_server
+from app.core.metrics import metrics_snapshot, start_metrics_server
 from app.core.models import RunStatus, RunTrigger
 from app.core.presence import Presence, should_hibernate
+from app.core.records import InstanceBeat, JobState, JobStatus, PlannedSlot, RunLogLine, RunRecord, SuccessRate
 from app.core.runner import Outcome, Runner
 from app.core.status import StatusReader, silent_after
 from app.core.store import JobStore, RunRequest
 from app.core.tally import settle
 from app.core.triggers import Trigger, parse_trigger
+from app.dataset_config import DEFAULT_JOB  # the one name of the seed's sync job
 from app.errors import AppError, ConfigError, SchedulerError, UnknownJobError
 
 logger = logging.getLogger(__name__)
-DEFAULT_JOB = "incremental_sync"
 HOUSEKEEPING_ID = "__housekeeping__"
 # The timer fires this much before a slot: the claim's database round trip happens early and the run
 # starts on the slot (the runner waits for it), instead of a few milliseconds late.
@@ -71,14 +73,14 @@ class RunHandle:
     def run_id(self) -> int | None:
         return self._scheduler.store.resolve_request(self.request)
 
-    def poll(self) -> dict[str, Any] | None:
+    def poll(self) -> RunRecord | None:
         """The serving run's record (status, rows, progress), or None while it waits to be claimed."""
         return self._poll(here=False)
 
     def done(self) -> bool:
         return _ended(self.poll())
 
-    def wait(self, timeout: float, poll_every: float = 0.1) -> dict[str, Any] | None:
+    def wait(self, timeout: float, poll_every: float = 0.1) -> RunRecord | None:
         """Block up to `timeout` seconds (real time) for the run to end; returns its record.
 
         Without a timer in this process, a run that replaces a dead one executes here, in this thread (a CLI
@@ -96,16 +98,16 @@ class RunHandle:
             run = self._poll(here)
         return run
 
-    def _record(self) -> dict[str, Any] | None:
+    def _record(self) -> RunRecord | None:
         run_id = self.run_id
         return None if run_id is None else self._scheduler.status_reader.run(run_id)
 
-    def _poll(self, here: bool) -> dict[str, Any] | None:
+    def _poll(self, here: bool) -> RunRecord | None:
         run = self._record()
-        if run is not None and run["status"] == RunStatus.RUNNING.value and self._lease_expired(run["id"]):
+        if run is not None and run.status == RunStatus.RUNNING.value and self._lease_expired(run.id):
             self._scheduler.store.reap_expired(self._scheduler.clock.now())
             run = self._record()
-        if run is not None and run["status"] == RunStatus.ABANDONED.value:
+        if run is not None and run.status == RunStatus.ABANDONED.value:
             self._follow(here)
             run = self._record()
         return run
@@ -116,8 +118,8 @@ class RunHandle:
         if self._lease_seen_until is not None and now < self._lease_seen_until:
             return False
         job = self._scheduler.store.get_job(self.job_name)
-        until = job["lease_expires_at"]
-        if job["current_run_id"] == run_id and until is not None and until > now:
+        until = job.lease_expires_at
+        if job.current_run_id == run_id and until is not None and until > now:
             self._lease_seen_until = until
             return False
         return True  # expired, or the job no longer holds this run (reap_expired then ends an orphan)
@@ -129,9 +131,9 @@ class RunHandle:
         """
         scheduler, now = self._scheduler, self._scheduler.clock.now()
         job = scheduler.store.get_job(self.job_name)
-        lease_free = job["lease_owner"] is None or job["lease_expires_at"] <= now
-        retry = job["extra_at"] if not job["paused"] and not job["depends_on"] else None
-        if lease_free and job["requested_at"] is None and retry is not None and retry <= now:
+        lease_free = not job.lease_held(now)
+        retry = job.extra_at if not job.paused and not job.depends_on else None
+        if lease_free and job.requested_at is None and retry is not None and retry <= now:
             self.request = RunRequest(self.job_name, None, retry, joined=True)
         else:
             self.request = scheduler.store.request_run(self.job_name, now, self.requested_by)
@@ -140,8 +142,8 @@ class RunHandle:
         scheduler.serve(self.job_name, here)
 
 
-def _ended(run: dict[str, Any] | None) -> bool:
-    return run is not None and run["status"] != RunStatus.RUNNING.value
+def _ended(run: RunRecord | None) -> bool:
+    return run is not None and run.status != RunStatus.RUNNING.value
 
 
 class SyncScheduler:
@@ -195,7 +197,6 @@ class SyncScheduler:
         self._hibernating = False
         self._schema_ready = False
         self._driver: threading.Thread | None = None
-        self.last_outcomes: dict[str, Outcome] = {}
         self.worker = worker
         self._in_flight = 0  # dispatches executing now (a worker's shutdown lets them end)
         self._runs_done = threading.Condition()
@@ -295,7 +296,7 @@ class SyncScheduler:
         self.prepare()
         if job not in self.definitions:
             self.store.get_job(job)
-            raise UnknownJobError(f"job {job!r} is not registered in this process")
+            raise UnknownJobError(job, "is not registered in this process")
         request = self.store.request_run(job, self.clock.now(), requested_by)
         self._wake_job(job)
         return RunHandle(self, request, requested_by)
@@ -317,7 +318,7 @@ class SyncScheduler:
         """
         self.prepare()
         status = self.get_status(job)
-        if not status["stale"] or status["paused"]:
+        if not status.stale or status.paused:
             return None
         handle = self.run_now(job, requested_by=requested_by)
         self.drive_in_background(job)
@@ -394,7 +395,6 @@ class SyncScheduler:
                 outcome = self.runner.skip(claim, reason)
             else:
                 outcome = self.runner.execute(claim, self.definitions[name].func, self._stopping)
-            self.last_outcomes[name] = outcome
             for dependent in self._dependents.get(name, []):
                 self._wake_job(dependent)
             return outcome
@@ -406,10 +406,10 @@ class SyncScheduler:
         if not deps:
             return Verdict.READY, ""
         job = self.store.get_job(name)
-        if job["requested_at"] is not None:
+        if job.requested_at is not None:
             return Verdict.READY, ""  # "Run now" by an operator does not wait for dependencies
         slot = self.store.due_slot_of(job, now)
-        since = window_start(slot or now, timedelta(seconds=job["interval_seconds"]))
+        since = window_start(slot or now, timedelta(seconds=job.interval_seconds))
         return decide(self.store.dependency_states(deps, now), since)
 
     # -- presence and hibernation --------------------------------------------------------------------
@@ -476,7 +476,7 @@ class SyncScheduler:
             job = self.store.get_job(name)
             aps.add_job(
                 self._fire,
-                IntervalTrigger(seconds=job["interval_seconds"], timezone=self.settings.tz),
+                IntervalTrigger(seconds=job.interval_seconds, timezone=self.settings.tz),
                 args=[name],
                 id=name,
                 name=name,
@@ -490,7 +490,7 @@ class SyncScheduler:
         finally:
             self._reschedule(name)
 
-    def _reschedule(self, name: str, job: dict[str, Any] | None = None) -> None:
+    def _reschedule(self, name: str, job: JobState | None = None) -> None:
         """Point the timer at the job's next slot as the database has it (another replica may have moved it)."""
         with self._lock:
             aps = self._aps
@@ -501,8 +501,8 @@ class SyncScheduler:
             timer_job = aps.get_job(name)
             if due is None or timer_job is None:
                 return
-            if timer_job.trigger.interval.total_seconds() != job["interval_seconds"]:
-                aps.reschedule_job(name, trigger=IntervalTrigger(seconds=job["interval_seconds"]))
+            if timer_job.trigger.interval.total_seconds() != job.interval_seconds:
+                aps.reschedule_job(name, trigger=IntervalTrigger(seconds=job.interval_seconds))
                 timer_job = aps.get_job(name)
             now = self.clock.now()
             wanted = max(due - TIMER_LEAD, now)
@@ -520,10 +520,8 @@ class SyncScheduler:
                 self._aps.modify_job(name, next_run_time=self.clock.now())
 
     @staticmethod
-    def _due_time(job: dict[str, Any]) -> datetime | None:
-        times = [job["requested_at"]] + ([] if job["paused"] else [job["next_run_at"], job["extra_at"]])
-        present = [t for t in times if t is not None]
-        return min(present) if present else None
+    def _due_time(job: JobState) -> datetime | None:
+        return job.due_at()
 
     def _housekeeping(self) -> None:
         try:
@@ -533,8 +531,8 @@ class SyncScheduler:
             self._housekeeping_once(now)
             # One read of every job row: due ones are woken, the others re-aimed at their next slot.
             for job in self.store.list_jobs():
-                if job["name"] in self.definitions:
-                    self._reschedule(job["name"], job)
+                if job.name in self.definitions:
+                    self._reschedule(job.name, job)
         except Exception:  # noqa: BLE001 - the timer must survive a database blip
             logger.exception("scheduler housekeeping failed; retrying at the next tick")
 
@@ -570,9 +568,10 @@ class SyncScheduler:
         now = self.clock.now()
         return self.instances.running_since(now - silent_after(self.settings))
 
-    def get_status(self, job: str = DEFAULT_JOB) -> dict[str, Any]:
+    def get_status(self, job: str = DEFAULT_JOB, seen_by: str | None = None) -> JobStatus:
+        """The job's status; `seen_by` names a caller without a timer (the CLI's "cli") as its state."""
         self.prepare()
-        return self.status_reader.job_status(job, self.clock.now(), self.state_name)
+        return self.status_reader.job_status(job, self.clock.now(), seen_by or self.state_name)
 
     # -- runtime control of jobs (persisted: every replica follows) ------------------------------------
 
@@ -611,13 +610,72 @@ class SyncScheduler:
         self.prepare()
         return self.store.reset_stuck(name, self.clock.now())
 
-    def history(self, job: str | None = None, limit: int = 50, status: str | None = None) -> list[dict[str, Any]]:
+    def history(self, job: str | None = None, limit: int = 50, status: str | None = None) -> list[RunRecord]:
+        """Recent runs, newest first (of one job, with one status)."""
         self.prepare()
         return self.status_reader.history(job, limit, status)
 
-    def todays_queue(self) -> list[dict[str, Any]]:
+    def todays_queue(self) -> list[PlannedSlot]:
         self.prepare()
         return self.agenda.queue(self.clock.now())
+
+    # -- reads for the UI and CLI (they call these, never the stores behind them) ----------------------
+
+    def get_job(self, name: str) -> JobState:
+        """One job's row; raises UnknownJobError."""
+        self.prepare()
+        return self.store.get_job(name)
+
+    def list_jobs(self) -> list[JobState]:
+        """Every job, highest priority first."""
+        self.prepare()
+        return self.store.list_jobs()
+
+    def scheduler_paused(self) -> bool:
+        """Whether Stop paused scheduling (every job, every replica)."""
+        self.prepare()
+        return self.store.scheduler_paused()
+
+    def get_run(self, run_id: int) -> RunRecord | None:
+        self.prepare()
+        return self.status_reader.run(run_id)
+
+    def run_logs(self, run_id: int | None = None, limit: int = 100) -> list[RunLogLine]:
+        """The newest log lines (of one run)."""
+        self.prepare()
+        return self.status_reader.logs(run_id, limit)
+
+    def success_rate(self, job: str = DEFAULT_JOB, window: timedelta = timedelta(hours=24)) -> SuccessRate:
+        self.prepare()
+        return self.status_reader.success_rate(job, self.clock.now(), window)
+
+    def heartbeats(self, limit: int = 20) -> list[InstanceBeat]:
+        """The scheduler processes (every replica) that beat most recently, newest first."""
+        self.prepare()
+        return self.status_reader.instances(limit)
+
+    def metrics_summary(self) -> dict[str, Any]:
+        """Every number the metrics endpoint exports (app.core.metrics.metrics_snapshot)."""
+        self.prepare()
+        return metrics_snapshot(self.engine, self.clock.now())
+
+    def open_alerts(self) -> list[dict[str, Any]]:
+        """The alert episodes open now, oldest first."""
+        self.prepare()
+        return open_alerts(self.engine)
+
+    # -- maintenance ---------------------------------------------------------------------------------
+
+    def purge(self, older_than: datetime) -> int:
+        """Delete finished runs and their log lines that started before `older_than`; how many runs."""
+        self.prepare()
+        return self.store.purge(older_than)
+
+    def reset_cursor(self, job: str) -> bool:
+        """Full resync of a job's data: forget its cursor (False when it has none yet)."""
+        self.prepare()
+        self.store.get_job(job)  # an unknown job is an error, not "no cursor"
+        return reset_cursor(self.engine, job, self.clock.now())
 
 
 def _replace(settings: Settings, **changes: Any) -> Settings:
@@ -679,7 +737,7 @@ def _start_metrics(scheduler: SyncScheduler) -> None:
 
 def get_scheduler_status(job: str = DEFAULT_JOB) -> dict[str, Any]:
     """The seed's status dict: running, interval_minutes, last_run, last_result, next_run (+ more)."""
-    return get_scheduler().get_status(job)
+    return get_scheduler().get_status(job).as_dict()
 
 
 def shutdown_scheduler(_: Any = None) -> None:

@@ -13,15 +13,17 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, Table, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Table, and_, delete, func, insert, or_, select, update
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from app.core.database import dialect_insert, lost_connection, write_transaction
 from app.core.dependencies import DependencyState, state_from_rows
 from app.core.models import Job, Run, RunLog, RunStatus, RunTrigger, SchedulerState
+from app.core.records import JobState, RunRecord
 from app.core.slots import needs_catch_up, retry_delay
+from app.core.tally import archive
 from app.core.triggers import Trigger, interval_trigger, parse_trigger
-from app.errors import LeaseLostError, UnknownJobError
+from app.errors import LeaseTakenOverError, UnknownJobError
 
 logger = logging.getLogger(__name__)
 jobs = cast(Table, Job.__table__)
@@ -31,6 +33,7 @@ switches = cast(Table, SchedulerState.__table__)
 SCHEDULER = "scheduler"
 # PostgreSQL channel of run requests: `request_run` notifies it (payload: the job's name) and workers listen.
 REQUEST_CHANNEL = "freshdash_run_requested"
+PURGE_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -83,9 +86,9 @@ class JobStore:
         self.lease = timedelta(seconds=lease_seconds)
         self.tz = tz or ZoneInfo("UTC")
 
-    def trigger_of(self, job: Any) -> Trigger:
+    def trigger_of(self, job: JobState) -> Trigger:
         """The job row's trigger."""
-        return self._trigger(job["trigger"], job["interval_seconds"])
+        return self._trigger(job.trigger, job.interval_seconds)
 
     def _trigger(self, text: str, interval_seconds: float) -> Trigger:
         """A trigger text, or the job's interval when the text is empty."""
@@ -127,17 +130,14 @@ class JobStore:
             else:
                 conn.execute(update(jobs).where(jobs.c.name == spec.name).values(**fields))
 
-    def get_job(self, name: str) -> dict[str, Any]:
+    def get_job(self, name: str) -> JobState:
         with self.engine.connect() as conn:
-            row = conn.execute(select(jobs).where(jobs.c.name == name)).mappings().first()
-        if row is None:
-            raise UnknownJobError(f"no job named {name!r}")
-        return dict(row)
+            return _read_job(conn, name)
 
-    def list_jobs(self) -> list[dict[str, Any]]:
+    def list_jobs(self) -> list[JobState]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(jobs).order_by(jobs.c.priority.desc(), jobs.c.name)).mappings()
-            return [dict(r) for r in rows]
+            return [JobState.from_row(r) for r in rows]
 
     def due_job_names(self, now: datetime) -> list[str]:
         """Jobs with a due slot or a manual request and no live lease, highest priority first."""
@@ -161,19 +161,17 @@ class JobStore:
         before the slot and the run can start on time (the runner waits for `scheduled_for`).
         """
         with self.write() as conn:
-            job = conn.execute(select(jobs).where(jobs.c.name == name)).mappings().first()
-            if job is None:
-                raise UnknownJobError(f"no job named {name!r}")
-            if job["lease_owner"] is not None and job["lease_expires_at"] > now:
+            job = _read_job(conn, name)
+            if job.lease_held(now):
                 return None
-            if job["lease_owner"] is not None:
+            if job.lease_owner is not None:
                 self._abandon(conn, job, now)
-                job = conn.execute(select(jobs).where(jobs.c.name == name)).mappings().one()
+                job = _read_job(conn, name)
             slot = self._due_slot(job, now + lead)
             if slot is None:
                 return None
             scheduled_for, trigger, attempt, slot_column = slot
-            fence = job["fence"] + 1
+            fence = job.fence + 1
             values: dict[str, Any] = {
                 "lease_owner": self.owner,
                 "lease_expires_at": now + self.lease,
@@ -183,13 +181,13 @@ class JobStore:
             }
             if slot_column is jobs.c.requested_at:
                 values["requested_by"] = None
-            regular = job["next_run_at"]
+            regular = job.next_run_at
             if regular is not None and regular <= now + lead:
                 # This run covers the due slot of the series too (coalesced): move the series past it.
                 values["next_run_at"] = self.trigger_of(job).next_fire(regular, max(now, regular), self.tz)
             won = conn.execute(
                 update(jobs)
-                .where(jobs.c.name == name, jobs.c.fence == job["fence"], slot_column == scheduled_for)
+                .where(jobs.c.name == name, jobs.c.fence == job.fence, slot_column == scheduled_for)
                 .values(**values)
             ).rowcount
             if won != 1:
@@ -213,15 +211,15 @@ class JobStore:
             attempt=attempt,
             fence=fence,
             owner=self.owner,
-            timeout_seconds=job["timeout_seconds"],
-            max_retries=job["max_retries"],
-            retry_backoff_seconds=job["retry_backoff_seconds"],
+            timeout_seconds=job.timeout_seconds,
+            max_retries=job.max_retries,
+            retry_backoff_seconds=job.retry_backoff_seconds,
         )
 
     def _insert_run(
         self,
         conn: Connection,
-        job: Any,
+        job: JobState,
         scheduled_for: datetime,
         trigger: RunTrigger,
         attempt: int,
@@ -230,14 +228,14 @@ class JobStore:
     ) -> int | None:
         """Insert the run record; None when the slot already has one (ON CONFLICT DO NOTHING, no savepoint)."""
         values = {
-            "job_name": job["name"],
+            "job_name": job.name,
             "scheduled_for": scheduled_for,
             "trigger": trigger.value,
             "attempt": attempt,
             "status": RunStatus.RUNNING.value,
             "owner": self.owner,
             "fence": fence,
-            "requested_by": job["requested_by"] if trigger == RunTrigger.MANUAL else None,
+            "requested_by": job.requested_by if trigger == RunTrigger.MANUAL else None,
             "started_at": max(now, scheduled_for),
             "heartbeat_at": now,
             "lease_expires_at": now + self.lease,
@@ -252,7 +250,7 @@ class JobStore:
         run_id = conn.execute(statement).scalar()
         return None if run_id is None else int(run_id)
 
-    def due_slot_of(self, job: Any, now: datetime) -> datetime | None:
+    def due_slot_of(self, job: JobState, now: datetime) -> datetime | None:
         """The instant of the slot a claim at `now` would take (None when nothing is due)."""
         slot = self._due_slot(job, now)
         return None if slot is None else slot[0]
@@ -261,31 +259,34 @@ class JobStore:
         """A snapshot of each dependency: its job row and its latest run."""
         names = list(names)
         with self.engine.connect() as conn:
-            rows = {r["name"]: r for r in conn.execute(select(jobs).where(jobs.c.name.in_(names))).mappings()}
-            last_ids = [r["last_run_id"] for r in rows.values() if r["last_run_id"] is not None]
-            last = {r["id"]: r for r in conn.execute(select(runs).where(runs.c.id.in_(last_ids))).mappings()}
+            found = conn.execute(select(jobs).where(jobs.c.name.in_(names))).mappings()
+            rows = {job.name: job for job in map(JobState.from_row, found)}
+            last_ids = [r.last_run_id for r in rows.values() if r.last_run_id is not None]
+            ran = conn.execute(select(runs).where(runs.c.id.in_(last_ids))).mappings()
+            last = {run.id: run for run in map(RunRecord.from_row, ran)}
         states = []
         for name in names:
             if name not in rows:
                 states.append(DependencyState(name, None, False, False, "missing", now, None))
                 continue
-            states.append(state_from_rows(rows[name], last.get(rows[name]["last_run_id"]), now))
+            job = rows[name]
+            states.append(state_from_rows(job, None if job.last_run_id is None else last.get(job.last_run_id), now))
         return states
 
     @staticmethod
-    def _due_slot(job: Any, now: datetime) -> tuple[datetime, RunTrigger, int, Any] | None:
+    def _due_slot(job: JobState, now: datetime) -> tuple[datetime, RunTrigger, int, Any] | None:
         """The slot a claim would take: a manual request, else a due retry/catch-up, else the series."""
-        if job["requested_at"] is not None:
-            return job["requested_at"], RunTrigger.MANUAL, 1, jobs.c.requested_at
-        if job["paused"]:
+        if job.requested_at is not None:
+            return job.requested_at, RunTrigger.MANUAL, 1, jobs.c.requested_at
+        if job.paused:
             return None
-        extra = job["extra_at"]
+        extra = job.extra_at
         if extra is not None and extra <= now:
-            return extra, RunTrigger(job["extra_trigger"]), job["extra_attempt"], jobs.c.extra_at
-        due = job["next_run_at"]
+            return extra, RunTrigger(job.extra_trigger), job.extra_attempt, jobs.c.extra_at
+        due = job.next_run_at
         if due is None or due > now:
             return None
-        late = now - due >= timedelta(seconds=max(job["interval_seconds"], 1.0))
+        late = now - due >= timedelta(seconds=max(job.interval_seconds, 1.0))
         return due, RunTrigger.CATCH_UP if late else RunTrigger.SCHEDULE, 1, jobs.c.next_run_at
 
     # -- leases --------------------------------------------------------------------------------------
@@ -313,7 +314,7 @@ class JobStore:
         return True
 
     def guard(self, conn: Connection, claim: Claim) -> None:
-        """Inside a job's own transaction: raise LeaseLostError unless the claim still holds the lease.
+        """Inside a job's own transaction: raise LeaseTakenOverError unless the claim still holds the lease.
 
         The UPDATE also locks the job row until that transaction ends, so no takeover can slip in between
         this check and the commit (on SQLite the write lock does the same).
@@ -324,7 +325,7 @@ class JobStore:
             .values(lease_owner=jobs.c.lease_owner)
         ).rowcount
         if not held:
-            raise LeaseLostError(f"run {claim.run_id} of job {claim.job_name} lost its lease")
+            raise LeaseTakenOverError(f"run {claim.run_id} of job {claim.job_name} lost its lease")
 
     def finish(
         self,
@@ -366,16 +367,17 @@ class JobStore:
         if status == RunStatus.SUCCESS:
             values["last_success_at"] = now
         with self.write() as conn:
-            job = conn.execute(select(jobs).where(jobs.c.name == claim.job_name)).mappings().first()
-            if job is None or job["fence"] != claim.fence:
+            row = conn.execute(select(jobs).where(jobs.c.name == claim.job_name)).mappings().first()
+            job = None if row is None else JobState.from_row(row)
+            if job is None or job.fence != claim.fence:
                 logger.warning("run %s of job %s lost its lease; outcome discarded", claim.run_id, claim.job_name)
                 return False
             if failed and claim.attempt <= claim.max_retries:
                 retry_at = now + retry_delay(claim.retry_backoff_seconds, claim.attempt)
-                if job["extra_at"] is None or retry_at < job["extra_at"]:
+                if job.extra_at is None or retry_at < job.extra_at:
                     values.update(extra_at=retry_at, extra_trigger=RunTrigger.RETRY.value)
                     values["extra_attempt"] = claim.attempt + 1
-            if job["next_run_at"] is None:  # a fixed-delay series continues from the end of this run
+            if job.next_run_at is None:  # a fixed-delay series continues from the end of this run
                 values["next_run_at"] = self.trigger_of(job).after_run(now, self.tz)
             conn.execute(update(jobs).where(jobs.c.name == claim.job_name).values(**values))
             started = conn.execute(select(runs.c.started_at).where(runs.c.id == claim.run_id)).scalar_one()
@@ -401,7 +403,7 @@ class JobStore:
             expired = conn.execute(
                 select(jobs).where(jobs.c.lease_owner.is_not(None), jobs.c.lease_expires_at <= now)
             ).mappings()
-            for job in list(expired):
+            for job in [JobState.from_row(r) for r in expired]:
                 reaped += self._abandon(conn, job, now)
             orphans = conn.execute(
                 update(runs)
@@ -410,43 +412,44 @@ class JobStore:
             ).rowcount
         return reaped + orphans
 
-    def _abandon(self, conn: Connection, job: Any, now: datetime) -> int:
+    def _abandon(self, conn: Connection, job: JobState, now: datetime) -> int:
         """Take over an expired lease: fence on, run abandoned, a retry (or catch-up) due now."""
         run = None
-        if job["current_run_id"] is not None:
-            run = conn.execute(select(runs).where(runs.c.id == job["current_run_id"])).mappings().first()
+        if job.current_run_id is not None:
+            row = conn.execute(select(runs).where(runs.c.id == job.current_run_id)).mappings().first()
+            run = None if row is None else RunRecord.from_row(row)
         values: dict[str, Any] = {
             "lease_owner": None,
             "lease_expires_at": None,
             "current_run_id": None,
-            "fence": job["fence"] + 1,
+            "fence": job.fence + 1,
             "updated_at": now,
         }
-        if job["next_run_at"] is None:  # a fixed-delay series goes on from the takeover
+        if job.next_run_at is None:  # a fixed-delay series goes on from the takeover
             values["next_run_at"] = self.trigger_of(job).after_run(now, self.tz)
-        attempt = run["attempt"] if run is not None else 1
-        if attempt <= job["max_retries"] or run is not None and run["trigger"] == RunTrigger.MANUAL:
+        attempt = run.attempt if run is not None else 1
+        if attempt <= job.max_retries or run is not None and run.trigger == RunTrigger.MANUAL:
             values.update(extra_at=now, extra_trigger=RunTrigger.RETRY.value, extra_attempt=attempt + 1)
         changed = conn.execute(
-            update(jobs).where(jobs.c.name == job["name"], jobs.c.fence == job["fence"]).values(**values)
+            update(jobs).where(jobs.c.name == job.name, jobs.c.fence == job.fence).values(**values)
         ).rowcount
-        if not changed or run is None or run["status"] != RunStatus.RUNNING.value:
+        if not changed or run is None or run.status != RunStatus.RUNNING.value:
             return 0
         message = (
-            f"abandoned: lease held by {job['lease_owner']} expired at "
-            f"{job['lease_expires_at']:%Y-%m-%d %H:%M:%S} UTC (process died or hung)"
+            f"abandoned: lease held by {job.lease_owner} expired at "
+            f"{job.lease_expires_at:%Y-%m-%d %H:%M:%S} UTC (process died or hung)"
         )
         conn.execute(
             update(runs)
-            .where(runs.c.id == run["id"], runs.c.status == RunStatus.RUNNING.value)
+            .where(runs.c.id == run.id, runs.c.status == RunStatus.RUNNING.value)
             .values(
                 status=RunStatus.ABANDONED.value,
                 finished_at=now,
-                duration_seconds=(now - run["started_at"]).total_seconds(),
+                duration_seconds=(now - run.started_at).total_seconds(),
                 error=message,
             )
         )
-        logger.warning("run %s of job %s %s", run["id"], job["name"], message)
+        logger.warning("run %s of job %s %s", run.id, job.name, message)
         return 1
 
     # -- operator actions ----------------------------------------------------------------------------
@@ -454,13 +457,11 @@ class JobStore:
     def request_run(self, name: str, now: datetime, requested_by: str | None = None) -> RunRequest:
         """Ask for a run now, joining the run in progress or a request already pending."""
         with self.write() as conn:
-            job = conn.execute(select(jobs).where(jobs.c.name == name)).mappings().first()
-            if job is None:
-                raise UnknownJobError(f"no job named {name!r}")
-            if job["lease_owner"] is not None and job["lease_expires_at"] > now:
-                return RunRequest(name, job["current_run_id"], None, joined=True)
-            if job["requested_at"] is not None:
-                return RunRequest(name, None, job["requested_at"], joined=True)
+            job = _read_job(conn, name)
+            if job.lease_held(now):
+                return RunRequest(name, job.current_run_id, None, joined=True)
+            if job.requested_at is not None:
+                return RunRequest(name, None, job.requested_at, joined=True)
             conn.execute(update(jobs).where(jobs.c.name == name).values(requested_at=now, requested_by=requested_by))
             if conn.dialect.name == "postgresql":
                 # In the request's own transaction: PostgreSQL delivers it at commit, never for a rolled-back one.
@@ -532,10 +533,10 @@ class JobStore:
         """Change a job's trigger (persisted; every replica follows). Raises TriggerError on bad text."""
         trigger = parse_trigger(text, self.tz)
         job = self.get_job(name)
+        next_run_at: datetime | None
         if trigger.is_rate:
-            base = job["last_success_at"] or now
-            next_run_at = max(now, base + timedelta(seconds=trigger.seconds))
-            next_run_at = trigger.first_fire(next_run_at, self.tz)
+            base = job.last_success_at or now
+            next_run_at = trigger.first_fire(max(now, base + timedelta(seconds=trigger.seconds)), self.tz)
         else:
             next_run_at = trigger.first_fire(now, self.tz)
         with self.write() as conn:
@@ -557,19 +558,19 @@ class JobStore:
         True when this call made it due (the caller then wakes the timer).
         """
         job = self.get_job(name)
-        interval = timedelta(seconds=job["interval_seconds"])
+        interval = timedelta(seconds=job.interval_seconds)
         if not self.trigger_of(job).is_rate:
             return False  # a calendar job's missed slot is already due; it does not run by data age
-        if job["paused"] or (job["lease_owner"] is not None and job["lease_expires_at"] > now):
+        if job.paused or job.lease_held(now):
             return False  # a run in progress is about to freshen the data
-        if any(t is not None and t <= now for t in (job["next_run_at"], job["extra_at"])):
+        if any(t is not None and t <= now for t in (job.next_run_at, job.extra_at)):
             return False  # already due: the timer is aimed at it
-        if not needs_catch_up(job["last_success_at"], job["next_run_at"], now, interval):
+        if not needs_catch_up(job.last_success_at, job.next_run_at, now, interval):
             return False
         with self.write() as conn:
             changed = conn.execute(
                 update(jobs)
-                .where(jobs.c.name == name, jobs.c.fence == job["fence"])
+                .where(jobs.c.name == name, jobs.c.fence == job.fence)
                 .values(extra_at=now, extra_trigger=RunTrigger.CATCH_UP.value, extra_attempt=1)
             ).rowcount
         return bool(changed)
@@ -577,17 +578,40 @@ class JobStore:
     def reset_stuck(self, name: str, now: datetime) -> bool:
         """Operator override: abandon the current run now even if its lease has not expired."""
         with self.write() as conn:
-            job = conn.execute(select(jobs).where(jobs.c.name == name)).mappings().first()
-            if job is None:
-                raise UnknownJobError(f"no job named {name!r}")
-            if job["lease_owner"] is None:
+            job = _read_job(conn, name)
+            if job.lease_owner is None:
                 return False
             self._abandon(conn, job, now)
             return True
 
+    def purge(self, older_than: datetime) -> int:
+        """Delete finished runs (and their log lines) that started before `older_than`."""
+        keep = select(jobs.c.last_run_id).where(jobs.c.last_run_id.is_not(None))
+        old = (
+            select(runs.c.id)
+            .where(runs.c.started_at < older_than, runs.c.status != RunStatus.RUNNING.value, runs.c.id.not_in(keep))
+            .limit(PURGE_BATCH)
+        )
+        deleted = 0
+        while True:  # small batches: claims and heartbeats never wait long for the write lock
+            with self.write() as conn:
+                ids = list(conn.execute(old).scalars())
+                if not ids:
+                    return deleted
+                archive(conn, ids)  # the metrics' counters keep counting what is deleted
+                conn.execute(delete(run_logs).where(run_logs.c.run_id.in_(ids)))
+                deleted += int(conn.execute(delete(runs).where(runs.c.id.in_(ids))).rowcount)
+
     def log(self, run_id: int, level: str, message: str, now: datetime) -> None:
         with self.write() as conn:
             conn.execute(insert(run_logs).values(run_id=run_id, at=now, level=level, message=message[:4000]))
+
+
+def _read_job(conn: Connection, name: str) -> JobState:
+    row = conn.execute(select(jobs).where(jobs.c.name == name)).mappings().first()
+    if row is None:
+        raise UnknownJobError(name)
+    return JobState.from_row(row)
 
 
 def _once_more_if_connection_lost(write: Any, *args: Any) -> bool:

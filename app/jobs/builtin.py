@@ -11,7 +11,6 @@ from app.config import Settings
 from app.core.agenda import Agenda
 from app.core.catalogue import JobDefinition, catalogue
 from app.core.runner import JobFunc, RunContext
-from app.core.status import StatusReader
 from app.core.store import JobSpec
 from app.jobs.datasets import dataset_jobs
 from app.jobs.report import REPORT_JOB, dataset_report_jobs, make_report_job, report_is_configured
@@ -78,7 +77,7 @@ def renew_todays_queue(ctx: RunContext) -> dict[str, Any]:
 def make_retention_job(settings: Settings) -> JobFunc:
     def history_retention(ctx: RunContext) -> dict[str, Any]:
         cutoff = ctx.now() - timedelta(days=settings.history_retention_days)
-        runs = StatusReader(ctx.store.engine, settings).purge(cutoff)
+        runs = ctx.store.purge(cutoff)
         planned = Agenda(ctx.store.engine, ctx.store).purge(cutoff)
         ctx.log("INFO", f"purged {runs} runs and {planned} planned slots older than {cutoff:%Y-%m-%d}")
         return {"rows": runs, "runs_deleted": runs, "planned_deleted": planned, "cutoff": cutoff.isoformat()}

@@ -16,10 +16,11 @@ from app.clock import Clock
 from app.config import Settings
 from app.core.catalogue import JobDefinition
 from app.core.database import get_engine
+from app.core.records import RunRecord
 from app.core.runner import JobFunc, RunContext
 from app.core.store import JobSpec
 from app.core.triggers import interval_trigger, parse_trigger
-from app.dataset_config import LEGACY_JOB, DatasetConfig
+from app.dataset_config import DEFAULT_JOB, DatasetConfig
 from app.demo.orders import DESTINATION_TABLE as DEMO_TABLE  # the demo dashboard reads it and its summary
 from app.demo.source import DemoSource
 from app.demo.summary import maintain
@@ -190,7 +191,7 @@ def make_reconcile_job(settings: Settings, dataset: DatasetConfig) -> JobFunc:
     return reconcile_dataset
 
 
-def run_incremental_sync(wait_seconds: float = 600.0) -> dict[str, Any] | None:
+def run_incremental_sync(wait_seconds: float = 600.0) -> RunRecord | None:
     """The seed's entry point: one sync through the scheduler's claim (never a second, parallel run).
 
     Joins a run in progress; when no timer runs in this process, executes the claimed run here.
@@ -199,7 +200,7 @@ def run_incremental_sync(wait_seconds: float = 600.0) -> dict[str, Any] | None:
     from app.core.scheduler import get_scheduler
 
     scheduler = get_scheduler()
-    handle = scheduler.run_now(LEGACY_JOB, requested_by="run_incremental_sync")
+    handle = scheduler.run_now(DEFAULT_JOB, requested_by="run_incremental_sync")
     if not scheduler.timer_running:
         scheduler.tick()
     return handle.wait(wait_seconds)

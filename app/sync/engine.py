@@ -9,7 +9,6 @@ import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from operator import itemgetter
 from typing import Any, cast
 
@@ -17,9 +16,10 @@ from sqlalchemy import Connection, Engine, Table, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.clock import Clock
+from app.core.cursors import reset_cursor
 from app.core.database import write_transaction
 from app.core.models import SyncCursor
-from app.errors import LeaseLostError, SourceError, StoreError
+from app.errors import CursorMovedError, LeaseLostError, SourceError, StoreError
 from app.sync.destination import Destination
 from app.sync.reconcile import KeyedSource, reconcile_deletes
 from app.sync.source import Batch, Row, Source
@@ -45,10 +45,6 @@ class SyncResult:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-class CursorMovedError(LeaseLostError):
-    """Another run committed this sync's cursor first: our batch rolled back (data stays exactly-once)."""
 
 
 class _Unchanged(Exception):  # noqa: N818 - control flow, never raised out of the engine
@@ -203,20 +199,6 @@ class SyncEngine:
         ).rowcount
         if moved != 1:
             raise CursorMovedError(f"cursor {self.cursor_name!r} moved on (expected version {version})")
-
-
-def reset_cursor(store: Engine, name: str, now: datetime) -> bool:
-    """Full resync: forget the cursor (rows stay; the next run re-reads and upserts everything).
-
-    The version moves on, so a run in progress fails its compare-and-set instead of writing past it.
-    """
-    with write_transaction(store) as conn:
-        moved = conn.execute(
-            update(cursors)
-            .where(cursors.c.name == name)
-            .values(value=None, version=cursors.c.version + 1, updated_at=now)
-        ).rowcount
-    return bool(moved)
 
 
 def _preview(names: tuple[str, ...], row: Row) -> str:

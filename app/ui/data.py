@@ -32,6 +32,7 @@ import streamlit as st
 
 from app.config import Settings
 from app.core.database import get_engine
+from app.core.records import JobStatus
 from app.dataset_config import DatasetConfig
 from app.errors import AppError, ConfigError
 from app.sync import reader
@@ -96,16 +97,16 @@ def versions(names: Iterable[str] | None = None) -> tuple[int, ...]:
     chosen = [dataset(n) for n in names] if names is not None else list(datasets())
     found = [scheduler.get_status(d.job) for d in chosen]
     shown(found)
-    return tuple(int(status["data_version"]) for status in found)
+    return tuple(int(status.data_version) for status in found)
 
 
-def shown(found: Sequence[Mapping[str, Any]]) -> None:
+def shown(found: Sequence[JobStatus]) -> None:
     """What this page run draws: the data versions (and whether a run was in progress), so that the badge's
     beat redraws the page once a sync commits or ends instead of leaving old numbers beside a new badge."""
     from app.ui.components.scheduler_status import SYNCING_KEY, remember_versions
 
-    remember_versions({str(s["job"]): int(s["data_version"]) for s in found})
-    if any(s.get("current_run") for s in found):
+    remember_versions({str(s.job): int(s.data_version) for s in found})
+    if any(s.current_run for s in found):
         st.session_state[SYNCING_KEY] = True
 
 
@@ -116,13 +117,13 @@ def freshness(name: str) -> Freshness:
     return freshness_of(ds, status, resources.get_settings().ui_language)
 
 
-def freshness_of(ds: DatasetConfig, status: Mapping[str, Any], language: str = "en") -> Freshness:
+def freshness_of(ds: DatasetConfig, status: JobStatus, language: str = "en") -> Freshness:
     """A Freshness from a status dict (pure: the badge and the Data page read one status and call this)."""
-    period = float(status["interval_minutes"]) * 60.0
+    period = float(status.interval_minutes) * 60.0
     limit = ds.max_age_minutes * 60.0 if ds.max_age_minutes else 1.5 * period
-    age = status.get("data_age_seconds")
-    current = status.get("current_run")
-    if status.get("last_result") in {"failed", "timeout", "abandoned"}:
+    age = status.data_age_seconds
+    current = status.current_run
+    if status.last_result in {"failed", "timeout", "abandoned"}:
         level = "error"
     elif age is None:
         level = "info"
@@ -130,19 +131,19 @@ def freshness_of(ds: DatasetConfig, status: Mapping[str, Any], language: str = "
         level = "success" if age <= limit else "warning" if age <= 2 * limit else "error"
     return Freshness(
         dataset=ds.name,
-        as_of=local_time(status["last_success_at"], status["timezone"], with_date=True, language=language)
-        if status.get("last_success_at")
+        as_of=local_time(status.last_success_at, status.timezone, with_date=True, language=language)
+        if status.last_success_at
         else None,
         age_seconds=age,
         limit_seconds=limit,
         level=level,
         syncing=bool(current),
-        rows_so_far=int((current or {}).get("rows") or 0),
-        last_result=status.get("last_result"),
-        last_error=status.get("last_error"),
-        state=str(status["state"]),
-        next_run=status.get("next_run"),
-        data_version=int(status["data_version"]),
+        rows_so_far=current.rows if current else 0,
+        last_result=status.last_result,
+        last_error=status.last_error,
+        state=str(status.state),
+        next_run=status.next_run,
+        data_version=int(status.data_version),
     )
 
 

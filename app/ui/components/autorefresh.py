@@ -34,7 +34,7 @@ def render_smart_refresh(page_name: str, high_traffic: bool = False, interval_mi
     except AppError:
         return False  # the page's own status area explains the database problem
     # this process's timer, not the job's state: a paused job (or Stop) does not mean "not running here"
-    if scheduler.state_name == "running" or status["state"] == "running":
+    if scheduler.state_name == "running" or status.state == "running":
         return False
     minutes = refresh_minutes(settings.autorefresh_interval_minutes, high_traffic, interval_minutes)
     count = st_autorefresh(interval=int(minutes * 60_000), key=f"fd_autorefresh_{page_name}")

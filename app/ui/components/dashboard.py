@@ -16,6 +16,7 @@ import streamlit as st
 from sqlalchemy import DateTime, Engine, bindparam, func, select
 
 from app.config import Settings
+from app.core.records import JobStatus
 from app.dataset_config import DatasetConfig
 from app.demo import orders, summary
 from app.errors import AppError
@@ -113,7 +114,7 @@ def _chart_spec(lang: str) -> dict[str, Any]:
 
 
 def render_dashboard(
-    dataset: str, data_version: int, language: str, tz_name: str = "UTC", status: dict[str, Any] | None = None
+    dataset: str, data_version: int, language: str, tz_name: str = "UTC", status: JobStatus | None = None
 ) -> None:
     """KPIs, chart and table of the demo's synced orders, read through the public data API (cached on the
     dataset's data version); times shown in `tz_name` (SCHEDULER_TIMEZONE). Region and Status govern all three."""
@@ -187,12 +188,12 @@ def _order_status(status: str, lang: str) -> str:
     return t(lang, key) if key in STRINGS["en"] else status
 
 
-def _empty_message(status: dict[str, Any] | None, lang: str) -> str:
+def _empty_message(status: JobStatus | None, lang: str) -> str:
     """What an empty dashboard says agrees with the badge: failed, running, or on its way."""
-    if status and status.get("current_run"):
+    if status and status.current_run:
         return t(lang, "dash.syncing_empty")
-    if status and status.get("last_result") in {"failed", "timeout", "abandoned"}:
-        return t(lang, "dash.failed_empty", error=status.get("last_error") or status_word(lang, status["last_result"]))
+    if status and status.last_result in {"failed", "timeout", "abandoned"}:
+        return t(lang, "dash.failed_empty", error=status.last_error or status_word(lang, status.last_result))
     return t(lang, "dash.empty2")
 
 

@@ -85,10 +85,10 @@ def request_syncs(scheduler: SyncScheduler, chosen: tuple[DatasetConfig, ...], l
     requested, waiting = [], []
     for ds in chosen:
         status = scheduler.get_status(ds.job)
-        finished = status.get("last_finished_at")
+        finished = status.last_finished_at
         last = datetime.fromisoformat(finished).astimezone(timezone.utc) if finished else None
         wait = cooldown_left(last, now, timedelta(seconds=settings.manual_sync_cooldown_seconds))
-        if not admin and not status.get("current_run") and wait > timedelta(0):
+        if not admin and not status.current_run and wait > timedelta(0):
             waiting.append(t(lang, "ds.cooldown", name=ds.name, wait=human_age(wait.total_seconds())))
             continue
         handle = scheduler.run_now(ds.job, requested_by=requester())
@@ -172,16 +172,16 @@ def _dataset_card(scheduler: SyncScheduler, ds: DatasetConfig, status: Any, lang
     cols = st.columns(4)
     cols[0].metric(t(lang, "ds.rows"), number(info.rows, lang) if info and info.exists else "—")
     now = scheduler.clock.now()
-    last = local_time(status["last_run"], status["timezone"], True, lang, now, show_zone=False)
-    result = status_word(lang, status["last_result"])
+    last = local_time(status.last_run, status.timezone, True, lang, now, show_zone=False)
+    result = status_word(lang, status.last_result)
     cols[1].metric(
-        f"{t(lang, 'last_run')} ({zone_label(status['timezone'], now, lang)})",
+        f"{t(lang, 'last_run')} ({zone_label(status.timezone, now, lang)})",
         last,
         help=t(lang, "ds.result", result=result),
     )
     cols[2].metric(
-        f"{t(lang, 'next_run')} ({zone_label(status['timezone'], now, lang)})",
-        local_time(status["next_run"], status["timezone"], True, lang, now, show_zone=False),
+        f"{t(lang, 'next_run')} ({zone_label(status.timezone, now, lang)})",
+        local_time(status.next_run, status.timezone, True, lang, now, show_zone=False),
     )
     cols[3].metric(t(lang, "ds.limit"), human_age(fresh.limit_seconds))
     st.caption(t(lang, "ds.source", where=_origin(ds), table=ds.target, job=ds.job))

@@ -7,8 +7,8 @@ progress box) renders a field of the same View, so they cannot contradict each o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from app.core.records import JobStatus
 from app.ui.text import human_age, local_time, number, t
 
 FAILED = frozenset({"failed", "timeout", "abandoned"})
@@ -28,14 +28,14 @@ class View:
         return self.phase == "syncing"
 
 
-def view(status: dict[str, Any], language: str, requested: bool = False) -> View:
+def view(status: JobStatus, language: str, requested: bool = False) -> View:
     """The freshness of `status` (a scheduler status dict) in `language`; `requested` is this session's Sync
     now that no scheduler has started yet (shown as syncing, so badge and progress agree)."""
     lang = language
-    age_seconds = status.get("data_age_seconds")
+    age_seconds = status.data_age_seconds
     data = t(lang, "data.none") if age_seconds is None else t(lang, "data.age", age=human_age(age_seconds))
-    current = status.get("current_run")
-    rows = int((current or {}).get("rows") or 0)
+    current = status.current_run
+    rows = current.rows if current else 0
     progress = None
     if current or requested:
         # rows arrive with the lease renewal: none yet says "Syncing…", never "0 rows"
@@ -50,41 +50,41 @@ def view(status: dict[str, Any], language: str, requested: bool = False) -> View
 
 
 def _phase(
-    status: dict[str, Any], lang: str, data: str, progress: str | None, age_seconds: float | None
+    status: JobStatus, lang: str, data: str, progress: str | None, age_seconds: float | None
 ) -> tuple[str, str, str]:
-    state = status["state"]
+    state = status.state
     if progress:
         return "syncing", progress, "info"
     if state == "hibernating":
         return "asleep", t(lang, "badge.asleep"), "info"
     if state == "silent":
-        since = local_time(status["silent_since"], status["timezone"], language=lang)
+        since = local_time(status.silent_since, status.timezone, language=lang)
         return "silent", t(lang, "badge.silent", since=since), "error"
-    if status.get("scheduler_paused"):
+    if status.scheduler_paused:
         return "scheduler_stopped", f"{t(lang, 'state.scheduler_stopped')} · {data}", "warning"
-    if status.get("job_paused") or state == "paused":
-        return "job_paused", t(lang, "badge.job_paused", name=status.get("job", "job"), data=data), "warning"
+    if status.job_paused or state == "paused":
+        return "job_paused", t(lang, "badge.job_paused", name=status.job, data=data), "warning"
     if state == "stopped":
         return "stopped", t(lang, "badge.stopped", data=data), "warning"
-    if status.get("last_result") in FAILED:
+    if status.last_result in FAILED:
         return "failed", t(lang, "badge.failed", data=data), "error"
     if age_seconds is None:
         return "none", t(lang, "badge.on", data=data), "info"
-    interval = float(status["interval_minutes"]) * 60.0
+    interval = float(status.interval_minutes) * 60.0
     kind = "success" if age_seconds < interval * 1.5 else "warning" if age_seconds < interval * 3 else "error"
     return "fresh", t(lang, "badge.on", data=data), kind
 
 
-def _caption(status: dict[str, Any], lang: str, age_seconds: float | None) -> str:
-    if not status.get("last_success_at"):
+def _caption(status: JobStatus, lang: str, age_seconds: float | None) -> str:
+    if not status.last_success_at:
         return t(lang, "asof.none")
-    at = local_time(status["last_success_at"], status["timezone"], with_date=True, language=lang)
+    at = local_time(status.last_success_at, status.timezone, with_date=True, language=lang)
     return t(lang, "asof", at=at, age=human_age(age_seconds))
 
 
-def _state_label(status: dict[str, Any], lang: str) -> str:
-    if status.get("scheduler_paused"):
+def _state_label(status: JobStatus, lang: str) -> str:
+    if status.scheduler_paused:
         return t(lang, "state.scheduler_stopped")
-    if status.get("job_paused"):
+    if status.job_paused:
         return t(lang, "state.job_paused")
-    return t(lang, "state." + str(status["state"]))
+    return t(lang, "state." + str(status.state))

@@ -19,7 +19,7 @@ def render_history(scheduler: SyncScheduler) -> None:
     lang = scheduler.settings.ui_language
     st.subheader(t(lang, "history"))
     pick, left, right = st.columns([1, 2, 1])
-    job_names = [j["name"] for j in scheduler.store.list_jobs()]
+    job_names = [j.name for j in scheduler.list_jobs()]
     job = pick.selectbox(
         t(lang, "hist.job"), ["", *job_names], key="fd_hist_job", format_func=lambda n: n or t(lang, "hist.all")
     )
@@ -31,9 +31,9 @@ def render_history(scheduler: SyncScheduler) -> None:
         placeholder=t(lang, "hist.status_all"),
     )
     limit = right.selectbox(t(lang, "hist.show"), [50, 200, 1000], key="fd_hist_limit")
-    runs = scheduler.status_reader.history(job=job or None, limit=int(limit))
+    runs = scheduler.history(job=job or None, limit=int(limit))
     if statuses:
-        runs = [r for r in runs if r["status"] in statuses]
+        runs = [r for r in runs if r.status in statuses]
     if not runs:
         st.info(t(lang, "history.none"))
         return
@@ -45,13 +45,13 @@ def render_history(scheduler: SyncScheduler) -> None:
     if not finished.empty:  # a first run still in progress has no duration to plot yet
         _duration_chart(finished, lang, zone_label(zone, scheduler.clock.now(), lang))
     st.dataframe(_runs_table(frame, lang), hide_index=True, width="stretch")
-    failures = [r for r in runs if r["error"]]
+    failures = [r for r in runs if r.error]
     if failures:
         with st.expander(t(lang, "hist.errors", count=len(failures))):
             for run in failures[:20]:
-                word = status_word(lang, run["status"])
-                st.markdown("**" + t(lang, "hist.run", id=run["id"], status=word, attempt=run["attempt"]) + "**")
-                st.code(run["error"], language=None)
+                word = status_word(lang, run.status)
+                st.markdown("**" + t(lang, "hist.run", id=run.id, status=word, attempt=run.attempt) + "**")
+                st.code(run.error, language=None)
 
 
 def _runs_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
@@ -111,7 +111,7 @@ def _duration_chart(finished: pd.DataFrame, lang: str, zone: str) -> None:
 
 
 def render_logs(scheduler: SyncScheduler) -> None:
-    logs = scheduler.status_reader.logs(limit=50)
+    logs = scheduler.run_logs(limit=50)
     if logs:
         st.subheader(t(scheduler.settings.ui_language, "logs"))
         lang = scheduler.settings.ui_language

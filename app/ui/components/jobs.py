@@ -4,15 +4,14 @@ run now, reset a stuck run, full resync)."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import streamlit as st
 
 from app.core.catalogue import catalogue
+from app.core.records import JobState
 from app.core.scheduler import SyncScheduler
 from app.errors import AppError
 from app.jobs.report import report_is_configured
-from app.sync.engine import reset_cursor
 from app.ui import resources
 from app.ui.components.scheduler_status import is_admin
 from app.ui.text import DASH, local_time, number, t
@@ -21,21 +20,21 @@ from app.ui.text import DASH, local_time, number, t
 def render_jobs(scheduler: SyncScheduler) -> None:
     lang = scheduler.settings.ui_language
     st.subheader(t(lang, "jobs"))
-    jobs = scheduler.store.list_jobs()
+    jobs = scheduler.list_jobs()
     now = scheduler.clock.now()
     zone = scheduler.settings.scheduler_timezone
     rows = [
         {
-            t(lang, "col.job"): j["name"],
-            t(lang, "col.trigger"): j["trigger"] or f"every {j['interval_seconds']:g}s",
-            t(lang, "col.priority"): j["priority"],
+            t(lang, "col.job"): j.name,
+            t(lang, "col.trigger"): j.trigger or f"every {j.interval_seconds:g}s",
+            t(lang, "col.priority"): j.priority,
             t(lang, "col.state"): t(lang, "jobstate." + _state(j)),
-            t(lang, "col.next_run"): local_time(j["next_run_at"], zone, with_date=True, language=lang, now=now),
-            t(lang, "col.after"): j["depends_on"].replace(",", ", ") or DASH,
-            t(lang, "col.description"): describe(j["name"], j["description"], lang, scheduler),
-            t(lang, "col.tags"): j["tags"].replace(",", ", ") or DASH,
-            t(lang, "col.retries"): j["max_retries"],
-            t(lang, "col.timeout"): number(j["timeout_seconds"] / 60.0, lang, 1),
+            t(lang, "col.next_run"): local_time(j.next_run_at, zone, with_date=True, language=lang, now=now),
+            t(lang, "col.after"): ", ".join(j.depends_on) or DASH,
+            t(lang, "col.description"): describe(j.name, j.description, lang, scheduler),
+            t(lang, "col.tags"): ", ".join(j.tags) or DASH,
+            t(lang, "col.retries"): j.max_retries,
+            t(lang, "col.timeout"): number(j.timeout_seconds / 60.0, lang, 1),
         }
         for j in jobs
     ]
@@ -51,19 +50,19 @@ def render_jobs(scheduler: SyncScheduler) -> None:
         st.caption(t(lang, "jobs.locked"))
         return
     with st.expander(t(lang, "jobs.change")):
-        names = [j["name"] for j in jobs]
+        names = [j.name for j in jobs]
         primary = resources.primary_job()
         first = names.index(primary) if primary in names else 0
         name = st.selectbox(t(lang, "jobs.pick"), names, index=first, key="fd_job_pick")
-        _job_editor(scheduler, next(j for j in jobs if j["name"] == name), lang)
+        _job_editor(scheduler, next(j for j in jobs if j.name == name), lang)
 
 
-def _job_editor(scheduler: SyncScheduler, job: dict[str, Any], lang: str) -> None:
+def _job_editor(scheduler: SyncScheduler, job: JobState, lang: str) -> None:
     from app.ui.components import datasets as datasets_ui
 
-    name = job["name"]
+    name = job.name
     text = st.text_input(
-        t(lang, "jobs.trigger"), value=job["trigger"], key=f"fd_job_trigger_{name}", help=t(lang, "jobs.trigger_help")
+        t(lang, "jobs.trigger"), value=job.trigger, key=f"fd_job_trigger_{name}", help=t(lang, "jobs.trigger_help")
     )
     st.caption(t(lang, "jobs.trigger_help"))
     row = st.container(horizontal=True, wrap=True)  # wraps rather than cutting a label
@@ -75,7 +74,7 @@ def _job_editor(scheduler: SyncScheduler, job: dict[str, Any], lang: str) -> Non
         else:
             datasets_ui.notify(t(lang, "jobs.saved", name=name, trigger=changed.text))
             st.rerun()
-    own_pause = bool(job.get("job_paused", job["paused"]))  # the operator's pause; Stop/Start leave it alone
+    own_pause = job.job_paused  # the operator's pause; Stop/Start leave it alone
     label = t(lang, "jobs.resume" if own_pause else "jobs.pause")
     icon = ":material/play_circle:" if own_pause else ":material/pause_circle:"
     if row.button(label, key="fd_job_pause", icon=icon):
@@ -88,14 +87,14 @@ def _job_editor(scheduler: SyncScheduler, job: dict[str, Any], lang: str) -> Non
         datasets_ui.follow(handle)
         datasets_ui.notify(t(lang, "jobs.joined" if handle.joined else "jobs.requested", name=name))
         st.rerun()
-    disabled = job["current_run_id"] is None
+    disabled = job.current_run_id is None
     if row.button(t(lang, "jobs.reset"), key="fd_job_reset", disabled=disabled):
         released = scheduler.reset_stuck(name)
         datasets_ui.notify(t(lang, "jobs.reset_done" if released else "jobs.reset_none", name=name))
         st.rerun()
-    if "sync" in job["tags"].split(","):
+    if "sync" in job.tags:
         if row.button(t(lang, "jobs.resync"), key="fd_job_resync", help=t(lang, "jobs.resync_help")):
-            reset_cursor(scheduler.engine, name, scheduler.clock.now())
+            scheduler.reset_cursor(name)
             handle = scheduler.run_now(name, requested_by="full resync")
             scheduler.drive_in_background(name)
             datasets_ui.follow(handle)  # the sidebar shows its progress, then the page redraws with the data
@@ -127,10 +126,10 @@ def describe(name: str, description: str, lang: str, scheduler: SyncScheduler | 
     return description or DASH
 
 
-def _state(job: dict[str, Any]) -> str:
+def _state(job: JobState) -> str:
     """running, paused (by an operator), held (the scheduler is paused by Stop) or active."""
-    if job["current_run_id"] is not None:
+    if job.current_run_id is not None:
         return "running"
-    if job.get("job_paused"):
+    if job.job_paused:
         return "paused"
-    return "held" if job["paused"] else "active"
+    return "held" if job.paused else "active"

@@ -6,8 +6,6 @@ from typing import Any
 
 import streamlit as st
 
-from app.core.alerts import open_alerts
-from app.core.metrics import metrics_snapshot
 from app.core.scheduler import SyncScheduler
 from app.errors import AppError
 from app.ui import resources
@@ -21,8 +19,8 @@ def render_metrics_panel(scheduler: SyncScheduler | None = None) -> None:
     st.subheader(t(lang, "metrics.title"))
     try:
         scheduler.prepare()
-        snapshot = metrics_snapshot(scheduler.engine, scheduler.clock.now())
-        alerts = open_alerts(scheduler.engine)
+        snapshot = scheduler.metrics_summary()
+        alerts = scheduler.open_alerts()
     except AppError as exc:  # a database that is down: say so, the rest of the page still renders
         st.warning(t(lang, "metrics.unavailable", error=exc))
         return

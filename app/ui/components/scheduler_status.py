@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import streamlit as st
 
 from app.config import Settings
+from app.core.records import JobStatus
 from app.core.scheduler import SyncScheduler
 from app.core.slots import cooldown_left
 from app.errors import AppError, ConfigError
@@ -29,7 +30,7 @@ SYNCING_KEY = "fd_shown_syncing"  # whether the page was drawn while a run was i
 # -- badge ------------------------------------------------------------------------------------------------
 
 
-def badge_state(status: dict[str, Any], language: str) -> tuple[str, str]:
+def badge_state(status: JobStatus, language: str) -> tuple[str, str]:
     """(text, kind) for a status; kind is success/warning/error/info (the badge's colour)."""
     shown = freshness.view(status, language)
     return shown.badge, shown.kind
@@ -61,17 +62,17 @@ def _badge() -> None:
         return
     handles = datasets_ui.pending_requests()
     runs = [h.poll() for h in handles]
-    waiting = any(run is None or run["status"] == "running" for run in runs)
+    waiting = any(run is None or run.status == "running" for run in runs)
     if handles and not waiting:  # every request of this session ended: redraw the page with its data
         st.session_state[datasets_ui.SIDEBAR_REQUESTS_KEY] = []
-        failed = [run for run in runs if run is not None and run["status"] != "success"]
+        failed = [run for run in runs if run is not None and run.status != "success"]
         st.session_state[FINISHED_KEY] = failed[0] if failed else runs[0]
         if _fragment_rerun():
             st.rerun()
         _finished_notice(lang)  # a full run draws the new data below anyway
-    syncing = waiting or any(s.get("current_run") for _, s in pairs)
+    syncing = waiting or any(s.current_run for _, s in pairs)
     shown: dict[str, int] = st.session_state.get(VERSION_KEY) or {}
-    current = {ds.job: int(s["data_version"]) for ds, s in pairs}
+    current = {ds.job: int(s.data_version) for ds, s in pairs}
     moved = any(current.get(job, version) != version for job, version in shown.items())
     changed = (moved and not syncing) or syncing != bool(st.session_state.get(SYNCING_KEY))
     st.session_state[SYNCING_KEY] = syncing
@@ -82,11 +83,11 @@ def _badge() -> None:
         st.session_state[VERSION_KEY] = {**shown, **{j: v for j, v in current.items() if j in shown}}
         st.rerun()
     shown_view = freshness.view(status, lang, requested=waiting)
-    if status["state"] != "running" or len(pairs) <= 1 or shown_view.syncing:
+    if status.state != "running" or len(pairs) <= 1 or shown_view.syncing:
         getattr(st, shown_view.kind)(shown_view.badge, icon=BADGE_ICONS[shown_view.phase])
     if shown_view.progress:
         st.status(shown_view.progress, state="running")  # never a ✓ while the run goes on
-    if len(pairs) > 1 or status["state"] != "running":
+    if len(pairs) > 1 or status.state != "running":
         pressed = datasets_ui.render_sidebar_datasets(scheduler, lang, pairs)
     elif pressed := st.button(t(lang, "sync_now"), icon=":material/sync:", key="fd_sidebar_sync", width="stretch"):
         datasets_ui.request_syncs(scheduler, datasets_ui.page_requests(tuple(ds for ds, _ in pairs)), lang)
@@ -141,13 +142,13 @@ def remember_versions(versions: dict[str, int]) -> None:
     st.session_state[VERSION_KEY] = {**(st.session_state.get(VERSION_KEY) or {}), **versions}
 
 
-def render_data_as_of(status: dict[str, Any], language: str) -> None:
+def render_data_as_of(status: JobStatus, language: str) -> None:
     """'Data as of Dec 1 10:42 BRT (3 min ago)' for the top of a page, live (its age counts on between reruns);
     remembers the version the page shows."""
-    remember_versions({status["job"]: int(status["data_version"])})
-    st.session_state[SYNCING_KEY] = bool(status.get("current_run")) or bool(datasets_ui.pending_requests())
+    remember_versions({status.job: int(status.data_version)})
+    st.session_state[SYNCING_KEY] = bool(status.current_run) or bool(datasets_ui.pending_requests())
     busy = bool(st.session_state[SYNCING_KEY])
-    st.fragment(_as_of, run_every=PROGRESS_REFRESH_SECONDS if busy else BADGE_REFRESH_SECONDS)(status["job"], language)
+    st.fragment(_as_of, run_every=PROGRESS_REFRESH_SECONDS if busy else BADGE_REFRESH_SECONDS)(status.job, language)
 
 
 def _as_of(job: str, language: str) -> None:
@@ -156,7 +157,7 @@ def _as_of(job: str, language: str) -> None:
     except AppError:
         return  # the page says what is wrong
     polled = [h.poll() for h in datasets_ui.pending_requests()]
-    requested = any(run is None or run["status"] == "running" for run in polled)
+    requested = any(run is None or run.status == "running" for run in polled)
     st.caption(freshness.view(status, language, requested=requested).caption)
 
 
@@ -173,46 +174,46 @@ def render_scheduler_status(show_controls: bool = True) -> bool:
     try:
         scheduler = resources.get_scheduler()
         status = scheduler.get_status(resources.primary_job())
-        rate = scheduler.status_reader.success_rate(resources.primary_job(), scheduler.clock.now())
+        rate = scheduler.success_rate(resources.primary_job())
     except AppError as exc:
         render_app_error(exc, lang)
         return False
     _finished_notice(lang)
     shown = freshness.view(status, lang, requested=st.session_state.get(HANDLE_KEY) is not None)
     st.subheader(f"{t(lang, 'panel.title')}: {shown.state_label}")
-    if status.get("scheduler_paused"):  # two persisted states: Start lifts the first only
+    if status.scheduler_paused:  # two persisted states: Start lifts the first only
         st.caption(t(lang, "paused.scheduler"))
-    if status.get("job_paused"):
+    if status.job_paused:
         st.caption(t(lang, "paused.job"))
     now = scheduler.clock.now()
     if not scheduler.executes_runs:  # SCHEDULER_ROLE=web: say where runs happen, and how many workers beat
         st.caption(t(lang, "role.web", count=scheduler.running_workers()))
     cols = st.columns(4)
-    last = local_time(status["last_run"], status["timezone"], True, lang, now, show_zone=False)
+    last = local_time(status.last_run, status.timezone, True, lang, now, show_zone=False)
     cols[0].metric(
-        f"{t(lang, 'last_run')} ({zone_label(status['timezone'], now, lang)})", last, help=_last_help(status, lang)
+        f"{t(lang, 'last_run')} ({zone_label(status.timezone, now, lang)})", last, help=_last_help(status, lang)
     )
-    cols[0].caption(status_word(lang, status["last_result"]))  # beside, not inside: a metric must not be cut
+    cols[0].caption(status_word(lang, status.last_result))  # beside, not inside: a metric must not be cut
     cols[1].metric(
-        f"{t(lang, 'next_run')} ({zone_label(status['timezone'], now, lang)})",
-        local_time(status["next_run"], status["timezone"], True, lang, now, show_zone=False),
+        f"{t(lang, 'next_run')} ({zone_label(status.timezone, now, lang)})",
+        local_time(status.next_run, status.timezone, True, lang, now, show_zone=False),
     )
-    cols[2].metric(t(lang, "interval"), t(lang, "interval.value", minutes=number(status["interval_minutes"], lang, 0)))
-    shown_rate = "—" if rate["rate"] is None else t(lang, "rate", rate=percent(rate["rate"], lang), runs=rate["runs"])
+    cols[2].metric(t(lang, "interval"), t(lang, "interval.value", minutes=number(status.interval_minutes, lang, 0)))
+    shown_rate = "—" if rate.rate is None else t(lang, "rate", rate=percent(rate.rate, lang), runs=rate.runs)
     cols[3].metric(t(lang, "success_24h"), shown_rate)
-    if status["last_result"] in {"failed", "timeout", "abandoned"} and status["last_error"]:
-        st.error(t(lang, "failed", error=status["last_error"]), icon=":material/error:")
+    if status.last_result in {"failed", "timeout", "abandoned"} and status.last_error:
+        st.error(t(lang, "failed", error=status.last_error), icon=":material/error:")
     if show_controls:
         _controls(scheduler, settings, status)
     _progress_area(scheduler, lang, status)
     return True
 
 
-def _last_help(status: dict[str, Any], lang: str) -> str:
-    if not status.get("last_run"):
+def _last_help(status: JobStatus, lang: str) -> str:
+    if not status.last_run:
         return t(lang, "last_help.none")
-    duration = number(status.get("last_duration_seconds") or 0, lang, 1)
-    return t(lang, "last_help", duration=duration, rows=number(status.get("last_rows") or 0, lang))
+    duration = number(status.last_duration_seconds or 0, lang, 1)
+    return t(lang, "last_help", duration=duration, rows=number(status.last_rows or 0, lang))
 
 
 def is_admin(settings: Settings) -> bool:
@@ -242,7 +243,7 @@ def _user_email() -> str | None:
         return None
 
 
-def _controls(scheduler: SyncScheduler, settings: Settings, status: dict[str, Any]) -> None:
+def _controls(scheduler: SyncScheduler, settings: Settings, status: JobStatus) -> None:
     lang = settings.ui_language
     admin = is_admin(settings)
     # a row that wraps instead of five columns: a button in a narrow column gets its label cut ("Sincronizar ag…")
@@ -276,14 +277,14 @@ def _controls(scheduler: SyncScheduler, settings: Settings, status: dict[str, An
                 st.error(t(lang, "admin.wrong"))
 
 
-def _pointless_actions(status: dict[str, Any]) -> set[str]:
+def _pointless_actions(status: JobStatus) -> set[str]:
     """Buttons that would do nothing now are disabled, so the enabled ones tell the state at a glance."""
     pointless = set()
-    if status.get("scheduler_paused"):
+    if status.scheduler_paused:
         pointless.add("stop")
-    elif status["state"] in {"running", "paused"}:
+    elif status.state in {"running", "paused"}:
         pointless.add("start")  # nothing for Start to lift: a job paused by itself stays paused
-    if not status.get("current_run"):
+    if not status.current_run:
         pointless.add("reset")
     return pointless
 
@@ -313,8 +314,8 @@ def _admin_action(scheduler: SyncScheduler, action: str, lang: str) -> None:
 def _sync_now(scheduler: SyncScheduler, settings: Settings, admin: bool) -> None:
     lang = settings.ui_language
     status = scheduler.get_status(resources.primary_job())
-    if not admin and not status.get("current_run"):
-        finished = status.get("last_finished_at")
+    if not admin and not status.current_run:
+        finished = status.last_finished_at
         last = datetime.fromisoformat(finished).astimezone(timezone.utc) if finished else None
         now = scheduler.clock.now()
         wait = cooldown_left(last, now, timedelta(seconds=settings.manual_sync_cooldown_seconds))
@@ -329,9 +330,9 @@ def _sync_now(scheduler: SyncScheduler, settings: Settings, admin: bool) -> None
     st.toast(t(lang, "joined" if handle.joined else "requested"))
 
 
-def _progress_area(scheduler: SyncScheduler, lang: str, status: dict[str, Any]) -> None:
+def _progress_area(scheduler: SyncScheduler, lang: str, status: JobStatus) -> None:
     """While this session's request or any run is active, a fragment polls it every second."""
-    if st.session_state.get(HANDLE_KEY) is None and not status.get("current_run"):
+    if st.session_state.get(HANDLE_KEY) is None and not status.current_run:
         return
     st.fragment(_progress_body, run_every=PROGRESS_REFRESH_SECONDS)(lang)
 
@@ -341,18 +342,20 @@ def _progress_body(lang: str) -> None:
     handle = st.session_state.get(HANDLE_KEY)
     run = handle.poll() if handle is not None else None
     status = scheduler.get_status(resources.primary_job())
-    if run is None and status.get("current_run"):
-        run = scheduler.status_reader.run(status["current_run"]["id"])
+    if run is None and status.current_run:
+        run = scheduler.get_run(status.current_run.id)
     if run is None:
         if handle is None:
             st.rerun()  # the run ended between two polls: refresh the page's data
         st.status(t(lang, "progress.waiting"), state="running")
         return
-    if run["status"] == "running":
+    if run.status == "running":
         # the same words as the badge; a box that is not a `with` block keeps its spinner (no ✓ mid-run)
-        box = st.status(freshness.view({**status, "current_run": run}, lang).progress or "", state="running")
-        if run.get("progress"):
-            box.write(str(run["progress"]))
+        box = st.status(
+            freshness.view(dataclasses.replace(status, current_run=run), lang).progress or "", state="running"
+        )
+        if run.progress:
+            box.write(str(run.progress))
         return
     st.session_state[HANDLE_KEY] = None
     st.session_state[FINISHED_KEY] = run
@@ -364,10 +367,10 @@ def _finished_notice(lang: str) -> None:
     run = st.session_state.pop(FINISHED_KEY, None)
     if run is None:
         return
-    if run["status"] == "success":
-        st.toast(t(lang, "done", rows=number(run.get("rows") or 0, lang)), icon=":material/check_circle:")
+    if run.status == "success":
+        st.toast(t(lang, "done", rows=number(run.rows or 0, lang)), icon=":material/check_circle:")
     else:
-        st.toast(t(lang, "failed", error=run.get("error") or run["status"]), icon=":material/error:")
+        st.toast(t(lang, "failed", error=run.error or run.status), icon=":material/error:")
 
 
 def render_freshness(show_errors: bool = False) -> bool:

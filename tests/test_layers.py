@@ -1,0 +1,52 @@
+"""The façade covers every operator action: pages, UI components and the CLI call `SyncScheduler` methods and
+never reach into the stores behind it (STYLE.md "A façade that covers every action")."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from app.core.scheduler import SyncScheduler
+
+ROOT = Path(__file__).resolve().parents[1]
+BEHIND_THE_FACADE = {"store", "status_reader", "instances", "engine", "agenda", "alerter", "runner", "last_outcomes"}
+CALLERS = sorted(
+    [
+        *(ROOT / "app" / "ui").rglob("*.py"),
+        *(ROOT / "pages").glob("*.py"),
+        ROOT / "streamlit_app.py",
+        ROOT / "app" / "cli.py",
+    ]
+)
+
+
+def reaches_behind(source: str) -> list[tuple[int, str]]:
+    """(line, attribute) of every `x.store`, `x.engine` ... in a module's code."""
+    return [
+        (node.lineno, node.attr)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Attribute) and node.attr in BEHIND_THE_FACADE
+    ]
+
+
+@pytest.mark.parametrize("path", CALLERS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_pages_components_and_cli_call_only_the_scheduler_facade(path: Path) -> None:
+    found = reaches_behind(path.read_text(encoding="utf-8"))
+    assert not found, f"{path.relative_to(ROOT)} reaches behind the façade: " + ", ".join(
+        f"line {line}: .{attr}" for line, attr in found
+    )
+
+
+def test_the_check_sees_a_reach_into_the_store() -> None:
+    assert reaches_behind("scheduler.store.list_jobs()\nx = s.status_reader.run(1)\n") == [
+        (1, "store"),
+        (2, "status_reader"),
+    ]
+    assert reaches_behind("scheduler.list_jobs()\nscheduler.get_run(1)\n") == []
+
+
+def test_last_outcomes_is_gone() -> None:
+    assert not hasattr(SyncScheduler, "last_outcomes")
+    assert "last_outcomes" not in (ROOT / "app" / "core" / "scheduler.py").read_text(encoding="utf-8")
