@@ -80,6 +80,8 @@ class Settings:
     scheduler_idle_minutes: float = 30.0
     scheduler_poll_seconds: float = 5.0
     run_timeout_minutes: float = 10.0
+    run_isolation: str = "process"  # each run in a child process that a timeout can stop, or "thread"
+    run_kill_grace_seconds: float = 10.0
     run_max_retries: int = 2
     retry_backoff_seconds: float = 30.0
     lease_seconds: float = 60.0
@@ -459,6 +461,8 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "SCHEDULER_IDLE_MINUTES": _number(0.01, 7 * 24 * 60),
     "SCHEDULER_POLL_SECONDS": _number(0.05, 3600),
     "RUN_TIMEOUT_MINUTES": _number(0.001, 24 * 60),
+    "RUN_ISOLATION": _choice("process", "thread"),
+    "RUN_KILL_GRACE_SECONDS": _number(0, 3600),
     "RUN_MAX_RETRIES": _integer(0, 20),
     "RETRY_BACKOFF_SECONDS": _number(0, 86400),
     "LEASE_SECONDS": _number(0.5, 3600),

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from app.clock import Clock, SystemClock
 from app.config import Settings, load_settings
-from app.core import process_registry
+from app.core import child, process_registry
 from app.core.agenda import Agenda
 from app.core.alerts import Alerter
 from app.core.catalogue import JobDefinition, check_dependencies
@@ -176,8 +176,16 @@ class SyncScheduler:
         self.presence = presence or Presence()
         self.alerter = Alerter(self.engine, self.settings, self.clock)
         self._watched_at: datetime | None = None
-        self.runner = Runner(self.store, self.clock, _secret_values(self.settings))
         self.definitions = {d.spec.name: d for d in (jobs if jobs is not None else default_jobs(self.settings))}
+        self.runner = Runner(
+            self.store,
+            self.clock,
+            _secret_values(self.settings),
+            isolation=self.settings.run_isolation,
+            kill_grace_seconds=self.settings.run_kill_grace_seconds,
+        )
+        if self.settings.run_isolation == "process":
+            child.preload(_module_of(d.func) for d in self.definitions.values())
         check_dependencies(self.definitions.values())
         self._dependents = {
             name: [d.spec.name for d in self.definitions.values() if name in d.spec.depends_on]
@@ -213,6 +221,8 @@ class SyncScheduler:
         now = self.clock.now()
         if resume_jobs:  # the scheduler's pause only: jobs an operator paused one by one stay paused
             self.store.set_scheduler_paused(False, now)
+        if self.settings.run_isolation == "process":
+            child.warm_up()
         with self._lock:
             self._stopping.clear()
             if self._aps is None:
@@ -574,6 +584,11 @@ class SyncScheduler:
 
 def _replace(settings: Settings, **changes: Any) -> Settings:
     return dataclasses.replace(settings, **changes)
+
+
+def _module_of(func: Any) -> str:
+    """The module a job function (or the function a `functools.partial` wraps) is defined in."""
+    return str(getattr(getattr(func, "func", func), "__module__", "") or "")
 
 
 def _secret_values(settings: Settings) -> list[str]:
