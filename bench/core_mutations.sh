@@ -8,9 +8,8 @@ mutate claim-without-live-lease-check app/core/store.py '            if job["lea
 ' '' tests/test_core.py -k second_run_while
 mutate wake-without-catch-up app/core/scheduler.py '        logger.info("session seen: scheduler awake")
         self._catch_up(now)' '        logger.info("session seen: scheduler awake")' tests/test_core.py -k hibernation
-mutate timeout-does-not-cancel app/core/runner.py '            if time.monotonic() >= deadline:
-                ctx.cancelled.set()' '            if time.monotonic() >= deadline:' tests/test_core.py -k cancels
-mutate progress-ignores-cancellation app/core/runner.py '        if self.cancelled.is_set():
+mutate timeout-does-not-cancel app/core/runner.py '        self._ctx.cancelled.set()  # its next progress() raises' '        return None' tests/test_core.py -k cancels
+mutate progress-ignores-cancellation app/core/context.py '        if self.cancelled.is_set():
             raise LeaseLostError' '        if False:
             raise LeaseLostError' tests/test_core.py -k cancels
 mutate reap-without-orphan-sweep app/core/store.py '            orphans = conn.execute(
@@ -23,3 +22,10 @@ mutate make-due-if-stale-without-fence-cas app/core/store.py '                .w
                 .values(extra_at=now, extra_trigger=RunTrigger.CATCH_UP.value, extra_attempt=1)' tests/test_core.py -k moved_on
 mutate claim-without-compare-and-set-on-sqlite app/core/store.py '                .where(jobs.c.name == name, jobs.c.fence == job["fence"], slot_column == scheduled_for)' '                .where(jobs.c.name == name)' tests/test_core.py -k "changed_since and sqlite"
 mutate lease-writes-not-retried-after-a-lost-connection app/core/store.py 'stop=stop_after_attempt(2)' 'stop=stop_after_attempt(1)' tests/test_core.py -k connection_lost
+# Runs in a child process (issue 14, item 2)
+mutate timeout-does-not-stop-the-child app/core/runner.py '            work.stop(self.kill_grace_seconds)  # a child process is gone when this returns' '            pass' tests/test_child_runs.py -k "blocking_call and sqlite"
+mutate no-sigkill-after-the-grace app/core/child.py '            self.process.kill()
+' '' tests/test_child_runs.py -k ignores_sigterm
+mutate child-outlives-its-parent app/core/child.py '        except (EOFError, OSError):
+            os._exit(ORPHANED_EXIT)' '        except (EOFError, OSError):
+            return' tests/test_multiprocess.py -k "kill_9 and sqlite-process"

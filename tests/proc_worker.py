@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func, insert, select
 
 from app.config import load_settings
+from app.core import child
 from app.core.database import get_engine, write_transaction
 from app.core.runner import RunContext
 from app.core.scheduler import JobDefinition, SyncScheduler
@@ -68,6 +69,8 @@ def main(url: str, mode: str, seconds: float, lease: float, isolation: str) -> N
     settings = load_settings(env={**env, "RUN_ISOLATION": isolation}, secrets={})
     spec = JobSpec(mode, interval, timeout_seconds=300, max_retries=2, retry_backoff_seconds=0)
     scheduler = SyncScheduler(settings=settings, jobs=[JobDefinition(spec, func_)])
+    if isolation == "process":  # the fork server imports its modules before the first run, not during it
+        child.warm_up(wait=60.0)
     scheduler.start(resume_jobs=False)
     print("STARTED", flush=True)
     threading.Event().wait(seconds)

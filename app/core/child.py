@@ -164,19 +164,24 @@ class ChildRun:
         self.stop(grace)
 
 
-def warm_up() -> None:
-    """Start the fork server now, in the background (it imports the preloaded modules once), so the first run
-    does not wait for it."""
+def warm_up(wait: float = 0.0) -> bool:
+    """Start the fork server now (it imports the preloaded modules once), so the first run does not wait for it.
+
+    In the background; with `wait`, for up to that many seconds. True when it is ready.
+    """
+    ready = threading.Event()
 
     def start() -> None:
         try:
             process = PROCESSES.Process(target=_nothing, name="run-warm-up", daemon=True)
             process.start()
             process.join(60.0)
+            ready.set()
         except Exception:  # noqa: BLE001 - the first run will start it, or say why it cannot
             logger.debug("could not warm the run processes up", exc_info=True)
 
     threading.Thread(target=start, name="run-warm-up", daemon=True).start()
+    return ready.wait(wait) if wait > 0 else False
 
 
 def _nothing() -> None:

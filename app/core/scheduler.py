@@ -185,7 +185,7 @@ class SyncScheduler:
             kill_grace_seconds=self.settings.run_kill_grace_seconds,
         )
         if self.settings.run_isolation == "process":
-            child.preload(_module_of(d.func) for d in self.definitions.values())
+            child.preload([*(_module_of(d.func) for d in self.definitions.values()), *_driver_modules(self.engine)])
         check_dependencies(self.definitions.values())
         self._dependents = {
             name: [d.spec.name for d in self.definitions.values() if name in d.spec.depends_on]
@@ -584,6 +584,12 @@ class SyncScheduler:
 
 def _replace(settings: Settings, **changes: Any) -> Settings:
     return dataclasses.replace(settings, **changes)
+
+
+def _driver_modules(engine: Engine) -> list[str]:
+    """The database driver and its SQLAlchemy dialect (a run's process connects at once: import them once)."""
+    dbapi = getattr(engine.dialect, "dbapi", None)
+    return [type(engine.dialect).__module__, *([dbapi.__name__] if dbapi is not None else [])]
 
 
 def _module_of(func: Any) -> str:
