@@ -29,3 +29,4 @@ mutate no-sigkill-after-the-grace app/core/child.py '            self.process.ki
 mutate child-outlives-its-parent app/core/child.py '        except (EOFError, OSError):
             os._exit(ORPHANED_EXIT)' '        except (EOFError, OSError):
             return' tests/test_multiprocess.py -k "kill_9 and sqlite-process"
+mutate child-runs-the-main-script app/core/child.py '            data.pop("init_main_from_path", None)' '            pass' tests/test_child_runs.py -k main_script

@@ -6,8 +6,10 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 import threading
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +193,20 @@ def test_job_functions_of_the_application_pickle(make_settings: Any, sqlite_url:
     assert len(definitions) >= 3
     for definition in definitions:
         pickle.dumps(definition.func)
+
+
+def test_a_run_never_executes_the_main_script(
+    sqlite_url: str, make_settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under Streamlit, `__main__` is the page being run: multiprocessing would run it again in the child."""
+    marker = tmp_path / "page-ran"
+    page = tmp_path / "page.py"
+    page.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    fake_main = types.ModuleType("__main__")
+    fake_main.__file__ = str(page)
+    monkeypatch.setitem(sys.modules, "__main__", fake_main)
+    s = in_child(make_settings, sqlite_url, job("pid", child_jobs.pid, timeout=30))
+    [outcome] = s.tick()
+    assert outcome.status.value == "success", outcome.error
+    assert outcome.result is not None and outcome.result["pid"] != os.getpid()
+    assert not marker.exists(), "the run's process executed the main script"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.spawn as spawn
 import os
 import pickle
 import signal
@@ -36,6 +37,7 @@ ORPHANED_EXIT = 70  # the child's exit code when the app process died under it
 # Never plain fork: the app process has threads (Streamlit's server, APScheduler, other runs).
 _METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 # (typed as the fork server's context: the spawn one has the same Process and Pipe)
+PREFIX = "freshdash-run-"  # the name of every process this module starts
 PROCESSES = cast(ForkServerContext, multiprocessing.get_context(_METHOD))
 
 
@@ -51,6 +53,9 @@ def preload(modules: Iterable[str]) -> None:
 
 def unpicklable(value: Any) -> str | None:
     """Why `value` cannot be sent to a child process, or None when it can."""
+    module = getattr(getattr(value, "func", value), "__module__", None)
+    if module in ("__main__", "__mp_main__"):  # a run's process never re-runs the app's main script
+        return "it is defined in the main script, not in an importable module"
     try:
         pickle.dumps(value)
     except Exception as exc:  # noqa: BLE001 - pickle raises many types; the reason is the message
@@ -78,7 +83,8 @@ class ChildRun:
     def __init__(self, spec: ChildSpec, ctx: RunContext) -> None:
         self._ctx = ctx
         self._pipe, self._child_end = PROCESSES.Pipe()
-        name = f"run-{spec.claim.job_name}-{spec.claim.run_id}"
+        name = f"{PREFIX}{spec.claim.job_name}-{spec.claim.run_id}"
+        _without_main_script()
         self.process = PROCESSES.Process(target=child_main, args=(self._child_end, spec), name=name, daemon=True)
         self.ended = False
         self.result: dict[str, Any] | None = None
@@ -173,7 +179,8 @@ def warm_up(wait: float = 0.0) -> bool:
 
     def start() -> None:
         try:
-            process = PROCESSES.Process(target=_nothing, name="run-warm-up", daemon=True)
+            _without_main_script()
+            process = PROCESSES.Process(target=_nothing, name=f"{PREFIX}warm-up", daemon=True)
             process.start()
             process.join(60.0)
             ready.set()
@@ -186,6 +193,29 @@ def warm_up(wait: float = 0.0) -> bool:
 
 def _nothing() -> None:
     return None
+
+
+def _without_main_script() -> None:
+    """Keep multiprocessing from re-running the main script in our processes.
+
+    It prepares each child by importing the parent's `__main__` again (as `__mp_main__`); under Streamlit
+    that is the page script being run, which must never execute in a run's process. Our job functions come
+    from importable modules (`unpicklable` refuses `__main__`), so our processes skip that step; others
+    keep it.
+    """
+    original = spawn.get_preparation_data
+    if getattr(original, "keeps_main_out", False):
+        return
+
+    def preparation_data(name: str) -> dict[str, Any]:
+        data = original(name)
+        if name.startswith(PREFIX):
+            data.pop("init_main_from_path", None)
+            data.pop("init_main_from_name", None)
+        return data
+
+    preparation_data.keeps_main_out = True  # type: ignore[attr-defined]
+    spawn.get_preparation_data = preparation_data
 
 
 def _exit(code: int | None) -> str:
