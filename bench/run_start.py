@@ -1,7 +1,7 @@
 """Start overhead of a run: median time from the claim to the job function's first line, in a child process
 (RUN_ISOLATION=process, the default) against a thread of the app process (the baseline), same run, same store.
 
-    python bench/run_start.py [--runs 40] [--repeats 3]
+    python bench/run_start.py [--runs 40] [--repeats 3] [--quick]
 
 One result line on stdout. The monotonic clock is system-wide on Linux, so the child's first-line stamp
 compares with the parent's claim stamp. Runs after a warm-up (the fork server started and its modules imported).
@@ -48,7 +48,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="10 runs per repeat")
     args = parser.parse_args()
+    if args.quick:
+        args.runs = 10
     import run_start  # by its module name: a child process imports the job function from there
 
     before = load()
