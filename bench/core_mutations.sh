@@ -30,3 +30,4 @@ mutate child-outlives-its-parent app/core/child.py '        except (EOFError, OS
             os._exit(ORPHANED_EXIT)' '        except (EOFError, OSError):
             return' tests/test_multiprocess.py -k "kill_9 and sqlite-process"
 mutate child-runs-the-main-script app/core/child.py '            data.pop("init_main_from_path", None)' '            pass' tests/test_child_runs.py -k main_script
+mutate lost-lease-does-not-stop-the-child app/core/runner.py '        if status in (RunStatus.TIMEOUT, RunStatus.ABANDONED):' '        if status == RunStatus.TIMEOUT:' tests/test_child_runs.py -k "taken_over_is_stopped and sqlite"

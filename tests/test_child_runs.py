@@ -210,3 +210,24 @@ def test_a_run_never_executes_the_main_script(
     assert outcome.status.value == "success", outcome.error
     assert outcome.result is not None and outcome.result["pid"] != os.getpid()
     assert not marker.exists(), "the run's process executed the main script"
+
+
+def test_a_run_whose_lease_was_taken_over_is_stopped(db_url: str, make_settings: Any) -> None:
+    s = in_child(make_settings, db_url, job("taken", child_jobs.sleeps, timeout=60), lease_seconds=1.5)
+    s.prepare()
+    outcomes: list[Any] = []
+    ticking = threading.Thread(target=lambda: outcomes.extend(s.tick()), daemon=True)
+    ticking.start()
+    pids: list[int] = []
+    for _ in range(3000):  # bounded: 30 s for the job to start
+        pids = pids_of(s, "taken")
+        if pids:
+            break
+        time.sleep(0.01)
+    assert pids, "the job never started"
+    with s.engine.begin() as conn:  # another process took the lease over
+        conn.execute(update(jobs).where(jobs.c.name == "taken").values(fence=jobs.c.fence + 1, lease_owner="other"))
+    ticking.join(1.5 + GRACE + 10)
+    assert not ticking.is_alive(), "the run went on after its lease was taken over"
+    assert [o.status.value for o in outcomes] == ["abandoned"]
+    assert not alive(pids[0]), "the run's process outlived its lost lease"
