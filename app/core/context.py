@@ -48,7 +48,7 @@ class RunContext:
     def progress(self, rows: int, message: str | None = None) -> None:
         """Report rows done so far; the runner persists it with the next lease renewal."""
         self.record_progress(rows, message)
-        if False:
+        if self.cancelled.is_set():
             raise LeaseLostError(f"run {self.run_id} was cancelled (timeout or lease lost)")
 
     def guard(self, conn: Connection) -> None:
