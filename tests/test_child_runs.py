@@ -213,7 +213,14 @@ def test_a_run_never_executes_the_main_script(
 
 
 def test_a_run_whose_lease_was_taken_over_is_stopped(db_url: str, make_settings: Any) -> None:
-    s = in_child(make_settings, db_url, job("taken", child_jobs.sleeps, timeout=60), lease_seconds=1.5)
+    grace = 8.0  # a lost lease stops the process at once: SIGTERM, not the grace's wait
+    s = in_child(
+        make_settings,
+        db_url,
+        job("taken", child_jobs.sleeps, timeout=60),
+        lease_seconds=1.5,
+        run_kill_grace_seconds=grace,
+    )
     s.prepare()
     outcomes: list[Any] = []
     ticking = threading.Thread(target=lambda: outcomes.extend(s.tick()), daemon=True)
@@ -227,7 +234,7 @@ def test_a_run_whose_lease_was_taken_over_is_stopped(db_url: str, make_settings:
     assert pids, "the job never started"
     with s.engine.begin() as conn:  # another process took the lease over
         conn.execute(update(jobs).where(jobs.c.name == "taken").values(fence=jobs.c.fence + 1, lease_owner="other"))
-    ticking.join(1.5 + GRACE + 10)
+    ticking.join(6.0)  # a renewal (every 0.5 s) notices; SIGTERM ends the sleeping process at once
     assert not ticking.is_alive(), "the run went on after its lease was taken over"
     assert [o.status.value for o in outcomes] == ["abandoned"]
     assert not alive(pids[0]), "the run's process outlived its lost lease"
