@@ -333,3 +333,4 @@ def test_sqlite_datetime_text_is_the_same_as_sqlalchemys() -> None:
     aware = datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=-3)))
     for value in (datetime(2026, 2, 1, 9, 0, 0, 123456), datetime(1, 1, 1), datetime(2026, 1, 1), aware, None):
         assert fast(value) == slow(value), value
+
