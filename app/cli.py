@@ -23,7 +23,6 @@ import click
 import app.jobs.builtin  # noqa: F401  # the composition root: built-in and dataset jobs join the catalogue
 from app import shapes
 from app.config import Settings, effective_rows, load_settings, secret_values
-from app.core.metrics import start_metrics_server
 from app.core.models import RunStatus
 from app.core.records import JobStatus
 from app.core.scheduler import DEFAULT_JOB, SyncScheduler
@@ -529,10 +528,7 @@ def worker(obj: Context, grace: float) -> None:
     except AppError as exc:
         _fail(exc)
     log = logging.getLogger(__name__)
-    try:
-        start_metrics_server(obj.settings.metrics_port, scheduler.engine, scheduler.clock)
-    except AppError as exc:
-        log.error("metrics endpoint not started: %s", exc)
+    scheduler.start_metrics()
     log.info("worker %s: %d job(s); SIGTERM or SIGINT stops it", scheduler.instance_id, len(scheduler.definitions))
     while not stop.wait(1.0):  # a bounded wait: signal handlers run between waits
         pass

@@ -323,6 +323,9 @@ class Settings:
     scheduler_idle_minutes: float = setting(30.0, _number(0.01, _MINUTES_IN_A_WEEK))
     scheduler_poll_seconds: float = setting(5.0, _number(0.05, 3600))
     run_timeout_minutes: float = setting(10.0, _number(0.001, 24 * 60))
+    # each run in a child process that a timeout can stop, or "thread"
+    run_isolation: str = setting("process", _choice("process", "thread"))
+    run_kill_grace_seconds: float = setting(10.0, _number(0, 3600))
     run_max_retries: int = setting(2, _integer(0, 20))
     retry_backoff_seconds: float = setting(30.0, _number(0, 86400))
     lease_seconds: float = setting(60.0, _number(0.5, 3600))

@@ -8,9 +8,8 @@ mutate claim-without-live-lease-check app/core/store.py '            if job.leas
 ' '' tests/test_core.py -k second_run_while
 mutate wake-without-catch-up app/core/scheduler.py '        logger.info("session seen: scheduler awake")
         self._catch_up(now)' '        logger.info("session seen: scheduler awake")' tests/test_core.py -k hibernation
-mutate timeout-does-not-cancel app/core/runner.py '            if time.monotonic() >= deadline:
-                ctx.cancelled.set()' '            if time.monotonic() >= deadline:' tests/test_core.py -k cancels
-mutate progress-ignores-cancellation app/core/runner.py '        if self.cancelled.is_set():
+mutate timeout-does-not-cancel app/core/runner.py '        self._ctx.cancelled.set()  # its next progress() raises' '        return None' tests/test_core.py -k cancels
+mutate progress-ignores-cancellation app/core/context.py '        if self.cancelled.is_set():
             raise RunCancelledError' '        if False:
             raise RunCancelledError' tests/test_core.py -k cancels
 mutate reap-without-orphan-sweep app/core/store.py '            orphans = conn.execute(
@@ -38,10 +37,19 @@ mutate poll-without-sqlite-wakeups app/core/listener.py '            self.check_
             self._stop.wait(self.poll_seconds)' '            self._stop.wait(self.poll_seconds)' tests/test_web_worker.py -k "serve_each_web_request and sqlite"
 # Issue 13 items 2-4: the three stop signals, the façade, the seed's status dict.
 mutate guard-raises-the-base-class app/core/store.py '            raise LeaseTakenOverError(f"run' '            raise __import__("app.errors").errors.LeaseLostError(f"run' tests/test_core.py -k three_signals
-mutate progress-raises-the-base-class app/core/runner.py '            raise RunCancelledError(f"run' '            raise __import__("app.errors").errors.LeaseLostError(f"run' tests/test_core.py -k three_signals
+mutate progress-raises-the-base-class app/core/context.py '            raise RunCancelledError(f"run' '            raise __import__("app.errors").errors.LeaseLostError(f"run' tests/test_core.py -k three_signals
 mutate ui-reaches-into-the-store app/ui/components/history.py 'scheduler.list_jobs()' 'scheduler.store.list_jobs()' tests/test_layers.py
 mutate cli-reaches-into-the-status-reader app/cli.py 'obj.scheduler.history(job, limit, status_filter)' 'obj.scheduler.status_reader.history(job, limit, status_filter)' tests/test_layers.py
 mutate seed-status-keeps-a-tuple app/core/records.py '        values["depends_on"] = list(self.depends_on)
 ' '' tests/test_records.py
 mutate seed-status-keeps-a-record app/core/records.py '        values["current_run"] = None if self.current_run is None else self.current_run.as_dict()
 ' '' tests/test_records.py
+# Runs in a child process (issue 14, item 2)
+mutate timeout-does-not-stop-the-child app/core/runner.py '            work.stop(self.kill_grace_seconds)  # a child process is gone when this returns' '            pass' tests/test_child_runs.py -k "blocking_call and sqlite"
+mutate no-sigkill-after-the-grace app/core/child.py '            self.process.kill()
+' '' tests/test_child_runs.py -k ignores_sigterm
+mutate child-outlives-its-parent app/core/child.py '        except (EOFError, OSError):
+            os._exit(ORPHANED_EXIT)' '        except (EOFError, OSError):
+            return' tests/test_multiprocess.py -k "kill_9 and sqlite-process"
+mutate child-runs-the-main-script app/core/child.py '            data.pop("init_main_from_path", None)' '            pass' tests/test_child_runs.py -k main_script
+mutate lost-lease-does-not-stop-the-child app/core/runner.py '        if status in (RunStatus.TIMEOUT, RunStatus.ABANDONED):' '        if status == RunStatus.TIMEOUT:' tests/test_child_runs.py -k "taken_over_is_stopped and sqlite"

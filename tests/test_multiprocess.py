@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def spawn(url: str, mode: str, seconds: float, lease: float = 60.0) -> subprocess.Popen[str]:
+def spawn(url: str, mode: str, seconds: float, lease: float = 60.0, isolation: str = "thread") -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.proc_worker", url, mode, str(seconds), str(lease)],
+        [sys.executable, "-m", "tests.proc_worker", url, mode, str(seconds), str(lease), isolation],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -46,11 +46,21 @@ def wait_for_line(proc: subprocess.Popen[str], marker: str, timeout: float) -> N
     assert found.wait(timeout), f"process never printed {marker!r}"
 
 
+def alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie waiting for a reaper."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("isolation", ["thread", "process"])
 @pytest.mark.parametrize("processes", [2, 3])
-def test_several_processes_run_each_slot_exactly_once(db_url: str, processes: int) -> None:
+def test_several_processes_run_each_slot_exactly_once(db_url: str, processes: int, isolation: str) -> None:
     workers = []
     for i in range(processes):
-        workers.append(spawn(db_url, "tick", seconds=38 - 1.5 * i))
+        workers.append(spawn(db_url, "tick", seconds=38 - 1.5 * i, isolation=isolation))
         threading.Event().wait(0.7)  # staggered starts, like replicas rolling out
     for worker in workers:
         out, _ = worker.communicate(timeout=120)
@@ -77,14 +87,31 @@ def test_several_processes_run_each_slot_exactly_once(db_url: str, processes: in
     assert gaps == {timedelta(seconds=1)}, f"missed slots: gaps {sorted(gaps)}\n{diagnosis}"
     assert statuses == {"success"}
     assert len(pids) >= 2, "the work should spread over the processes"
+    if isolation == "process":
+        with engine.connect() as conn:
+            runners = set(conn.execute(select(executions.c.runner_pid)).scalars())
+        engine.dispose()
+        assert not runners & pids, "a run executed in the scheduler's own process"
+        assert not any(alive(pid) for pid in runners), "a run's process outlived its scheduler"
 
 
-def test_kill_9_mid_run_is_abandoned_and_the_job_runs_again(db_url: str) -> None:
-    victim = spawn(db_url, "hang-once", seconds=120, lease=2.0)
+@pytest.mark.parametrize("isolation", ["thread", "process"])
+def test_kill_9_mid_run_is_abandoned_and_the_job_runs_again(db_url: str, isolation: str) -> None:
+    victim = spawn(db_url, "hang-once", seconds=120, lease=2.0, isolation=isolation)
     wait_for_line(victim, "HANGING", timeout=60)
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        [runner] = conn.execute(select(executions.c.runner_pid)).scalars()
+    engine.dispose()
+    assert (runner != victim.pid) == (isolation == "process")
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(10)
-    survivor = spawn(db_url, "hang-once", seconds=8, lease=2.0)
+    for _ in range(100):  # bounded: 10 s for the run's process to see its parent gone and end
+        if not alive(runner):
+            break
+        threading.Event().wait(0.1)
+    assert not alive(runner), "the run's process kept running after its scheduler was killed"
+    survivor = spawn(db_url, "hang-once", seconds=8, lease=2.0, isolation=isolation)
     out, _ = survivor.communicate(timeout=60)
     assert survivor.returncode == 0, out
     engine = create_engine(db_url)
@@ -95,6 +122,6 @@ def test_kill_9_mid_run_is_abandoned_and_the_job_runs_again(db_url: str) -> None
             ).order_by(Run.__table__.c.id)
         ).all()
     engine.dispose()
-    assert [(r[0], r[1], r[2]) for r in rows] == [("abandoned", 1, "schedule"), ("success", 2, "retry")]
+    assert [(r[0], r[1], r[2]) for r in rows] == [("abandoned", 1, "schedule"), ("success", 2, "retry")], (rows, out)
     assert "expired" in rows[0][3]
     assert all(r[0] != "running" for r in rows)

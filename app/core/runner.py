@@ -1,4 +1,5 @@
-"""Executes one claimed run: a worker thread, lease renewal while it works, a timeout, the outcome recorded.
+"""Executes one claimed run: in a child process (or a thread), lease renewal while it works, a timeout that
+stops it, the outcome recorded.
 
 This is the one place that catches every exception of a job (it records the run and logs it).
 """
@@ -6,73 +7,25 @@ This is the one place that catches every exception of a job (it records the run 
 from __future__ import annotations
 
 import logging
+import pickle
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Connection
-
-from app.clock import Clock
+from app.clock import Clock, SystemClock
+from app.core.child import ChildRun, ChildSpec, unpicklable
+from app.core.context import Failure, JobFunc, RunContext, as_result
 from app.core.models import RunStatus
 from app.core.store import Claim, JobStore
-from app.errors import AppError, RunCancelledError
+from app.errors import AppError
 from app.redaction import scrub
 
+__all__ = ["JobFunc", "Outcome", "RunContext", "Runner"]
+_as_result = as_result  # the name this module had for it
+
 logger = logging.getLogger(__name__)
-
-
-class RunContext:
-    """What a running job may use: progress reports, run log lines, the lease guard, cancellation."""
-
-    def __init__(self, store: JobStore, claim: Claim, clock: Clock) -> None:
-        self._store = store
-        self.claim = claim
-        self.clock = clock
-        self.cancelled = threading.Event()
-        self.rows = 0
-        self.progress_text: str | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def store(self) -> JobStore:
-        """The scheduler's state store (its engine is the app database), for built-in jobs."""
-        return self._store
-
-    @property
-    def run_id(self) -> int:
-        return self.claim.run_id
-
-    @property
-    def job_name(self) -> str:
-        return self.claim.job_name
-
-    def now(self) -> datetime:
-        return self.clock.now()
-
-    def progress(self, rows: int, message: str | None = None) -> None:
-        """Report rows done so far; the runner persists it with the next lease renewal."""
-        with self._lock:
-            self.rows = rows
-            self.progress_text = message
-        if self.cancelled.is_set():
-            raise RunCancelledError(f"run {self.run_id} was cancelled (timeout or lease lost)")
-
-    def guard(self, conn: Connection) -> None:
-        """Call inside the transaction that commits the job's data: a zombie run rolls back here."""
-        self._store.guard(conn, self.claim)
-
-    def log(self, level: str, message: str) -> None:
-        self._store.log(self.run_id, level, message, self.clock.now())
-
-    def snapshot(self) -> tuple[int, str | None]:
-        with self._lock:
-            return self.rows, self.progress_text
-
-
-JobFunc = Callable[[RunContext], Any]
 
 
 @dataclass(frozen=True)
@@ -84,57 +37,93 @@ class Outcome:
     recorded: bool
 
 
+class Work(Protocol):
+    """One run under way (`ChildRun` in a child process, `ThreadRun` in a thread of this process)."""
+
+    result: Any
+    failure: Failure | None
+
+    def wait(self, timeout: float) -> bool: ...
+
+    def stop(self, grace: float) -> None: ...
+
+    def close(self, grace: float) -> None: ...
+
+
+class ThreadRun:
+    """A run in a daemon thread of this process: cannot be killed; a stopped one is cancelled and fenced."""
+
+    def __init__(self, claim: Claim, func: JobFunc, ctx: RunContext) -> None:
+        self._ctx = ctx
+        self._done = threading.Event()
+        self.result: Any = None
+        self.failure: Failure | None = None
+        name = f"run-{claim.job_name}-{claim.run_id}"
+        threading.Thread(target=self._work, args=(func,), name=name, daemon=True).start()
+
+    def _work(self, func: JobFunc) -> None:
+        try:
+            self.result = func(self._ctx)
+        except BaseException as exc:  # noqa: BLE001 - the one broad catch: recorded by the runner
+            self.failure = Failure.of(exc, keep=True)
+        finally:
+            self._done.set()
+
+    def wait(self, timeout: float) -> bool:
+        return self._done.wait(timeout)
+
+    def stop(self, grace: float) -> None:
+        self._ctx.cancelled.set()  # its next progress() raises; its writes are fenced by the guard
+
+    def close(self, grace: float) -> None:
+        return None
+
+
 class Runner:
-    def __init__(self, store: JobStore, clock: Clock, secrets: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        clock: Clock,
+        secrets: Iterable[str] = (),
+        isolation: str = "process",
+        kill_grace_seconds: float = 10.0,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.secrets = tuple(s for s in secrets if s)
+        self.isolation = isolation  # "process" (RUN_ISOLATION) or "thread"
+        self.kill_grace_seconds = kill_grace_seconds
+        self._told: set[str] = set()  # jobs whose runs stay in a thread, already warned about
+        self._child_clock: Clock | None = None
 
     def execute(self, claim: Claim, func: JobFunc, stopping: threading.Event | None = None) -> Outcome:
         """Run `func` for `claim` until it returns, raises, times out or loses its lease."""
         ctx = RunContext(self.store, claim, self.clock)
-        box: dict[str, Any] = {}
-        done = threading.Event()
-
-        def work() -> None:
-            try:
-                box["result"] = func(ctx)
-            except BaseException as exc:  # noqa: BLE001 - the one broad catch: recorded below
-                box["error"] = exc
-            finally:
-                done.set()
-
-        worker = threading.Thread(target=work, name=f"run-{claim.job_name}-{claim.run_id}", daemon=True)
         early = (claim.scheduled_for - self.clock.now()).total_seconds()
         if early > 0:  # claimed ahead of the slot (timer lead): start on the slot, not before
             threading.Event().wait(min(early, 1.0))
-        worker.start()
-        status = self._supervise(claim, ctx, done)
+        work = self._start(claim, func, ctx)
+        status = self._supervise(claim, ctx, work)
+        if status in (RunStatus.TIMEOUT, RunStatus.ABANDONED):
+            work.stop(self.kill_grace_seconds)  # a child process is gone when this returns
+        else:
+            work.close(self.kill_grace_seconds)
         rows, _ = ctx.snapshot()
         result, error = None, None
         if status == RunStatus.TIMEOUT:
             error = f"timed out after {claim.timeout_seconds:g} s; the run was cancelled and its writes fenced"
         elif status == RunStatus.ABANDONED:
             error = "lease lost while running (another process took the job over)"
-        elif "error" in box:
+        elif work.failure is not None:
             status = RunStatus.FAILED
-            exc = box["error"]
-            error = self._scrub(f"{type(exc).__name__}: {exc}")
-            logger.error(
-                "run %s of job %s failed: %s",
-                claim.run_id,
-                claim.job_name,
-                error,
-                exc_info=self._exc_info(exc),
-            )
+            error = self._scrub(work.failure.text)
+            self._log_failure(claim, error, work.failure)
         else:
-            result = _as_result(box.get("result"))
+            result = as_result(work.result)
             rows = int(result.get("rows", rows)) if result else rows
         recorded = status != RunStatus.ABANDONED and self.store.finish(
             claim, self.clock.now(), status, rows=rows, result=result, error=error
         )
-        if status == RunStatus.ABANDONED:
-            ctx.cancelled.set()
         self._log_line(claim, status, rows, error)
         logger.info(
             "run %s of job %s (%s, attempt %s) ended %s, %s rows",
@@ -147,6 +136,64 @@ class Runner:
         )
         return Outcome(status, rows, result, error, recorded)
 
+    def _start(self, claim: Claim, func: JobFunc, ctx: RunContext) -> Work:
+        spec = self._child_spec(claim, func)
+        if spec is not None:
+            try:
+                return ChildRun(spec, ctx)
+            except OSError as exc:  # out of processes or file descriptors: a thread still runs the job
+                logger.warning(
+                    "run %s of job %s runs in a thread: no child process (%s)", claim.run_id, claim.job_name, exc
+                )
+        return ThreadRun(claim, func, ctx)
+
+    def _child_spec(self, claim: Claim, func: JobFunc) -> ChildSpec | None:
+        """What a child process needs to run `func`, or None when the run stays in a thread."""
+        url = self.store.engine.url
+        if self.isolation != "process" or _in_memory(url.get_backend_name(), url.database, str(url)):
+            return None  # an in-memory SQLite database exists in this process only
+        why = unpicklable(func)
+        if why is not None:
+            if claim.job_name not in self._told:
+                self._told.add(claim.job_name)
+                logger.warning(
+                    "job %s runs in a thread, not a child process (RUN_ISOLATION=process): its function cannot be "
+                    "pickled (%s). Make it a module-level function, or functools.partial of one with picklable "
+                    "arguments, so that a run past its timeout can be stopped",
+                    claim.job_name,
+                    self._scrub(why),
+                )
+            return None
+        return ChildSpec(
+            url=url.render_as_string(hide_password=False),
+            owner=self.store.owner,
+            lease_seconds=self.store.lease.total_seconds(),
+            tz=self.store.tz,
+            claim=claim,
+            func=func,
+            clock=self._clock_for_child(),
+            log_level=logging.getLogger().getEffectiveLevel(),
+        )
+
+    def _clock_for_child(self) -> Clock:
+        """The injected clock when it pickles (a copy), else the system clock."""
+        if self._child_clock is None:
+            try:
+                pickle.dumps(self.clock)
+                self._child_clock = self.clock
+            except Exception:  # noqa: BLE001 - e.g. a test clock holding a lock
+                logger.debug("the clock %r does not pickle: runs in child processes use the system clock", self.clock)
+                self._child_clock = SystemClock()
+        return self._child_clock
+
+    def _log_failure(self, claim: Claim, error: str, failure: Failure) -> None:
+        # A traceback may quote a secret (a URL in an argument); only log it when no secret is configured.
+        # Our own errors (a source that refused, a bad value) say everything in their message: no traceback.
+        detailed = not self.secrets and not failure.app_error
+        exc_info: BaseException | bool = failure.exc if detailed and failure.exc is not None else False
+        trace = f"\n{failure.traceback.rstrip()}" if detailed and failure.exc is None and failure.traceback else ""
+        logger.error("run %s of job %s failed: %s%s", claim.run_id, claim.job_name, error, trace, exc_info=exc_info)
+
     def skip(self, claim: Claim, reason: str) -> Outcome:
         """Record the claimed slot as skipped (a dependency did not succeed) without running the job."""
         recorded = self.store.finish(claim, self.clock.now(), RunStatus.SKIPPED, error=reason)
@@ -154,13 +201,12 @@ class Runner:
         logger.warning("run %s of job %s skipped: %s", claim.run_id, claim.job_name, reason)
         return Outcome(RunStatus.SKIPPED, 0, None, reason, recorded)
 
-    def _supervise(self, claim: Claim, ctx: RunContext, done: threading.Event) -> RunStatus:
+    def _supervise(self, claim: Claim, ctx: RunContext, work: Work) -> RunStatus:
         renew_every = max(min(self.store.lease.total_seconds() / 3.0, 5.0), 0.05)
         # The timeout is about real elapsed time of a real thread, so it uses the monotonic clock.
         deadline = time.monotonic() + claim.timeout_seconds
-        while not done.wait(max(min(renew_every, deadline - time.monotonic()), 0.0)):
+        while not work.wait(max(min(renew_every, deadline - time.monotonic()), 0.0)):
             if time.monotonic() >= deadline:
-                ctx.cancelled.set()
                 return RunStatus.TIMEOUT
             rows, text = ctx.snapshot()
             try:
@@ -171,7 +217,6 @@ class Runner:
                 logger.warning("run %s of job %s: lease not renewed (%s); retrying", claim.run_id, claim.job_name, exc)
                 continue
             if not held:
-                ctx.cancelled.set()
                 return RunStatus.ABANDONED
         return RunStatus.SUCCESS
 
@@ -187,19 +232,6 @@ class Runner:
     def _scrub(self, message: str) -> str:
         return scrub(message, self.secrets)[:4000]
 
-    def _exc_info(self, exc: BaseException) -> BaseException | bool:
-        # A traceback may quote a secret (a URL in an argument); only log it when no secret is configured.
-        # Our own errors (a source that refused, a bad value) say everything in their message: no traceback.
-        return exc if not self.secrets and not isinstance(exc, AppError) else False
 
-
-def _as_result(value: Any) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        return {str(k): v for k, v in value.items()}
-    to_dict = getattr(value, "as_dict", None)
-    if callable(to_dict):
-        result = to_dict()
-        return dict(result) if isinstance(result, dict) else {"value": str(result)}
-    return {"value": str(value)}
+def _in_memory(backend: str, database: str | None, url: str) -> bool:
+    return backend == "sqlite" and (not database or database == ":memory:" or "mode=memory" in url)

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 
 from app.clock import Clock, SystemClock
 from app.config import Settings, load_settings, secret_values
-from app.core import process_registry
+from app.core import child, process_registry
 from app.core.agenda import Agenda
 from app.core.alerts import Alerter, open_alerts
 from app.core.catalogue import JobDefinition, check_dependencies
@@ -181,8 +181,16 @@ class SyncScheduler:
         self.presence = presence or Presence()
         self.alerter = Alerter(self.engine, self.settings, self.clock)
         self._watched_at: datetime | None = None
-        self.runner = Runner(self.store, self.clock, secret_values(self.settings))
         self.definitions = {d.spec.name: d for d in (jobs if jobs is not None else default_jobs(self.settings))}
+        self.runner = Runner(
+            self.store,
+            self.clock,
+            secret_values(self.settings),
+            isolation=self.settings.run_isolation,
+            kill_grace_seconds=self.settings.run_kill_grace_seconds,
+        )
+        if self.settings.run_isolation == "process":
+            child.preload([*(_module_of(d.func) for d in self.definitions.values()), *_driver_modules(self.engine)])
         check_dependencies(self.definitions.values())
         self._dependents = {
             name: [d.spec.name for d in self.definitions.values() if name in d.spec.depends_on]
@@ -227,6 +235,8 @@ class SyncScheduler:
         if not self.executes_runs:
             self._stopping.clear()  # Restart (stop, then start) must leave it the process scheduler
             return
+        if self.settings.run_isolation == "process":
+            child.warm_up()
         with self._lock:
             self._stopping.clear()
             if self._aps is None:
@@ -563,6 +573,13 @@ class SyncScheduler:
 
     # -- status --------------------------------------------------------------------------------------
 
+    def start_metrics(self) -> None:
+        """The Prometheus endpoint on METRICS_PORT (once per process); a busy port is logged, not fatal."""
+        try:
+            start_metrics_server(self.settings.metrics_port, self.engine, self.clock)
+        except AppError as exc:
+            logger.error("metrics endpoint not started: %s", exc)
+
     def running_workers(self) -> int:
         """Processes whose timer beat "running" recently (what a web process relies on for its runs)."""
         now = self.clock.now()
@@ -682,6 +699,17 @@ def _replace(settings: Settings, **changes: Any) -> Settings:
     return dataclasses.replace(settings, **changes)
 
 
+def _driver_modules(engine: Engine) -> list[str]:
+    """The database driver and its SQLAlchemy dialect (a run's process connects at once: import them once)."""
+    dbapi = getattr(engine.dialect, "dbapi", None)
+    return [type(engine.dialect).__module__, *([dbapi.__name__] if dbapi is not None else [])]
+
+
+def _module_of(func: Any) -> str:
+    """The module a job function (or the function a `functools.partial` wraps) is defined in."""
+    return str(getattr(getattr(func, "func", func), "__module__", "") or "")
+
+
 def default_jobs(settings: Settings) -> list[JobDefinition]:
     """The job catalogue of a process (see Catalogue.build)."""
     from app.core.catalogue import catalogue
@@ -720,19 +748,11 @@ def initialize_scheduler(settings: Settings | None = None) -> SyncScheduler | No
             return None
         if not scheduler.timer_running:
             scheduler.start(resume_jobs=False)
-        _start_metrics(scheduler)
+        scheduler.start_metrics()
         return scheduler
     except AppError as exc:
         logger.error("scheduler not started: %s", exc)
         return None
-
-
-def _start_metrics(scheduler: SyncScheduler) -> None:
-    """The Prometheus endpoint on METRICS_PORT (once per process); a busy port is logged, not fatal."""
-    try:
-        start_metrics_server(scheduler.settings.metrics_port, scheduler.engine, scheduler.clock)
-    except AppError as exc:
-        logger.error("metrics endpoint not started: %s", exc)
 
 
 def get_scheduler_status(job: str = DEFAULT_JOB) -> dict[str, Any]:

@@ -4,6 +4,7 @@ package is imported (by the composition roots, or by the core loading APPLICATIO
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from typing import Any
 
@@ -75,14 +76,15 @@ def renew_todays_queue(ctx: RunContext) -> dict[str, Any]:
 
 
 def make_retention_job(settings: Settings) -> JobFunc:
-    def history_retention(ctx: RunContext) -> dict[str, Any]:
-        cutoff = ctx.now() - timedelta(days=settings.history_retention_days)
-        runs = ctx.store.purge(cutoff)
-        planned = Agenda(ctx.store.engine, ctx.store).purge(cutoff)
-        ctx.log("INFO", f"purged {runs} runs and {planned} planned slots older than {cutoff:%Y-%m-%d}")
-        return {"rows": runs, "runs_deleted": runs, "planned_deleted": planned, "cutoff": cutoff.isoformat()}
+    return functools.partial(history_retention, settings=settings)
 
-    return history_retention
+
+def history_retention(ctx: RunContext, *, settings: Settings) -> dict[str, Any]:
+    cutoff = ctx.now() - timedelta(days=settings.history_retention_days)
+    runs = ctx.store.purge(cutoff)
+    planned = Agenda(ctx.store.engine, ctx.store).purge(cutoff)
+    ctx.log("INFO", f"purged {runs} runs and {planned} planned slots older than {cutoff:%Y-%m-%d}")
+    return {"rows": runs, "runs_deleted": runs, "planned_deleted": planned, "cutoff": cutoff.isoformat()}
 
 
 catalogue.provide(builtin_jobs)

@@ -7,6 +7,7 @@ demo's orders (daily summary) are the one dataset with an extra step in its batc
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -167,28 +168,27 @@ def _refuse_writing_into_the_source(settings: Settings, dataset: DatasetConfig) 
 
 
 def make_sync_job(settings: Settings, dataset: DatasetConfig) -> JobFunc:
-    def sync_dataset(ctx: RunContext) -> dict[str, Any]:
-        engine = sync_engine(settings, dataset, ctx.clock)
-        result: SyncResult = engine.run(settings.sync_batch_size, guard=ctx.guard, progress=ctx.progress)
-        return {**result.as_dict(), "dataset": dataset.name}
+    return functools.partial(sync_dataset, settings=settings, dataset=dataset)
 
-    sync_dataset.__name__ = dataset.job
-    return sync_dataset
+
+def sync_dataset(ctx: RunContext, *, settings: Settings, dataset: DatasetConfig) -> dict[str, Any]:
+    engine = sync_engine(settings, dataset, ctx.clock)
+    result: SyncResult = engine.run(settings.sync_batch_size, guard=ctx.guard, progress=ctx.progress)
+    return {**result.as_dict(), "dataset": dataset.name}
 
 
 def make_reconcile_job(settings: Settings, dataset: DatasetConfig) -> JobFunc:
     """Hard deletes: the store's keys that the source no longer has are deleted in batches, each batch under
     the run's guard and the dataset's cursor compare-and-set (a concurrent sync or a zombie rolls it back)."""
+    return functools.partial(reconcile_dataset, settings=settings, dataset=dataset)
 
-    def reconcile_dataset(ctx: RunContext) -> dict[str, Any]:
-        engine = sync_engine(settings, dataset, ctx.clock)
-        ctx.progress(0, f"comparing the keys of {dataset.target} with the source")
-        result = engine.reconcile(settings.sync_batch_size, guard=ctx.guard)
-        ctx.log("INFO", f"{result.deleted} row(s) deleted in the source removed from {dataset.target}")
-        return {**result.as_dict(), "rows": result.deleted, "dataset": dataset.name}
 
-    reconcile_dataset.__name__ = dataset.reconcile_job
-    return reconcile_dataset
+def reconcile_dataset(ctx: RunContext, *, settings: Settings, dataset: DatasetConfig) -> dict[str, Any]:
+    engine = sync_engine(settings, dataset, ctx.clock)
+    ctx.progress(0, f"comparing the keys of {dataset.target} with the source")
+    result = engine.reconcile(settings.sync_batch_size, guard=ctx.guard)
+    ctx.log("INFO", f"{result.deleted} row(s) deleted in the source removed from {dataset.target}")
+    return {**result.as_dict(), "rows": result.deleted, "dataset": dataset.name}
 
 
 def run_incremental_sync(wait_seconds: float = 600.0) -> RunRecord | None:

@@ -7,6 +7,7 @@ Reads the synced `orders` table only (never the source); renders in memory; the 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from collections.abc import Callable, Sequence
@@ -60,41 +61,42 @@ def period_label(start: datetime, end: datetime, tz: ZoneInfo) -> str:
 
 
 def make_report_job(settings: Settings, send: Send = send_mail) -> JobFunc:
-    def email_report(ctx: RunContext) -> dict[str, Any]:
-        if not report_is_configured(settings):
-            raise ConfigError(
-                "the e-mailed report needs SMTP_HOST (the mail server) and REPORT_RECIPIENTS (who gets it); "
-                "set them in .streamlit/secrets.toml or the environment"
-            )
-        tz = settings.tz
-        # The slot, not the wall clock: a retry after midnight still reports the day its slot was for.
-        start, end = report_period(ctx.claim.scheduled_for, tz, settings.report_period_days)
-        label = period_label(start, end, tz)
-        ctx.progress(0, f"reading the orders of {label}")
-        engine = get_engine(settings.database_url)
-        summary, rows = _read(engine, start, end)
-        ctx.progress(len(rows), f"rendering {len(rows)} orders as CSV and Excel")
-        attachments: list[Attachment] = [
-            (f"orders_{label}.csv", render_csv(rows, tz), CSV_MIME),
-            (f"orders_{label}.xlsx", render_xlsx(summary, rows, tz, label), XLSX_MIME),
-        ]
-        recipients = list(settings.report_recipients)
-        ctx.progress(len(rows), f"sending to {len(recipients)} recipient(s)")
-        subject = f"Freshdash report {label}: {summary['orders']} orders, {summary['revenue']:,.2f} revenue"
-        message_id = send(settings, subject, render_body(summary, label, tz, attachments), recipients, attachments)
-        ctx.log("INFO", f"report {label} sent to {', '.join(recipients)} ({message_id})")
-        return {
-            "rows": len(rows),
-            "period_start": start.astimezone(tz).isoformat(),
-            "period_end": end.astimezone(tz).isoformat(),
-            "recipients": recipients,
-            "attachments": [{"name": name, "bytes": len(content), "mime": mime} for name, content, mime in attachments],
-            "message_id": message_id,
-            "orders": summary["orders"],
-            "revenue": summary["revenue"],
-        }
+    return functools.partial(email_report, settings=settings, send=send)
 
-    return email_report
+
+def email_report(ctx: RunContext, *, settings: Settings, send: Send = send_mail) -> dict[str, Any]:
+    if not report_is_configured(settings):
+        raise ConfigError(
+            "the e-mailed report needs SMTP_HOST (the mail server) and REPORT_RECIPIENTS (who gets it); "
+            "set them in .streamlit/secrets.toml or the environment"
+        )
+    tz = settings.tz
+    # The slot, not the wall clock: a retry after midnight still reports the day its slot was for.
+    start, end = report_period(ctx.claim.scheduled_for, tz, settings.report_period_days)
+    label = period_label(start, end, tz)
+    ctx.progress(0, f"reading the orders of {label}")
+    engine = get_engine(settings.database_url)
+    summary, rows = _read(engine, start, end)
+    ctx.progress(len(rows), f"rendering {len(rows)} orders as CSV and Excel")
+    attachments: list[Attachment] = [
+        (f"orders_{label}.csv", render_csv(rows, tz), CSV_MIME),
+        (f"orders_{label}.xlsx", render_xlsx(summary, rows, tz, label), XLSX_MIME),
+    ]
+    recipients = list(settings.report_recipients)
+    ctx.progress(len(rows), f"sending to {len(recipients)} recipient(s)")
+    subject = f"Freshdash report {label}: {summary['orders']} orders, {summary['revenue']:,.2f} revenue"
+    message_id = send(settings, subject, render_body(summary, label, tz, attachments), recipients, attachments)
+    ctx.log("INFO", f"report {label} sent to {', '.join(recipients)} ({message_id})")
+    return {
+        "rows": len(rows),
+        "period_start": start.astimezone(tz).isoformat(),
+        "period_end": end.astimezone(tz).isoformat(),
+        "recipients": recipients,
+        "attachments": [{"name": name, "bytes": len(content), "mime": mime} for name, content, mime in attachments],
+        "message_id": message_id,
+        "orders": summary["orders"],
+        "revenue": summary["revenue"],
+    }
 
 
 def _read(engine: Any, start: datetime, end: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -206,53 +208,55 @@ def dataset_report_jobs(settings: Settings) -> tuple[list[JobDefinition], list[s
 
 
 def make_dataset_report_job(settings: Settings, report: ReportConfig, send: Send = send_mail) -> JobFunc:
-    def dataset_report(ctx: RunContext) -> dict[str, Any]:
-        recipients = list(report.recipients or settings.report_recipients)
-        if not smtp_is_configured(settings) or not recipients:
-            raise ConfigError(
-                f"report {report.name!r} needs SMTP_HOST (the mail server) and recipients "
-                f"(reports.{report.name}.recipients or REPORT_RECIPIENTS)"
-            )
-        tz = settings.tz
-        start, end = report_period(ctx.claim.scheduled_for, tz, report.period_days or settings.report_period_days)
-        label = period_label(start, end, tz)
-        ctx.progress(0, f"reading {report.dataset or 'the query'} for {label}")
-        names, rows = _report_rows(settings, report, start, end)
-        total = len(rows)
-        rows = rows[: report.max_rows]
-        ctx.progress(len(rows), f"rendering {len(rows)} rows as CSV and Excel")
-        stem = f"{report.name}_{label}"
-        attachments: list[Attachment] = [
-            (f"{stem}.csv", table_csv(names, rows, tz), CSV_MIME),
-            (f"{stem}.xlsx", table_xlsx(names, rows, tz, report.name, label), XLSX_MIME),
-        ]
-        cut = (
-            f" (the first {len(rows):,} of {total:,} rows: raise reports.{report.name}.max_rows)"
-            if total > len(rows)
-            else ""
-        )
-        subject = report.subject or f"Freshdash report {report.name} {label}: {total:,} rows"
-        body = (
-            f"Freshdash report {report.name} for {label} ({tz}): {total:,} rows{cut}.\n\n"
-            + ("Query:\n" + report.query + "\n\n" if report.query else f"Dataset: {report.dataset}\n\n")
-            + "Attached: "
-            + ", ".join(name for name, _, _ in attachments)
-            + "\n"
-        )
-        message_id = send(settings, subject, body, recipients, attachments)
-        ctx.log("INFO", f"report {report.name} {label} sent to {', '.join(recipients)} ({message_id})")
-        return {
-            "rows": len(rows),
-            "rows_total": total,
-            "period_start": start.astimezone(tz).isoformat(),
-            "period_end": end.astimezone(tz).isoformat(),
-            "recipients": recipients,
-            "attachments": [{"name": name, "bytes": len(content), "mime": mime} for name, content, mime in attachments],
-            "message_id": message_id,
-        }
+    return functools.partial(dataset_report, settings=settings, report=report, send=send)
 
-    dataset_report.__name__ = report.job
-    return dataset_report
+
+def dataset_report(
+    ctx: RunContext, *, settings: Settings, report: ReportConfig, send: Send = send_mail
+) -> dict[str, Any]:
+    recipients = list(report.recipients or settings.report_recipients)
+    if not smtp_is_configured(settings) or not recipients:
+        raise ConfigError(
+            f"report {report.name!r} needs SMTP_HOST (the mail server) and recipients "
+            f"(reports.{report.name}.recipients or REPORT_RECIPIENTS)"
+        )
+    tz = settings.tz
+    start, end = report_period(ctx.claim.scheduled_for, tz, report.period_days or settings.report_period_days)
+    label = period_label(start, end, tz)
+    ctx.progress(0, f"reading {report.dataset or 'the query'} for {label}")
+    names, rows = _report_rows(settings, report, start, end)
+    total = len(rows)
+    rows = rows[: report.max_rows]
+    ctx.progress(len(rows), f"rendering {len(rows)} rows as CSV and Excel")
+    stem = f"{report.name}_{label}"
+    attachments: list[Attachment] = [
+        (f"{stem}.csv", table_csv(names, rows, tz), CSV_MIME),
+        (f"{stem}.xlsx", table_xlsx(names, rows, tz, report.name, label), XLSX_MIME),
+    ]
+    cut = (
+        f" (the first {len(rows):,} of {total:,} rows: raise reports.{report.name}.max_rows)"
+        if total > len(rows)
+        else ""
+    )
+    subject = report.subject or f"Freshdash report {report.name} {label}: {total:,} rows"
+    body = (
+        f"Freshdash report {report.name} for {label} ({tz}): {total:,} rows{cut}.\n\n"
+        + ("Query:\n" + report.query + "\n\n" if report.query else f"Dataset: {report.dataset}\n\n")
+        + "Attached: "
+        + ", ".join(name for name, _, _ in attachments)
+        + "\n"
+    )
+    message_id = send(settings, subject, body, recipients, attachments)
+    ctx.log("INFO", f"report {report.name} {label} sent to {', '.join(recipients)} ({message_id})")
+    return {
+        "rows": len(rows),
+        "rows_total": total,
+        "period_start": start.astimezone(tz).isoformat(),
+        "period_end": end.astimezone(tz).isoformat(),
+        "recipients": recipients,
+        "attachments": [{"name": name, "bytes": len(content), "mime": mime} for name, content, mime in attachments],
+        "message_id": message_id,
+    }
 
 
 def _report_rows(
