@@ -69,12 +69,11 @@ class Destination:
                     for column in table.columns:
                         if column.name not in present:
                             self._add_column(conn, column)
-                indexed = {ix["name"] for ix in inspector.get_indexes(self.name)} if present else set()
                 self._pending_index = None
                 if self.cursor_field is not None:
                     # "Latest changes first" (dashboards, audits) reads the cursor column backwards.
                     index = Index(f"ix_{self.name}_{self.cursor_field}", table.c[self.cursor_field])
-                    if index.name not in indexed:
+                    if not present or not self._has_index(conn, inspector, str(index.name)):
                         if INDEX_DURING_FIRST_LOAD:
                             index.create(conn)
                         else:
@@ -147,6 +146,18 @@ class Destination:
         ddl = CreateColumn(added).compile(dialect=self.dialect)
         conn.execute(text(f"ALTER TABLE {self._quoted()} ADD COLUMN {ddl}"))
         logger.info("destination %s gained column %s (%s) from the source", self.name, column.name, _show(column.type))
+
+    def _has_index(self, conn: Connection, inspector: Any, name: str) -> bool:
+        if self.dialect.name == "postgresql":  # one catalog query instead of get_indexes' five
+            found = conn.execute(
+                text(
+                    "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                    "WHERE i.indrelid = CAST(:table AS regclass) AND c.relname = :name)"
+                ),
+                {"table": self._quoted(), "name": name},
+            ).scalar()
+            return bool(found)
+        return any(ix["name"] == name for ix in inspector.get_indexes(self.name))
 
     def _quoted(self) -> str:
         return self.dialect.identifier_preparer.quote(self.name)
