@@ -333,4 +333,31 @@ def test_sqlite_datetime_text_is_the_same_as_sqlalchemys() -> None:
     aware = datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=-3)))
     for value in (datetime(2026, 2, 1, 9, 0, 0, 123456), datetime(1, 1, 1), datetime(2026, 1, 1), aware, None):
         assert fast(value) == slow(value), value
+    # A whole column at C speed when it is all naive datetimes, value by value otherwise: the same text.
+    column = destination_module._column_encoder(impl, slow, dialect)
+    naive = [datetime(2026, 2, 1, 9, 0, 0, 123456), datetime(1, 1, 1), datetime(2026, 1, 1, 0, 0, 0, 1)]
+    for values in (naive, [*naive, None], [*naive, aware]):
+        assert list(column(values)) == [slow(v) for v in values], values
 
+
+def test_sqlite_booleans_are_stored_as_sqlalchemy_stores_them(tmp_path: Any) -> None:
+    """A column of Python booleans passes to sqlite3 unchanged (bound as 1 and 0, the integers SQLAlchemy's
+    processor makes); anything else still goes through the processor, which refuses what is not a boolean."""
+    import sqlite3
+
+    from sqlalchemy import Boolean
+    from sqlalchemy.dialects import sqlite
+
+    dialect = sqlite.dialect()
+    impl = Boolean().dialect_impl(dialect)
+    slow = impl.bind_processor(dialect)
+    assert slow is not None
+    column = destination_module._column_encoder(impl, slow, dialect)
+    values = [True, False, None]
+    con = sqlite3.connect(tmp_path / "b.db")
+    con.execute("CREATE TABLE t (n INTEGER, fast BOOLEAN, slow BOOLEAN)")
+    con.executemany("INSERT INTO t VALUES (?, ?, ?)", zip(range(3), column(values), map(slow, values), strict=True))
+    found = con.execute("SELECT fast, typeof(fast), slow, typeof(slow) FROM t ORDER BY n").fetchall()
+    assert found == [(1, "integer", 1, "integer"), (0, "integer", 0, "integer"), (None, "null", None, "null")]
+    with pytest.raises(TypeError):
+        column([True, "yes"])

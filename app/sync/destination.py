@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from operator import itemgetter
+from itertools import repeat
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Column, Connection, Engine, Index, MetaData, Table, inspect, text
@@ -26,6 +27,9 @@ from app.sync.source import Batch, Row
 
 logger = logging.getLogger(__name__)
 Processor = Callable[[Any], Any]
+ColumnEncoder = Callable[[Sequence[Any]], Sequence[Any]]
+_TZINFO = attrgetter("tzinfo")
+_BOOLS = frozenset({bool, type(None)})
 LOOKUP_CHUNK = 5000  # keys per IN (...) list: under SQLite's and PostgreSQL's limits on parameters
 # SQLite checkpoints the WAL (copies it into the database and syncs both files) at the first commit past 1,000
 # pages by default, and a batch of scattered updates passes that on every commit. A sync's connections let the
@@ -222,7 +226,7 @@ class _Writer:
         self.revisit = revisit
         cast_on_write = {n for n in names if table_def.c[n].info.get("cast_on_write")}
         self.encoders = [
-            (n, _faster(table_def.c[name].type.dialect_impl(dialect), processor))
+            (n, _column_encoder(table_def.c[name].type.dialect_impl(dialect), processor, dialect))
             for n, name in enumerate(names)
             if name not in cast_on_write
             and (processor := table_def.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
@@ -269,16 +273,15 @@ class _Writer:
         self.max_key = f"SELECT max({keys}) FROM {table}" if self.single else ""
         self.marker = marker
 
-    def rows(self, batch: Batch, encoders: list[tuple[int, Processor]]) -> Sequence[Row]:
-        if batch.driver_values or not encoders:
+    def rows(self, batch: Batch, encoders: list[tuple[int, ColumnEncoder]]) -> Sequence[Row]:
+        """The batch's rows as the store's driver takes them, encoded a column at a time (at C speed where the
+        column's values allow, see _column_encoder)."""
+        if batch.driver_values or not encoders or not batch.rows:
             return batch.rows
-        encoded: list[Row] = []
-        for row in batch.rows:
-            values = list(row)
-            for n, processor in encoders:
-                values[n] = processor(values[n])
-            encoded.append(values)
-        return encoded
+        columns: list[Sequence[Any]] = list(zip(*batch.rows, strict=True))
+        for n, encode in encoders:
+            columns[n] = encode(columns[n])
+        return list(zip(*columns, strict=True))
 
     def write(self, cursor: Any, rows: Sequence[Row]) -> tuple[int, int]:
         """(new keys, updated rows) of one upsert."""
@@ -335,6 +338,28 @@ def _faster(impl: TypeEngine[Any], processor: Processor) -> Processor:
         return processor(value)
 
     return encode
+
+
+def _column_encoder(impl: TypeEngine[Any], processor: Processor, dialect: Any) -> ColumnEncoder:
+    """Encodes one column of a batch with SQLAlchemy's bind `processor`, value by value, except where the same
+    result comes from C: SQLite's DATETIME text of naive datetimes (isoformat mapped over the column) and SQLite
+    booleans (sqlite3 binds True as the integer 1, which is what the processor's int(value) gives)."""
+    one = _faster(impl, processor)
+    if one is not processor:
+
+        def datetimes(values: Sequence[Any]) -> Sequence[Any]:
+            if set(map(type, values)) == {datetime} and not any(map(_TZINFO, values)):
+                return list(map(datetime.isoformat, values, repeat(" "), repeat("microseconds")))
+            return list(map(one, values))
+
+        return datetimes
+    if isinstance(impl, Boolean) and not dialect.supports_native_boolean:
+
+        def booleans(values: Sequence[Any]) -> Sequence[Any]:
+            return values if set(map(type, values)) <= _BOOLS else list(map(processor, values))
+
+        return booleans
+    return lambda values: list(map(processor, values))
 
 
 def _count_returned(cursor: Any) -> tuple[int, int]:
