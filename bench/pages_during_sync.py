@@ -41,6 +41,7 @@ from tests.browser_support import clean_env
 ADMIN = os.environ.get("FRESHDASH_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 GOAL = 1.5
 PAUSE_S = 0.25
+PLAN_EVERY_S = 2.0
 JOB = "incremental_sync"
 
 
@@ -167,11 +168,19 @@ async def session(url: str, store: str, idle_seconds: float, env: dict[str, str]
         progress(f"first sync started [load {load()}]")
         scans = seq_scans(store)
         plans: list[str] = []
+        sampled = [0, 0.0]  # samples, monotonic time of the last one
 
         def first_done() -> bool:
             run = last_run(store)
-            if run is not None and run[1] == "running" and not plans and inserted(store) >= 50_000:
-                plans.extend(plans_of_dashboard(store))  # mid-load: the table holds some batches
+            if run is not None and run[1] == "running" and time.monotonic() - sampled[1] > PLAN_EVERY_S:
+                # the dashboard's plans as the load goes on (statistics change as the table grows)
+                sampled[0] += 1
+                sampled[1] = time.monotonic()
+                at = inserted(store)
+                found_plans = plans_of_dashboard(store)
+                plans.extend(f"at {at:,} rows: {p}" for p in found_plans if "SEQ SCAN" in p)
+                if sampled[0] == 2:
+                    found["plans_mid_load"] = f"at {at:,} rows: " + "; ".join(found_plans)
             return run is not None and run[1] != "running"
 
         initial = Stats()
@@ -179,7 +188,7 @@ async def session(url: str, store: str, idle_seconds: float, env: dict[str, str]
         await measure(client, first_done, initial, 1800)
         found["initial"] = describe(initial) | {"seconds": time.monotonic() - t0, "seq_scans": seq_scans(store) - scans}
         found["run_initial"] = last_run(store)
-        found["plans_mid_load"] = "; ".join(plans) or "n/a"
+        found["plan_samples"] = f"{sampled[0]} samples, plans scanning orders: {'; '.join(plans) or 'none'}"
         progress(f"first sync: {found['run_initial']} {found['initial']} [load {load()}]")
 
         idle = Stats()
@@ -230,7 +239,11 @@ def main() -> None:
             with streamlit_server(ROOT / "streamlit_app.py", folder / "server.log", env) as server:
                 found = asyncio.run(session(server.url, store, args.idle_seconds, clean_env(env)))
                 alive = server.process.poll() is None
-            tracebacks = server.log.read_text(errors="replace").count("Traceback")
+            log = server.log.read_text(errors="replace")
+            tracebacks = log.count("Traceback")
+            if tracebacks:
+                at = log.index("Traceback")
+                progress("first traceback in the server log:\n" + log[max(0, at - 300) : at + 2500])
     finally:
         pg("test", f"DROP DATABASE IF EXISTS {store} WITH (FORCE)")
     idle = found["idle"]
@@ -248,7 +261,8 @@ def main() -> None:
     print(
         f"bench_pages_during_sync: orders={args.orders:,} store=PostgreSQL isolation={args.isolation} | "
         f"{phase('idle')} | {phase('initial')} (run {found['run_initial']}) | {phase('resync')} "
-        f"(run {found['run_resync']}) | dashboard query plans mid first load: {found['plans_mid_load']} | worst "
+        f"(run {found['run_resync']}) | dashboard query plans during the first load: {found['plan_samples']}; e.g. "
+        f"{found.get('plans_mid_load', 'n/a')} | worst "
         f"{worst:.1f}x idle (goal <= {GOAL}x: {'met' if worst <= GOAL else 'NOT met'}) | server alive={alive}, "
         f"tracebacks={tracebacks} [load {load_before}->{load()}]"
     )

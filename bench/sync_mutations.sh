@@ -51,3 +51,5 @@ mutate copy-savepoint-not-rolled-back app/sync/copy_writer.py '        cursor.ex
 mutate nan-column-check-passes-all app/sync/types.py '    _no_nan: lambda values: not any(map(math.isnan, values)),' '    _no_nan: lambda values: True,' tests/test_types_matrix.py -k would_change
 mutate sqlite-boolean-column-unchecked app/sync/destination.py 'return values if set(map(type, values)) <= _BOOLS else list(map(processor, values))' 'return values' tests/test_pg_copy.py -k sqlite_booleans
 mutate datetime-column-takes-aware-values app/sync/destination.py 'if set(map(type, values)) == {datetime} and not any(map(_TZINFO, values)):' 'if set(map(type, values)) <= {datetime}:' tests/test_pg_copy.py -k sqlite_datetime_text
+mutate no-statistics-during-a-first-load app/sync/destination.py '        if not self._empty_at_start or not any(' '        if True or not any(' tests/test_pg_copy.py -k analyzes
+mutate statistics-on-every-run app/sync/destination.py '        if not self._empty_at_start or not any(' '        if not any(' tests/test_pg_copy.py -k analyzes

@@ -361,3 +361,27 @@ def test_sqlite_booleans_are_stored_as_sqlalchemy_stores_them(tmp_path: Any) -> 
     assert found == [(1, "integer", 1, "integer"), (0, "integer", 0, "integer"), (None, "null", None, "null")]
     with pytest.raises(TypeError):
         column([True, "yes"])
+
+
+def test_a_first_load_analyzes_the_table_as_it_grows_so_pages_plan_with_statistics(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without statistics PostgreSQL plans a range as a third of the table (a sequential scan during a long first
+    load): the load analyzes the table when it passes each ANALYZE_AT_ROWS count; a later run does not."""
+    monkeypatch.setattr(destination_module, "ANALYZE_AT_ROWS", (4, 8, 1000))
+    source = make_source(pg_url, 9)
+    store = store_for(pg_url)
+    seen: list[float] = []
+
+    @contextmanager
+    def look(conn: Connection, table: Table, batch: Batch) -> Iterator[None]:
+        seen.append(float(conn.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'orders'")).scalar()))
+        yield
+
+    engine_for(store, source, around_batch=look).run(2)  # batches of 2: analyzed after 4 and 8 rows
+    assert seen == [-1.0, -1.0, 4.0, 4.0, 8.0]  # -1: never analyzed (PostgreSQL 14+)
+    with source.begin() as conn:
+        add(conn, range(10, 20), T0 + timedelta(hours=1))
+    seen.clear()
+    engine_for(store, source, around_batch=look).run(2)  # not a first load: nothing analyzed
+    assert seen == [8.0] * 5  # as analyzed after 8 of the first 9 rows

@@ -114,6 +114,7 @@ class SyncEngine:
                 committed = self._commit(batch, version, guard, conn)
                 rows += len(batch.rows)
                 batches += 1
+                self.destination.loaded(conn, rows)
                 if committed is not None:
                     stored, version = batch.last.as_json(), version + 1
                     inserted += committed[0]
