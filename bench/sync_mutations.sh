@@ -53,3 +53,5 @@ mutate sqlite-boolean-column-unchecked app/sync/destination.py 'return values if
 mutate datetime-column-takes-aware-values app/sync/destination.py 'if set(map(type, values)) == {datetime} and not any(map(_TZINFO, values)):' 'if set(map(type, values)) <= {datetime}:' tests/test_pg_copy.py -k sqlite_datetime_text
 mutate no-statistics-during-a-first-load app/sync/destination.py '        if not self._empty_at_start or not any(' '        if True or not any(' tests/test_pg_copy.py -k analyzes
 mutate statistics-on-every-run app/sync/destination.py '        if not self._empty_at_start or not any(' '        if not any(' tests/test_pg_copy.py -k analyzes
+mutate failed-run-keeps-its-source-connection app/sync/engine.py '        if close is not None:
+            close()' '        pass' tests/test_pg_copy.py -k gives_back

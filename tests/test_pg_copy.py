@@ -385,3 +385,17 @@ def test_a_first_load_analyzes_the_table_as_it_grows_so_pages_plan_with_statisti
     seen.clear()
     engine_for(store, source, around_batch=look).run(2)  # not a first load: nothing analyzed
     assert seen == [8.0] * 5  # as analyzed after 8 of the first 9 rows
+
+
+def test_a_failed_run_gives_back_its_source_connection_while_its_error_is_kept(pg_url: str) -> None:
+    """A walk of the source holds one connection: a run that fails mid-walk closes the walk, so the error kept
+    by the caller (its traceback holds the run's frame) does not keep that connection checked out."""
+    source, store = make_source(pg_url, 30), store_for(pg_url)
+
+    def guard(conn: Connection) -> None:
+        raise LeaseLostError("fenced")
+
+    with pytest.raises(LeaseLostError) as caught:
+        engine_for(store, source).run(BATCH, guard=guard)
+    assert caught.value.__traceback__ is not None  # the error and its frames are still alive here
+    assert source.pool.checkedout() == 0  # type: ignore[attr-defined]

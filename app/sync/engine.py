@@ -108,8 +108,11 @@ class SyncEngine:
         rows = inserted = updated = batches = 0
         # One store connection for the run (a checkout and its liveness ping per batch cost a round trip each);
         # every batch is still its own transaction on it, and no transaction stays open between batches.
-        with self._connection() as conn:
-            for batch in self.source.read_batches(cursor, batch_size, self.store.dialect):
+        walk = self.source.read_batches(cursor, batch_size, self.store.dialect)
+        # Closed on the way out, error or not: a source holds one connection for its walk, which a failed run's
+        # traceback (which keeps this frame, and so the walk, alive) must not keep checked out.
+        with self._connection() as conn, _closing(walk):
+            for batch in walk:
                 self._validate(batch)
                 committed = self._commit(batch, version, guard, conn)
                 rows += len(batch.rows)
@@ -239,6 +242,17 @@ def reset_cursor(store: Engine, name: str, now: datetime) -> bool:
             .values(value=None, version=cursors.c.version + 1, updated_at=now)
         ).rowcount
     return bool(moved)
+
+
+@contextmanager
+def _closing(walk: Iterator[Batch]) -> Iterator[None]:
+    """Close a source's walk (a generator's `close()`) when the run leaves it; any other iterator is left as is."""
+    try:
+        yield
+    finally:
+        close = getattr(walk, "close", None)
+        if close is not None:
+            close()
 
 
 def _reason(exc: SQLAlchemyError) -> str:
