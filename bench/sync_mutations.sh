@@ -45,3 +45,13 @@ mutate reconcile-job-only-syncs app/jobs/datasets.py '        result = engine.re
 mutate dataset-job-keeps-first-key-only app/jobs/datasets.py '        dataset.key,' '        dataset.key[0],' tests/test_datasets.py -k each_dataset_is_its_own_job
 mutate max-age-not-an-alert-limit app/core/alerts.py 'limit = self._max_age.get(name) or stale_limit' 'limit = stale_limit' tests/test_alerts.py -k max_age
 mutate old-cursor-on-a-new-table app/sync/engine.py '        if created and stored is not None:' '        if False:' tests/test_datasets.py -k new_destination
+mutate partial-unique-index-proves-key-pg app/sync/source.py 'AND i.indpred IS NULL AND i.indexprs IS NULL' 'AND i.indexprs IS NULL' tests/test_sync_shapes.py -k "prove and pg-source"
+mutate partial-unique-index-proves-key app/sync/source.py 'if ix["unique"] and not any(k.endswith("_where") for k in ix.get("dialect_options", {}))' 'if ix["unique"]' tests/test_sync_shapes.py -k "prove and sqlite-source"
+mutate copy-savepoint-not-rolled-back app/sync/copy_writer.py '        cursor.execute(f"ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}")' '        pass' tests/test_pg_copy.py -k "twice or misfit or another_python_type or already_in"
+mutate nan-column-check-passes-all app/sync/types.py '    _no_nan: lambda values: not any(map(math.isnan, values)),' '    _no_nan: lambda values: True,' tests/test_types_matrix.py -k would_change
+mutate sqlite-boolean-column-unchecked app/sync/destination.py 'return values if set(map(type, values)) <= _BOOLS else list(map(processor, values))' 'return values' tests/test_pg_copy.py -k sqlite_booleans
+mutate datetime-column-takes-aware-values app/sync/destination.py 'if set(map(type, values)) == {datetime} and not any(map(_TZINFO, values)):' 'if set(map(type, values)) <= {datetime}:' tests/test_pg_copy.py -k sqlite_datetime_text
+mutate no-statistics-during-a-first-load app/sync/destination.py '        if not self._empty_at_start or not any(' '        if True or not any(' tests/test_pg_copy.py -k analyzes
+mutate statistics-on-every-run app/sync/destination.py '        if not self._empty_at_start or not any(' '        if not any(' tests/test_pg_copy.py -k analyzes
+mutate failed-run-keeps-its-source-connection app/sync/engine.py '        if close is not None:
+            close()' '        pass' tests/test_pg_copy.py -k gives_back

@@ -333,4 +333,69 @@ def test_sqlite_datetime_text_is_the_same_as_sqlalchemys() -> None:
     aware = datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=-3)))
     for value in (datetime(2026, 2, 1, 9, 0, 0, 123456), datetime(1, 1, 1), datetime(2026, 1, 1), aware, None):
         assert fast(value) == slow(value), value
+    # A whole column at C speed when it is all naive datetimes, value by value otherwise: the same text.
+    column = destination_module._column_encoder(impl, slow, dialect)
+    naive = [datetime(2026, 2, 1, 9, 0, 0, 123456), datetime(1, 1, 1), datetime(2026, 1, 1, 0, 0, 0, 1)]
+    for values in (naive, [*naive, None], [*naive, aware]):
+        assert list(column(values)) == [slow(v) for v in values], values
 
+
+def test_sqlite_booleans_are_stored_as_sqlalchemy_stores_them(tmp_path: Any) -> None:
+    """A column of Python booleans passes to sqlite3 unchanged (bound as 1 and 0, the integers SQLAlchemy's
+    processor makes); anything else still goes through the processor, which refuses what is not a boolean."""
+    import sqlite3
+
+    from sqlalchemy import Boolean
+    from sqlalchemy.dialects import sqlite
+
+    dialect = sqlite.dialect()
+    impl = Boolean().dialect_impl(dialect)
+    slow = impl.bind_processor(dialect)
+    assert slow is not None
+    column = destination_module._column_encoder(impl, slow, dialect)
+    values = [True, False, None]
+    con = sqlite3.connect(tmp_path / "b.db")
+    con.execute("CREATE TABLE t (n INTEGER, fast BOOLEAN, slow BOOLEAN)")
+    con.executemany("INSERT INTO t VALUES (?, ?, ?)", zip(range(3), column(values), map(slow, values), strict=True))
+    found = con.execute("SELECT fast, typeof(fast), slow, typeof(slow) FROM t ORDER BY n").fetchall()
+    assert found == [(1, "integer", 1, "integer"), (0, "integer", 0, "integer"), (None, "null", None, "null")]
+    with pytest.raises(TypeError):
+        column([True, "yes"])
+
+
+def test_a_first_load_analyzes_the_table_as_it_grows_so_pages_plan_with_statistics(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without statistics PostgreSQL plans a range as a third of the table (a sequential scan during a long first
+    load): the load analyzes the table when it passes each ANALYZE_AT_ROWS count; a later run does not."""
+    monkeypatch.setattr(destination_module, "ANALYZE_AT_ROWS", (4, 8, 1000))
+    source = make_source(pg_url, 9)
+    store = store_for(pg_url)
+    seen: list[float] = []
+
+    @contextmanager
+    def look(conn: Connection, table: Table, batch: Batch) -> Iterator[None]:
+        seen.append(float(conn.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'orders'")).scalar()))
+        yield
+
+    engine_for(store, source, around_batch=look).run(2)  # batches of 2: analyzed after 4 and 8 rows
+    assert seen == [-1.0, -1.0, 4.0, 4.0, 8.0]  # -1: never analyzed (PostgreSQL 14+)
+    with source.begin() as conn:
+        add(conn, range(10, 20), T0 + timedelta(hours=1))
+    seen.clear()
+    engine_for(store, source, around_batch=look).run(2)  # not a first load: nothing analyzed
+    assert seen == [8.0] * 5  # as analyzed after 8 of the first 9 rows
+
+
+def test_a_failed_run_gives_back_its_source_connection_while_its_error_is_kept(pg_url: str) -> None:
+    """A walk of the source holds one connection: a run that fails mid-walk closes the walk, so the error kept
+    by the caller (its traceback holds the run's frame) does not keep that connection checked out."""
+    source, store = make_source(pg_url, 30), store_for(pg_url)
+
+    def guard(conn: Connection) -> None:
+        raise LeaseLostError("fenced")
+
+    with pytest.raises(LeaseLostError) as caught:
+        engine_for(store, source).run(BATCH, guard=guard)
+    assert caught.value.__traceback__ is not None  # the error and its frames are still alive here
+    assert source.pool.checkedout() == 0  # type: ignore[attr-defined]

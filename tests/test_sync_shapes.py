@@ -128,6 +128,21 @@ def test_a_primary_key_skips_the_uniqueness_query(pair: Pair) -> None:
     assert loose._unique is True
 
 
+def test_an_index_that_does_not_prove_the_key_unique_leaves_the_check_to_the_source(pair: Pair) -> None:
+    """A unique index over more columns than the key, or a partial one, proves nothing about the key: the
+    duplicate query still runs and refuses it (PostgreSQL reads this from one catalog query)."""
+    pair.sql(f"CREATE TABLE src_wide (code INTEGER NOT NULL, n INTEGER NOT NULL, updated_at {ts(pair)} NOT NULL)")
+    pair.sql("CREATE UNIQUE INDEX ux_src_wide ON src_wide (code, n)")
+    if pair.dialect != "mysql":  # MariaDB has no partial indexes
+        pair.sql("CREATE UNIQUE INDEX ux_src_wide_some ON src_wide (code) WHERE n > 100")
+    pair.insert("src_wide", [(c, n, T0 + timedelta(seconds=n)) for c in (1, 2) for n in (1, 2)])
+    source = SqlTableSource(pair.source, "src_wide", "code")
+    with pytest.raises(SourceError, match=r"the key \(code\) is not unique"):
+        source.check_keys()
+    assert source._unique is False
+    assert SqlTableSource(pair.source, "src_wide", ["n", "code"])._declared_unique() is True
+
+
 def test_rows_with_a_null_cursor_are_copied_and_kept_up_to_date(pair: Pair) -> None:
     pair.sql(f"CREATE TABLE src_events (id INTEGER PRIMARY KEY, updated_at {ts(pair)}, kind VARCHAR(10))")
     pair.insert("src_events", [(n, None if n % 3 == 0 else T0 + timedelta(seconds=n), f"k{n}") for n in range(1, 31)])

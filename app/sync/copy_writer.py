@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import time
 from decimal import Decimal
@@ -50,6 +51,7 @@ CHECKED: dict[int, tuple[frozenset[type], int | None, int | None]] = {
     1083: (frozenset({time}), None, None),
 }
 TEXT_OID = 25
+SAVEPOINT = "fd_copy"
 
 
 @dataclass(frozen=True)
@@ -131,19 +133,19 @@ class CopyWriter:
 
         if not self.usable or not self.fits(rows):
             return None
-        connection = cursor.connection
         try:
             if direct and self.copy_direct is not None and not self.direct_declined and not self.revisit:
                 try:
-                    with connection.transaction():
+                    with _savepoint(cursor):
                         self._copy(cursor, self.copy_direct, rows)
                     return len(rows), 0
                 except psycopg.errors.UniqueViolation:
                     self.direct_declined = True  # the table holds some of these keys: merge from now on
-            with connection.transaction():
-                cursor.execute(self.create_stage)
+            # The savepoint, the stage (created once per connection) and the merge's release travel with the
+            # statements beside them: one round trip each instead of three.
+            with _savepoint(cursor, self.create_stage, release_with=self.merge):
                 self._copy(cursor, self.copy_stage, rows)
-                written, new = cursor.execute(self.merge).fetchone()
+            written, new = cursor.fetchone()
         except (TypeError, ValueError, OverflowError) as exc:
             # A value whose Python type the binary dumper does not take: this column list goes row by row.
             logger.info("COPY declined a batch (%s: %s): writing it row by row", type(exc).__name__, exc)
@@ -162,6 +164,20 @@ class CopyWriter:
             write_row = copy.write_row
             for row in rows:
                 write_row(row)
+
+
+@contextmanager
+def _savepoint(cursor: Any, then: str = "", release_with: str = "") -> Iterator[None]:
+    """A savepoint of the caller's transaction around the block (nothing of it stays on error), opened in the
+    same round trip as `then` and released in the same round trip as `release_with`, whose result the cursor
+    holds afterwards. Statements without parameters: sent together, they run in order and stop at an error."""
+    cursor.execute(f"SAVEPOINT {SAVEPOINT}" + (f"; {then}" if then else ""))
+    try:
+        yield
+        cursor.execute((f"{release_with}; " if release_with else "") + f"RELEASE SAVEPOINT {SAVEPOINT}")
+    except BaseException:
+        cursor.execute(f"ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}")
+        raise
 
 
 def store_columns(cursor: Any, table: str, names: Sequence[str], cast_on_write: set[str]) -> list[StoreColumn]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from operator import itemgetter
+from itertools import repeat
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Column, Connection, Engine, Index, MetaData, Table, inspect, text
@@ -26,6 +27,9 @@ from app.sync.source import Batch, Row
 
 logger = logging.getLogger(__name__)
 Processor = Callable[[Any], Any]
+ColumnEncoder = Callable[[Sequence[Any]], Sequence[Any]]
+_TZINFO = attrgetter("tzinfo")
+_BOOLS = frozenset({bool, type(None)})
 LOOKUP_CHUNK = 5000  # keys per IN (...) list: under SQLite's and PostgreSQL's limits on parameters
 # SQLite checkpoints the WAL (copies it into the database and syncs both files) at the first commit past 1,000
 # pages by default, and a batch of scattered updates passes that on every commit. A sync's connections let the
@@ -34,6 +38,11 @@ WAL_PAGES_BETWEEN_CHECKPOINTS = 10_000
 # The cursor column's index is built when the table is created, so "latest changes first" pages read an index
 # even during a first load (False: built after the first load, one sort; bench/pg_throughput.py measures both).
 INDEX_DURING_FIRST_LOAD = True
+# PostgreSQL plans a table it has never analyzed as if a range kept a third of its rows: during a first load
+# (before autovacuum analyzes it) a page's `created_at >= :day_ago` became a sequential scan of the growing
+# table. The load analyzes the table itself when its rows pass each of these counts; from then on the planner
+# scales the row count with the table's pages and reads an indexed range's ends from the index itself.
+ANALYZE_AT_ROWS = (10_000, 100_000)
 
 
 class Destination:
@@ -52,6 +61,7 @@ class Destination:
         self._copiers: dict[tuple[tuple[str, ...], bool], CopyWriter] = {}
         self.copy_enabled = self.dialect.name == "postgresql" and self.dialect.driver == "psycopg"
         self._empty_at_start = False
+        self._analyzed_at = 0  # rows written when the table was last analyzed during a first load
 
     def prepare(self, columns: list[Column[Any]]) -> Table:
         """Create the table, or add the source's new columns to it; refuse changed or removed columns."""
@@ -69,12 +79,11 @@ class Destination:
                     for column in table.columns:
                         if column.name not in present:
                             self._add_column(conn, column)
-                indexed = {ix["name"] for ix in inspector.get_indexes(self.name)} if present else set()
                 self._pending_index = None
                 if self.cursor_field is not None:
                     # "Latest changes first" (dashboards, audits) reads the cursor column backwards.
                     index = Index(f"ix_{self.name}_{self.cursor_field}", table.c[self.cursor_field])
-                    if index.name not in indexed:
+                    if not present or not self._has_index(conn, inspector, str(index.name)):
                         if INDEX_DURING_FIRST_LOAD:
                             index.create(conn)
                         else:
@@ -148,6 +157,30 @@ class Destination:
         conn.execute(text(f"ALTER TABLE {self._quoted()} ADD COLUMN {ddl}"))
         logger.info("destination %s gained column %s (%s) from the source", self.name, column.name, _show(column.type))
 
+    def loaded(self, conn: Connection, rows: int) -> None:
+        """After a committed batch (`rows` written so far in this run, `conn` outside any transaction): analyze a
+        PostgreSQL table that this run is filling from empty whenever it passes one of ANALYZE_AT_ROWS."""
+        if not self._empty_at_start or not any(self._analyzed_at < n <= rows for n in ANALYZE_AT_ROWS):
+            return
+        try:
+            with conn.begin():
+                conn.exec_driver_sql(f"ANALYZE {self._quoted()}")
+        except SQLAlchemyError as exc:  # statistics are an optimisation: the load goes on without them
+            logger.warning("analyzing %s during its first load failed: %s", self.name, _reason(exc))
+        self._analyzed_at = rows
+
+    def _has_index(self, conn: Connection, inspector: Any, name: str) -> bool:
+        if self.dialect.name == "postgresql":  # one catalog query instead of get_indexes' five
+            found = conn.execute(
+                text(
+                    "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                    "WHERE i.indrelid = CAST(:table AS regclass) AND c.relname = :name)"
+                ),
+                {"table": self._quoted(), "name": name},
+            ).scalar()
+            return bool(found)
+        return any(ix["name"] == name for ix in inspector.get_indexes(self.name))
+
     def _quoted(self) -> str:
         return self.dialect.identifier_preparer.quote(self.name)
 
@@ -211,7 +244,7 @@ class _Writer:
         self.revisit = revisit
         cast_on_write = {n for n in names if table_def.c[n].info.get("cast_on_write")}
         self.encoders = [
-            (n, _faster(table_def.c[name].type.dialect_impl(dialect), processor))
+            (n, _column_encoder(table_def.c[name].type.dialect_impl(dialect), processor, dialect))
             for n, name in enumerate(names)
             if name not in cast_on_write
             and (processor := table_def.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
@@ -258,16 +291,15 @@ class _Writer:
         self.max_key = f"SELECT max({keys}) FROM {table}" if self.single else ""
         self.marker = marker
 
-    def rows(self, batch: Batch, encoders: list[tuple[int, Processor]]) -> Sequence[Row]:
-        if batch.driver_values or not encoders:
+    def rows(self, batch: Batch, encoders: list[tuple[int, ColumnEncoder]]) -> Sequence[Row]:
+        """The batch's rows as the store's driver takes them, encoded a column at a time (at C speed where the
+        column's values allow, see _column_encoder)."""
+        if batch.driver_values or not encoders or not batch.rows:
             return batch.rows
-        encoded: list[Row] = []
-        for row in batch.rows:
-            values = list(row)
-            for n, processor in encoders:
-                values[n] = processor(values[n])
-            encoded.append(values)
-        return encoded
+        columns: list[Sequence[Any]] = list(zip(*batch.rows, strict=True))
+        for n, encode in encoders:
+            columns[n] = encode(columns[n])
+        return list(zip(*columns, strict=True))
 
     def write(self, cursor: Any, rows: Sequence[Row]) -> tuple[int, int]:
         """(new keys, updated rows) of one upsert."""
@@ -324,6 +356,28 @@ def _faster(impl: TypeEngine[Any], processor: Processor) -> Processor:
         return processor(value)
 
     return encode
+
+
+def _column_encoder(impl: TypeEngine[Any], processor: Processor, dialect: Any) -> ColumnEncoder:
+    """Encodes one column of a batch with SQLAlchemy's bind `processor`, value by value, except where the same
+    result comes from C: SQLite's DATETIME text of naive datetimes (isoformat mapped over the column) and SQLite
+    booleans (sqlite3 binds True as the integer 1, which is what the processor's int(value) gives)."""
+    one = _faster(impl, processor)
+    if one is not processor:
+
+        def datetimes(values: Sequence[Any]) -> Sequence[Any]:
+            if set(map(type, values)) == {datetime} and not any(map(_TZINFO, values)):
+                return list(map(datetime.isoformat, values, repeat(" "), repeat("microseconds")))
+            return list(map(one, values))
+
+        return datetimes
+    if isinstance(impl, Boolean) and not dialect.supports_native_boolean:
+
+        def booleans(values: Sequence[Any]) -> Sequence[Any]:
+            return values if set(map(type, values)) <= _BOOLS else list(map(processor, values))
+
+        return booleans
+    return lambda values: list(map(processor, values))
 
 
 def _count_returned(cursor: Any) -> tuple[int, int]:

@@ -6,8 +6,8 @@ zombie run rolls back instead of writing. A table without a cursor is copied who
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 from operator import itemgetter
 from typing import Any, cast
@@ -102,17 +102,24 @@ class SyncEngine:
             stored = None
         cursor = self.source.parse_cursor(stored)
         rows = inserted = updated = batches = 0
-        for batch in self.source.read_batches(cursor, batch_size, self.store.dialect):
-            self._validate(batch)
-            committed = self._commit(batch, version, guard)
-            rows += len(batch.rows)
-            batches += 1
-            if committed is not None:
-                stored, version = batch.last.as_json(), version + 1
-                inserted += committed[0]
-                updated += committed[1]
-            if progress is not None:
-                progress(rows, f"batch {batches}: {rows:,} rows")
+        # One store connection for the run (a checkout and its liveness ping per batch cost a round trip each);
+        # every batch is still its own transaction on it, and no transaction stays open between batches.
+        walk = self.source.read_batches(cursor, batch_size, self.store.dialect)
+        # Closed on the way out, error or not: a source holds one connection for its walk, which a failed run's
+        # traceback (which keeps this frame, and so the walk, alive) must not keep checked out.
+        with self._connection() as conn, _closing(walk):
+            for batch in walk:
+                self._validate(batch)
+                committed = self._commit(batch, version, guard, conn)
+                rows += len(batch.rows)
+                batches += 1
+                self.destination.loaded(conn, rows)
+                if committed is not None:
+                    stored, version = batch.last.as_json(), version + 1
+                    inserted += committed[0]
+                    updated += committed[1]
+                if progress is not None:
+                    progress(rows, f"batch {batches}: {rows:,} rows")
         self.destination.finish()
         deleted = 0
         if self.source.cursor_field is None:
@@ -160,12 +167,33 @@ class SyncEngine:
                     f"source row without its key {', '.join(map(repr, missing))}: {_preview(batch.names, row)}"
                 )
 
-    def _commit(self, batch: Batch, version: int, guard: Guard | None) -> tuple[int, int] | None:
-        """Upsert one batch and move the cursor from `version` to `version + 1`, atomically; returns the
-        number of new keys and of updated rows, or None when a revisited batch changed nothing (rolled back)."""
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        try:
+            held = self.store.connect()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"connecting to the store for {self.destination.name!r} failed: {_reason(exc)}") from None
+        with held:
+            yield held.execution_options(immediate=True)  # BEGIN IMMEDIATE on SQLite, as write_transaction's
+
+    @contextmanager
+    def _transaction(self, held: Connection | None) -> Iterator[Connection]:
+        if held is None:
+            with write_transaction(self.store) as conn:
+                yield conn
+        else:
+            with held.begin():
+                yield held
+
+    def _commit(
+        self, batch: Batch, version: int, guard: Guard | None, held: Connection | None = None
+    ) -> tuple[int, int] | None:
+        """Upsert one batch and move the cursor from `version` to `version + 1`, atomically (on `held`, the
+        run's connection, or a new one); returns the number of new keys and of updated rows, or None when a
+        revisited batch changed nothing (rolled back)."""
         now = self.clock.now()
         try:
-            with write_transaction(self.store) as conn:
+            with self._transaction(held) as conn:
                 if guard is not None:
                     guard(conn)
                 self._advance_cursor(conn, version, batch.last.as_json(), now)
@@ -182,10 +210,7 @@ class SyncEngine:
         except (LeaseLostError, SourceError, StoreError):
             raise
         except SQLAlchemyError as exc:
-            raise StoreError(
-                f"writing a batch to {self.destination.name!r} failed: {type(exc).__name__}: "
-                f"{str(getattr(exc, 'orig', exc)).splitlines()[0][:300]}"
-            ) from None
+            raise StoreError(f"writing a batch to {self.destination.name!r} failed: {_reason(exc)}") from None
 
     def _advance_cursor(self, conn: Connection, version: int, value: dict[str, Any] | None, now: Any) -> None:
         values = {"value": value, "version": version + 1, "updated_at": now}
@@ -199,6 +224,21 @@ class SyncEngine:
         ).rowcount
         if moved != 1:
             raise CursorMovedError(f"cursor {self.cursor_name!r} moved on (expected version {version})")
+
+
+@contextmanager
+def _closing(walk: Iterator[Batch]) -> Iterator[None]:
+    """Close a source's walk (a generator's `close()`) when the run leaves it; any other iterator is left as is."""
+    try:
+        yield
+    finally:
+        close = getattr(walk, "close", None)
+        if close is not None:
+            close()
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    return f"{type(exc).__name__}: {str(getattr(exc, 'orig', exc)).splitlines()[0][:300]}"
 
 
 def _preview(names: tuple[str, ...], row: Row) -> str:
