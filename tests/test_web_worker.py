@@ -318,7 +318,13 @@ def test_a_worker_that_loses_its_listen_connection_still_serves_the_next_request
     env = process_env(pg_url, tmp_path)
     with worker_processes(1, env, tmp_path) as workers:
         logs = lambda: tail(workers[0].log)  # noqa: E731
-        wait_until(lambda: runs_of(pg_url, "incremental_sync"), "the catch-up run", 60, logs)
+        # ended, not only started: a request made while it runs would join it instead of asking the listener
+        wait_until(
+            lambda: [r for r in runs_of(pg_url, "incremental_sync") if r["status"] != "running"],
+            "the catch-up run to end",
+            60,
+            logs,
+        )
         engine = create_engine(pg_url)
         try:
             with engine.begin() as conn:
