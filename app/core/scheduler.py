@@ -10,7 +10,6 @@ import logging
 import os
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -29,15 +28,16 @@ from app.core.catalogue import JobDefinition, check_dependencies
 from app.core.cursors import reset_cursor
 from app.core.database import create_schema, get_engine
 from app.core.dependencies import Verdict, decide, window_start
+from app.core.handle import RunHandle
 from app.core.instances import InstanceStore
 from app.core.listener import RequestListener
 from app.core.metrics import metrics_snapshot, start_metrics_server
-from app.core.models import RunStatus, RunTrigger
+from app.core.models import RunTrigger
 from app.core.presence import Presence, should_hibernate
 from app.core.records import InstanceBeat, JobState, JobStatus, PlannedSlot, RunLogLine, RunRecord, SuccessRate
 from app.core.runner import Outcome, Runner
 from app.core.status import StatusReader, silent_after
-from app.core.store import JobStore, RunRequest
+from app.core.store import JobStore
 from app.core.tally import settle
 from app.core.triggers import Trigger, parse_trigger
 from app.dataset_config import DEFAULT_JOB  # the one name of the seed's sync job
@@ -51,99 +51,6 @@ TIMER_LEAD = timedelta(milliseconds=25)
 # Alerts and metric tallies are judged at most this often (not on every heartbeat: 100 jobs cost queries).
 WATCH_EVERY = timedelta(seconds=30)
 __all__ = ["DEFAULT_JOB", "JobDefinition", "RunHandle", "SyncScheduler", "get_scheduler", "initialize_scheduler"]
-
-
-class RunHandle:
-    """What `run_now()` returns: poll it (or wait on it) for the run that serves the request.
-
-    A caller that waits keeps the reaper going: when the run it waits on outlives its lease (its process died
-    or hung), the handle abandons it and follows the run that serves the request now (the abandoned run's
-    retry, or a new request), so a crash never leaves a waiting CLI or page watching a dead run.
-    """
-
-    def __init__(self, scheduler: SyncScheduler, request: RunRequest, requested_by: str | None = None) -> None:
-        self._scheduler = scheduler
-        self.request = request
-        self.job_name = request.job_name
-        self.joined = request.joined
-        self.requested_by = requested_by
-        self._lease_seen_until: datetime | None = None  # the waited run's lease, as last read
-
-    @property
-    def run_id(self) -> int | None:
-        return self._scheduler.store.resolve_request(self.request)
-
-    def poll(self) -> RunRecord | None:
-        """The serving run's record (status, rows, progress), or None while it waits to be claimed."""
-        return self._poll(here=False)
-
-    def done(self) -> bool:
-        return _ended(self.poll())
-
-    def wait(self, timeout: float, poll_every: float = 0.1) -> RunRecord | None:
-        """Block up to `timeout` seconds (real time) for the run to end; returns its record.
-
-        Without a timer in this process, a run that replaces a dead one executes here, in this thread (a CLI
-        that exits right after must not leave a run behind in a daemon thread).
-        """
-        stop = threading.Event()
-        deadline = time.monotonic() + timeout
-        here = self._scheduler.executes_runs and not self._scheduler.timer_running
-        run = self._poll(here)
-        while not _ended(run):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            stop.wait(min(poll_every, left))
-            run = self._poll(here)
-        return run
-
-    def _record(self) -> RunRecord | None:
-        run_id = self.run_id
-        return None if run_id is None else self._scheduler.status_reader.run(run_id)
-
-    def _poll(self, here: bool) -> RunRecord | None:
-        run = self._record()
-        if run is not None and run.status == RunStatus.RUNNING.value and self._lease_expired(run.id):
-            self._scheduler.store.reap_expired(self._scheduler.clock.now())
-            run = self._record()
-        if run is not None and run.status == RunStatus.ABANDONED.value:
-            self._follow(here)
-            run = self._record()
-        return run
-
-    def _lease_expired(self, run_id: int) -> bool:
-        """Whether the run's lease ran out; reads the job row only once the lease last seen has passed."""
-        now = self._scheduler.clock.now()
-        if self._lease_seen_until is not None and now < self._lease_seen_until:
-            return False
-        job = self._scheduler.store.get_job(self.job_name)
-        until = job.lease_expires_at
-        if job.current_run_id == run_id and until is not None and until > now:
-            self._lease_seen_until = until
-            return False
-        return True  # expired, or the job no longer holds this run (reap_expired then ends an orphan)
-
-    def _follow(self, here: bool) -> None:
-        """The run serving the request was abandoned: follow its retry when one is due, else ask again.
-
-        A job with dependencies asks again: a retry would wait for them, a request (like "Run now") does not.
-        """
-        scheduler, now = self._scheduler, self._scheduler.clock.now()
-        job = scheduler.store.get_job(self.job_name)
-        lease_free = not job.lease_held(now)
-        retry = job.extra_at if not job.paused and not job.depends_on else None
-        if lease_free and job.requested_at is None and retry is not None and retry <= now:
-            self.request = RunRequest(self.job_name, None, retry, joined=True)
-        else:
-            self.request = scheduler.store.request_run(self.job_name, now, self.requested_by)
-        self._lease_seen_until = None
-        logger.warning("the run serving a request for %s was abandoned; following its replacement", self.job_name)
-        scheduler.serve(self.job_name, here)
-
-
-def _ended(run: RunRecord | None) -> bool:
-    return run is not None and run.status != RunStatus.RUNNING.value
 
 
 class SyncScheduler:
