@@ -15,8 +15,6 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from app.clock import Clock, SystemClock
@@ -39,18 +37,23 @@ from app.core.runner import Outcome, Runner
 from app.core.status import StatusReader, silent_after
 from app.core.store import JobStore
 from app.core.tally import settle
+from app.core.timer import HOUSEKEEPING_ID, TIMER_LEAD, Timer
 from app.core.triggers import Trigger, parse_trigger
 from app.dataset_config import DEFAULT_JOB  # the one name of the seed's sync job
 from app.errors import AppError, ConfigError, SchedulerError, UnknownJobError
 
 logger = logging.getLogger(__name__)
-HOUSEKEEPING_ID = "__housekeeping__"
-# The timer fires this much before a slot: the claim's database round trip happens early and the run
-# starts on the slot (the runner waits for it), instead of a few milliseconds late.
-TIMER_LEAD = timedelta(milliseconds=25)
 # Alerts and metric tallies are judged at most this often (not on every heartbeat: 100 jobs cost queries).
 WATCH_EVERY = timedelta(seconds=30)
-__all__ = ["DEFAULT_JOB", "JobDefinition", "RunHandle", "SyncScheduler", "get_scheduler", "initialize_scheduler"]
+__all__ = [
+    "DEFAULT_JOB",
+    "HOUSEKEEPING_ID",
+    "JobDefinition",
+    "RunHandle",
+    "SyncScheduler",
+    "get_scheduler",
+    "initialize_scheduler",
+]
 
 
 class SyncScheduler:
@@ -98,8 +101,8 @@ class SyncScheduler:
         # Bounded concurrency: with several jobs due, the free places go to the highest priority first.
         self._places = threading.BoundedSemaphore(self.settings.max_concurrent_runs)
         self._waiting: set[str] = set()  # due jobs held back until their dependencies end
-        self._aps: BackgroundScheduler | None = None
         self._lock = threading.RLock()
+        self.timer = Timer(self.clock, self.settings.tz, self.settings.scheduler_poll_seconds, self._lock)
         self._stopping = threading.Event()
         self._hibernating = False
         self._schema_ready = False
@@ -136,9 +139,8 @@ class SyncScheduler:
             return
         with self._lock:
             self._stopping.clear()
-            if self._aps is None:
-                self._aps = self._build_timer()
-                self._aps.start()
+            if not self.timer.built:
+                self.timer.start(self._housekeeping, self._fire, [self.store.get_job(n) for n in self.definitions])
             elif self._hibernating:
                 self._wake(now)
         self.instances.beat(self.instance_id, now, "running", self.presence.active(now, self._idle))
@@ -166,15 +168,12 @@ class SyncScheduler:
     def _stop_timer(self, wait: bool) -> None:
         with self._lock:
             self._stopping.set()
-            aps, self._aps = self._aps, None
+            shutdown = self.timer.detach()
             self._hibernating = False
         if self.listener is not None:
             self.listener.stop(timeout=0 if not wait else 5.0)
-        if aps is not None:
-            try:
-                aps.shutdown(wait=wait)
-            except Exception:  # noqa: BLE001 - already shut down
-                logger.debug("timer already shut down", exc_info=True)
+        if shutdown is not None:
+            shutdown(wait)
             try:
                 self.instances.beat(self.instance_id, self.clock.now(), "stopped", 0)
             except AppError:
@@ -184,8 +183,7 @@ class SyncScheduler:
 
     @property
     def timer_running(self) -> bool:
-        with self._lock:
-            return self._aps is not None and self._aps.running
+        return self.timer.running
 
     @property
     def hibernating(self) -> bool:
@@ -346,15 +344,13 @@ class SyncScheduler:
 
     def _hibernate(self, now: datetime) -> None:
         self._hibernating = True
-        if self._aps is not None:
-            self._aps.pause()
+        self.timer.pause()
         self.instances.beat(self.instance_id, now, "hibernating", 0)
         logger.info("no session for %s: scheduler hibernating", self._idle)
 
     def _wake(self, now: datetime) -> None:
         self._hibernating = False
-        if self._aps is not None:
-            self._aps.resume()
+        self.timer.resume()
         self.instances.beat(self.instance_id, now, "running", self.presence.active(now, self._idle))
         logger.info("session seen: scheduler awake")
         self._catch_up(now)
@@ -366,31 +362,6 @@ class SyncScheduler:
 
     # -- timer ---------------------------------------------------------------------------------------
 
-    def _build_timer(self) -> BackgroundScheduler:
-        aps = BackgroundScheduler(
-            timezone=self.settings.tz,
-            # misfire_grace_time=None: a late fire still runs (coalesced) instead of being dropped after 1 s.
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-            executors={"default": {"type": "threadpool", "max_workers": max(4, len(self.definitions) + 2)}},
-        )
-        aps.add_job(
-            self._housekeeping,
-            IntervalTrigger(seconds=self.settings.scheduler_poll_seconds, timezone=self.settings.tz),
-            id=HOUSEKEEPING_ID,
-            name="heartbeat, leases, presence",
-        )
-        for name in self.definitions:
-            job = self.store.get_job(name)
-            aps.add_job(
-                self._fire,
-                IntervalTrigger(seconds=job.interval_seconds, timezone=self.settings.tz),
-                args=[name],
-                id=name,
-                name=name,
-                next_run_time=max((self._due_time(job) or self.clock.now()) - TIMER_LEAD, self.clock.now()),
-            )
-        return aps
-
     def _fire(self, name: str) -> None:
         try:
             self._dispatch(name, TIMER_LEAD)
@@ -400,35 +371,14 @@ class SyncScheduler:
     def _reschedule(self, name: str, job: JobState | None = None) -> None:
         """Point the timer at the job's next slot as the database has it (another replica may have moved it)."""
         with self._lock:
-            aps = self._aps
-            if aps is None or self._stopping.is_set():
+            if not self.timer.built or self._stopping.is_set():
                 return
-            job = job or self.store.get_job(name)
-            due = self._due_time(job)
-            timer_job = aps.get_job(name)
-            if due is None or timer_job is None:
-                return
-            if timer_job.trigger.interval.total_seconds() != job.interval_seconds:
-                aps.reschedule_job(name, trigger=IntervalTrigger(seconds=job.interval_seconds))
-                timer_job = aps.get_job(name)
-            now = self.clock.now()
-            wanted = max(due - TIMER_LEAD, now)
-            current = timer_job.next_run_time if timer_job is not None else None
-            if name in self._waiting:  # held back by a dependency: look again at the next poll, not in a loop
-                if current is not None and current > now:
-                    return  # already aimed at a later look; pushing it out on every poll would starve it
-                wanted = max(wanted, now + timedelta(seconds=self.settings.scheduler_poll_seconds))
-            if current is None or abs((current - wanted).total_seconds()) > 0.001:
-                aps.modify_job(name, next_run_time=wanted)
+            self.timer.aim(job or self.store.get_job(name), held_back=name in self._waiting)
 
     def _wake_job(self, name: str) -> None:
         with self._lock:
-            if self._aps is not None and not self._hibernating and self._aps.get_job(name) is not None:
-                self._aps.modify_job(name, next_run_time=self.clock.now())
-
-    @staticmethod
-    def _due_time(job: JobState) -> datetime | None:
-        return job.due_at()
+            if not self._hibernating:
+                self.timer.wake(name)
 
     def _housekeeping(self) -> None:
         try:
