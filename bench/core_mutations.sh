@@ -26,7 +26,7 @@ mutate lease-writes-not-retried-after-a-lost-connection app/core/store.py 'stop=
 # web/worker split (issue 14, item 3)
 mutate request-run-without-notify app/core/store.py '                conn.execute(select(func.pg_notify(REQUEST_CHANNEL, name)))' '                pass' tests/test_web_worker.py -k "notifies or (serve_each_web_request and postgresql)"
 mutate web-role-runs-requests-itself app/core/scheduler.py '        return self.worker or self.settings.scheduler_role != "web"' '        return True' tests/test_web_worker.py -k never_runs_it_itself
-mutate web-dispatch-unguarded app/core/scheduler.py '        if not self.executes_runs:  # the last guard of the web role: whatever calls this, runs happen in workers
+mutate web-dispatch-unguarded app/core/dispatch.py '        if not self.executes_runs():  # the last guard of the web role: whatever calls this, runs happen in workers
             return outcomes' '' tests/test_web_worker.py -k never_runs_it_itself
 mutate web-status-ignores-worker-heartbeats app/core/status.py '            state = "running" if not silent and beat_state == "running" else "silent"' '            pass' tests/test_web_worker.py -k follows_the_workers
 mutate worker-hibernates app/core/scheduler.py '        if self.worker:

@@ -25,12 +25,11 @@ from app.core.alerts import Alerter, open_alerts
 from app.core.catalogue import JobDefinition, check_dependencies
 from app.core.cursors import reset_cursor
 from app.core.database import create_schema, get_engine
-from app.core.dependencies import Verdict, decide, window_start
+from app.core.dispatch import Dispatcher
 from app.core.handle import RunHandle
 from app.core.instances import InstanceStore
 from app.core.listener import RequestListener
 from app.core.metrics import metrics_snapshot, start_metrics_server
-from app.core.models import RunTrigger
 from app.core.presence import Presence, should_hibernate
 from app.core.records import InstanceBeat, JobState, JobStatus, PlannedSlot, RunLogLine, RunRecord, SuccessRate
 from app.core.runner import Outcome, Runner
@@ -94,13 +93,6 @@ class SyncScheduler:
         self.runner = Runner(self.store, self.clock, secret_values(self.settings))
         self.definitions = {d.spec.name: d for d in (jobs if jobs is not None else default_jobs(self.settings))}
         check_dependencies(self.definitions.values())
-        self._dependents = {
-            name: [d.spec.name for d in self.definitions.values() if name in d.spec.depends_on]
-            for name in self.definitions
-        }
-        # Bounded concurrency: with several jobs due, the free places go to the highest priority first.
-        self._places = threading.BoundedSemaphore(self.settings.max_concurrent_runs)
-        self._waiting: set[str] = set()  # due jobs held back until their dependencies end
         self._lock = threading.RLock()
         self.timer = Timer(self.clock, self.settings.tz, self.settings.scheduler_poll_seconds, self._lock)
         self._stopping = threading.Event()
@@ -108,8 +100,16 @@ class SyncScheduler:
         self._schema_ready = False
         self._driver: threading.Thread | None = None
         self.worker = worker
-        self._in_flight = 0  # dispatches executing now (a worker's shutdown lets them end)
-        self._runs_done = threading.Condition()
+        self.dispatcher = Dispatcher(
+            self.store,
+            self.runner,
+            self.clock,
+            self.definitions,
+            max_concurrent_runs=self.settings.max_concurrent_runs,
+            stopping=self._stopping,
+            wake=self._wake_job,
+            executes_runs=lambda: self.executes_runs,
+        )
         self.listener = RequestListener(self.engine, self.store, self._wake_job) if worker else None
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -212,7 +212,7 @@ class SyncScheduler:
         if self.timer_running:
             self._wake_job(job)
         elif here:
-            self._dispatch(job, only=True)
+            self.dispatcher.dispatch(job, only=True)
         else:
             self.drive_in_background(job)
 
@@ -238,7 +238,8 @@ class SyncScheduler:
         with self._lock:
             if self._driver is not None and self._driver.is_alive():
                 return
-            self._driver = threading.Thread(target=self._dispatch, args=(job,), name="freshdash-driver", daemon=True)
+            dispatch = self.dispatcher.dispatch
+            self._driver = threading.Thread(target=dispatch, args=(job,), name="freshdash-driver", daemon=True)
             self._driver.start()
 
     def tick(self) -> list[Outcome]:
@@ -248,74 +249,11 @@ class SyncScheduler:
         now = self.clock.now()
         if self.executes_runs:  # a web process is no scheduler: no heartbeat of its own
             self._housekeeping_once(now)
-        return self._dispatch()
-
-    def _dispatch(self, first: str | None = None, lead: timedelta = timedelta(0), only: bool = False) -> list[Outcome]:
-        """Claim and execute due slots in priority order until none is claimable here.
-
-        `first` (the job whose timer fired) is considered even if the database has not made it due yet
-        (the timer lead); with `only`, no other job is. Dependents whose dependencies are still running or
-        due wait; those whose dependencies failed get a skipped run with the reason.
-        """
-        outcomes: list[Outcome] = []
-        if not self.executes_runs:  # the last guard of the web role: whatever calls this, runs happen in workers
-            return outcomes
-        with self._runs_done:
-            self._in_flight += 1
-        try:
-            with self._places:
-                for _ in range(100):  # bounded: each claim moves a slot past now
-                    if self._stopping.is_set():
-                        break
-                    outcome = self._run_next(first, lead, only)
-                    if outcome is None:
-                        break
-                    outcomes.append(outcome)
-        finally:
-            with self._runs_done:
-                self._in_flight -= 1
-                self._runs_done.notify_all()
-        return outcomes
+        return self.dispatcher.dispatch()
 
     def wait_for_runs(self, timeout: float) -> bool:
         """Block up to `timeout` seconds until no run executes in this process; True when none does."""
-        with self._runs_done:
-            return self._runs_done.wait_for(lambda: self._in_flight == 0, timeout)
-
-    def _run_next(self, first: str | None, lead: timedelta, only: bool = False) -> Outcome | None:
-        now = self.clock.now()
-        names = [] if only else [n for n in self.store.due_job_names(now + lead) if n in self.definitions]
-        if first is not None and first not in names and first in self.definitions:
-            names.append(first)
-        for name in names:
-            verdict, reason = self._dependency_verdict(name, now + lead)
-            if verdict == Verdict.WAIT:
-                self._waiting.add(name)
-                continue
-            self._waiting.discard(name)
-            claim = self.store.claim(name, now, lead)
-            if claim is None:
-                continue
-            if verdict == Verdict.SKIP and claim.trigger != RunTrigger.MANUAL.value:
-                outcome = self.runner.skip(claim, reason)
-            else:
-                outcome = self.runner.execute(claim, self.definitions[name].func, self._stopping)
-            for dependent in self._dependents.get(name, []):
-                self._wake_job(dependent)
-            return outcome
-        return None
-
-    def _dependency_verdict(self, name: str, now: datetime) -> tuple[Verdict, str]:
-        """`now` includes the timer lead: a dependency due in the same instant counts as due."""
-        deps = self.definitions[name].spec.depends_on
-        if not deps:
-            return Verdict.READY, ""
-        job = self.store.get_job(name)
-        if job.requested_at is not None:
-            return Verdict.READY, ""  # "Run now" by an operator does not wait for dependencies
-        slot = self.store.due_slot_of(job, now)
-        since = window_start(slot or now, timedelta(seconds=job.interval_seconds))
-        return decide(self.store.dependency_states(deps, now), since)
+        return self.dispatcher.wait_for_runs(timeout)
 
     # -- presence and hibernation --------------------------------------------------------------------
 
@@ -364,7 +302,7 @@ class SyncScheduler:
 
     def _fire(self, name: str) -> None:
         try:
-            self._dispatch(name, TIMER_LEAD)
+            self.dispatcher.dispatch(name, TIMER_LEAD)
         finally:
             self._reschedule(name)
 
@@ -373,7 +311,7 @@ class SyncScheduler:
         with self._lock:
             if not self.timer.built or self._stopping.is_set():
                 return
-            self.timer.aim(job or self.store.get_job(name), held_back=name in self._waiting)
+            self.timer.aim(job or self.store.get_job(name), held_back=name in self.dispatcher.waiting)
 
     def _wake_job(self, name: str) -> None:
         with self._lock:
