@@ -27,6 +27,7 @@ from app.core.cursors import reset_cursor
 from app.core.database import create_schema, get_engine
 from app.core.dispatch import Dispatcher
 from app.core.handle import RunHandle
+from app.core.housekeeping import Housekeeping
 from app.core.instances import InstanceStore
 from app.core.listener import RequestListener
 from app.core.metrics import metrics_snapshot, start_metrics_server
@@ -35,15 +36,12 @@ from app.core.records import InstanceBeat, JobState, JobStatus, PlannedSlot, Run
 from app.core.runner import Outcome, Runner
 from app.core.status import StatusReader, silent_after
 from app.core.store import JobStore
-from app.core.tally import settle
 from app.core.timer import HOUSEKEEPING_ID, TIMER_LEAD, Timer
 from app.core.triggers import Trigger, parse_trigger
 from app.dataset_config import DEFAULT_JOB  # the one name of the seed's sync job
 from app.errors import AppError, ConfigError, SchedulerError, UnknownJobError
 
 logger = logging.getLogger(__name__)
-# Alerts and metric tallies are judged at most this often (not on every heartbeat: 100 jobs cost queries).
-WATCH_EVERY = timedelta(seconds=30)
 __all__ = [
     "DEFAULT_JOB",
     "HOUSEKEEPING_ID",
@@ -89,7 +87,7 @@ class SyncScheduler:
         self.status_reader = StatusReader(self.engine, self.settings)
         self.presence = presence or Presence()
         self.alerter = Alerter(self.engine, self.settings, self.clock)
-        self._watched_at: datetime | None = None
+        self.housekeeping = Housekeeping(self.engine, self.store, self.instances, self.alerter, self.instance_id)
         self.runner = Runner(self.store, self.clock, secret_values(self.settings))
         self.definitions = {d.spec.name: d for d in (jobs if jobs is not None else default_jobs(self.settings))}
         check_dependencies(self.definitions.values())
@@ -332,21 +330,7 @@ class SyncScheduler:
             logger.exception("scheduler housekeeping failed; retrying at the next tick")
 
     def _housekeeping_once(self, now: datetime) -> None:
-        self.instances.beat(self.instance_id, now, self.state_name, self.presence.active(now, self._idle))
-        reaped = self.store.reap_expired(now)
-        if reaped:
-            logger.warning("%d run(s) abandoned after their lease expired", reaped)
-        if self._watched_at is None or now - self._watched_at >= WATCH_EVERY:
-            self._watched_at = now
-            self._watch(now)
-
-    def _watch(self, now: datetime) -> None:
-        """Fold old runs into the metric tallies and raise or close alerts; never stops the heartbeat."""
-        try:
-            settle(self.engine, now)
-            self.alerter.check(now)
-        except AppError:
-            logger.warning("alert check failed; trying again in %s", WATCH_EVERY, exc_info=True)
+        self.housekeeping.once(now, self.state_name, self.presence.active(now, self._idle))
 
     @property
     def state_name(self) -> str:
