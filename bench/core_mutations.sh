@@ -6,7 +6,7 @@ source "$(dirname "$0")/_mutate.sh"
 mutate claim-without-live-lease-check app/core/store.py '            if job.lease_held(now):
                 return None
 ' '' tests/test_core.py -k second_run_while
-mutate wake-without-catch-up app/core/scheduler.py '        logger.info("session seen: scheduler awake")
+mutate wake-without-catch-up app/core/hibernation.py '        logger.info("session seen: scheduler awake")
         self._catch_up(now)' '        logger.info("session seen: scheduler awake")' tests/test_core.py -k hibernation
 mutate timeout-does-not-cancel app/core/runner.py '            if time.monotonic() >= deadline:
                 ctx.cancelled.set()' '            if time.monotonic() >= deadline:' tests/test_core.py -k cancels
@@ -29,7 +29,7 @@ mutate web-role-runs-requests-itself app/core/scheduler.py '        return self.
 mutate web-dispatch-unguarded app/core/dispatch.py '        if not self.executes_runs():  # the last guard of the web role: whatever calls this, runs happen in workers
             return outcomes' '' tests/test_web_worker.py -k never_runs_it_itself
 mutate web-status-ignores-worker-heartbeats app/core/status.py '            state = "running" if not silent and beat_state == "running" else "silent"' '            pass' tests/test_web_worker.py -k follows_the_workers
-mutate worker-hibernates app/core/scheduler.py '        if self.worker:
+mutate worker-hibernates app/core/hibernation.py '        if self.worker:
             return False  # a worker' '        if False:
             return False  # a worker' tests/test_web_worker.py -k never_hibernates
 mutate listener-no-reconnect app/core/listener.py '            self._stop.wait(self.reconnect_seconds)' '            break' tests/test_web_worker.py -k loses_its_listen

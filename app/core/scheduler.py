@@ -27,11 +27,12 @@ from app.core.cursors import reset_cursor
 from app.core.database import create_schema, get_engine
 from app.core.dispatch import Dispatcher
 from app.core.handle import RunHandle
+from app.core.hibernation import Hibernation
 from app.core.housekeeping import Housekeeping
 from app.core.instances import InstanceStore
 from app.core.listener import RequestListener
 from app.core.metrics import metrics_snapshot, start_metrics_server
-from app.core.presence import Presence, should_hibernate
+from app.core.presence import Presence
 from app.core.records import InstanceBeat, JobState, JobStatus, PlannedSlot, RunLogLine, RunRecord, SuccessRate
 from app.core.runner import Outcome, Runner
 from app.core.status import StatusReader, silent_after
@@ -94,10 +95,18 @@ class SyncScheduler:
         self._lock = threading.RLock()
         self.timer = Timer(self.clock, self.settings.tz, self.settings.scheduler_poll_seconds, self._lock)
         self._stopping = threading.Event()
-        self._hibernating = False
         self._schema_ready = False
         self._driver: threading.Thread | None = None
         self.worker = worker
+        self.hibernation = Hibernation(
+            self.presence,
+            self.timer,
+            self.instances,
+            self.instance_id,
+            timedelta(minutes=self.settings.scheduler_idle_minutes),
+            catch_up=self._catch_up,
+            worker=worker,
+        )
         self.dispatcher = Dispatcher(
             self.store,
             self.runner,
@@ -139,9 +148,9 @@ class SyncScheduler:
             self._stopping.clear()
             if not self.timer.built:
                 self.timer.start(self._housekeeping, self._fire, [self.store.get_job(n) for n in self.definitions])
-            elif self._hibernating:
-                self._wake(now)
-        self.instances.beat(self.instance_id, now, "running", self.presence.active(now, self._idle))
+            elif self.hibernation.asleep:
+                self.hibernation.wake(now)
+        self.instances.beat(self.instance_id, now, "running", self.hibernation.sessions(now))
         self._catch_up(now)
         if self.listener is not None:
             self.listener.start()
@@ -167,7 +176,7 @@ class SyncScheduler:
         with self._lock:
             self._stopping.set()
             shutdown = self.timer.detach()
-            self._hibernating = False
+            self.hibernation.asleep = False
         if self.listener is not None:
             self.listener.stop(timeout=0 if not wait else 5.0)
         if shutdown is not None:
@@ -185,7 +194,7 @@ class SyncScheduler:
 
     @property
     def hibernating(self) -> bool:
-        return self._hibernating
+        return self.hibernation.asleep
 
     @property
     def executes_runs(self) -> bool:
@@ -255,41 +264,13 @@ class SyncScheduler:
 
     # -- presence and hibernation --------------------------------------------------------------------
 
-    @property
-    def _idle(self) -> timedelta:
-        return timedelta(minutes=self.settings.scheduler_idle_minutes)
-
     def touch(self, session_id: str) -> None:
         """Presence from a page run or live fragment; wakes a hibernating scheduler (with catch-up)."""
-        now = self.clock.now()
-        self.presence.touch(session_id, now)
-        if self._hibernating:
-            with self._lock:
-                if self._hibernating:
-                    self._wake(now)
+        self.hibernation.touch(session_id, self.clock.now())
 
     def check_idle(self) -> bool:
         """Hibernate when no session was seen for SCHEDULER_IDLE_MINUTES; True when now asleep."""
-        now = self.clock.now()
-        if self.worker:
-            return False  # a worker has no browser sessions: it runs until it is told to stop
-        with self._lock:
-            if not self._hibernating and should_hibernate(self.presence.last_seen_at(now), now, self._idle):
-                self._hibernate(now)
-        return self._hibernating
-
-    def _hibernate(self, now: datetime) -> None:
-        self._hibernating = True
-        self.timer.pause()
-        self.instances.beat(self.instance_id, now, "hibernating", 0)
-        logger.info("no session for %s: scheduler hibernating", self._idle)
-
-    def _wake(self, now: datetime) -> None:
-        self._hibernating = False
-        self.timer.resume()
-        self.instances.beat(self.instance_id, now, "running", self.presence.active(now, self._idle))
-        logger.info("session seen: scheduler awake")
-        self._catch_up(now)
+        return self.hibernation.check_idle(self.clock.now())
 
     def _catch_up(self, now: datetime) -> None:
         for name in self.definitions:
@@ -313,7 +294,7 @@ class SyncScheduler:
 
     def _wake_job(self, name: str) -> None:
         with self._lock:
-            if not self._hibernating:
+            if not self.hibernation.asleep:
                 self.timer.wake(name)
 
     def _housekeeping(self) -> None:
@@ -330,13 +311,13 @@ class SyncScheduler:
             logger.exception("scheduler housekeeping failed; retrying at the next tick")
 
     def _housekeeping_once(self, now: datetime) -> None:
-        self.housekeeping.once(now, self.state_name, self.presence.active(now, self._idle))
+        self.housekeeping.once(now, self.state_name, self.hibernation.sessions(now))
 
     @property
     def state_name(self) -> str:
         if not self.executes_runs:
             return "web"  # the status judges the workers' heartbeats instead
-        if self._hibernating:
+        if self.hibernation.asleep:
             return "hibernating"
         return "running" if self.timer_running else "stopped"
 
