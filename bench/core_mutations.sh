@@ -45,3 +45,6 @@ mutate seed-status-keeps-a-tuple app/core/records.py '        values["depends_on
 ' '' tests/test_records.py
 mutate seed-status-keeps-a-record app/core/records.py '        values["current_run"] = None if self.current_run is None else self.current_run.as_dict()
 ' '' tests/test_records.py
+# Issue 13 item 2: the scheduler split by concern; APScheduler stays behind app/core/timer.py.
+mutate apscheduler-outside-the-timer app/core/scheduler.py 'from app.core.timer import' 'from apscheduler.triggers.interval import IntervalTrigger  # noqa: F401
+from app.core.timer import' tests/test_layers.py -k only_the_timer

@@ -1,4 +1,5 @@
-"""SyncScheduler: APScheduler as the in-process timer, the database claim as the guarantee of one run per slot.
+"""SyncScheduler, the façade: lifecycle and operator actions, delegating to its parts (timer, dispatch,
+hibernation, housekeeping, the stores); the database claim, not the timer, guarantees one run per slot.
 
 Also the process singleton (`get_scheduler`) and the seed's module-level functions that delegate to it.
 """
@@ -86,26 +87,30 @@ class SyncScheduler:
         self.agenda = Agenda(self.engine, self.store)
         self.instances = InstanceStore(self.engine)
         self.status_reader = StatusReader(self.engine, self.settings)
-        self.presence = presence or Presence()
         self.alerter = Alerter(self.engine, self.settings, self.clock)
-        self.housekeeping = Housekeeping(self.engine, self.store, self.instances, self.alerter, self.instance_id)
         self.runner = Runner(self.store, self.clock, secret_values(self.settings))
         self.definitions = {d.spec.name: d for d in (jobs if jobs is not None else default_jobs(self.settings))}
         check_dependencies(self.definitions.values())
         self._lock = threading.RLock()
-        self.timer = Timer(self.clock, self.settings.tz, self.settings.scheduler_poll_seconds, self._lock)
         self._stopping = threading.Event()
         self._schema_ready = False
         self._driver: threading.Thread | None = None
         self.worker = worker
+        self._assemble(presence or Presence())
+        self.listener = RequestListener(self.engine, self.store, self._wake_job) if worker else None
+
+    def _assemble(self, presence: Presence) -> None:
+        """The parts the façade delegates to; they share its lock and its stopping flag."""
+        self.presence = presence
+        self.timer = Timer(self.clock, self.settings.tz, self.settings.scheduler_poll_seconds, self._lock)
         self.hibernation = Hibernation(
-            self.presence,
+            presence,
             self.timer,
             self.instances,
             self.instance_id,
             timedelta(minutes=self.settings.scheduler_idle_minutes),
             catch_up=self._catch_up,
-            worker=worker,
+            worker=self.worker,
         )
         self.dispatcher = Dispatcher(
             self.store,
@@ -117,7 +122,7 @@ class SyncScheduler:
             wake=self._wake_job,
             executes_runs=lambda: self.executes_runs,
         )
-        self.listener = RequestListener(self.engine, self.store, self._wake_job) if worker else None
+        self.housekeeping = Housekeeping(self.engine, self.store, self.instances, self.alerter, self.instance_id)
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
