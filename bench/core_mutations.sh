@@ -48,3 +48,10 @@ mutate seed-status-keeps-a-record app/core/records.py '        values["current_r
 # Issue 13 item 2: the scheduler split by concern; APScheduler stays behind app/core/timer.py.
 mutate apscheduler-outside-the-timer app/core/scheduler.py 'from app.core.timer import' 'from apscheduler.triggers.interval import IntervalTrigger  # noqa: F401
 from app.core.timer import' tests/test_layers.py -k only_the_timer
+mutate housekeeping-without-reap app/core/housekeeping.py '        reaped = self.store.reap_expired(now)' '        reaped = 0' tests/test_housekeeping.py -k reaps
+mutate watch-on-every-beat app/core/housekeeping.py 'if self._watched_at is None or now - self._watched_at >= WATCH_EVERY:' 'if True:' tests/test_housekeeping.py -k watch_every
+mutate housekeeping-never-watches app/core/housekeeping.py '            self.watch(now)' '            pass' tests/test_catalogue.py -k heartbeat_raises
+mutate timer-aims-a-held-back-job-at-once app/core/timer.py '            if held_back:' '            if False:' tests/test_timer.py -k held_back
+mutate timer-without-lead app/core/timer.py '            wanted = max(due - TIMER_LEAD, now)' '            wanted = max(due, now)' tests/test_timer.py -k minus_the_lead
+mutate dispatch-runs-a-dependent-that-should-wait app/core/dispatch.py '            if verdict == Verdict.WAIT:' '            if False:' tests/test_dispatch.py tests/test_catalogue.py -k waits
+mutate dependents-not-woken app/core/dispatch.py '                self._wake_job(dependent)' '                pass' tests/test_dispatch.py -k wakes_its_dependents
