@@ -55,3 +55,5 @@ mutate timer-aims-a-held-back-job-at-once app/core/timer.py '            if held
 mutate timer-without-lead app/core/timer.py '            wanted = max(due - TIMER_LEAD, now)' '            wanted = max(due, now)' tests/test_timer.py -k minus_the_lead
 mutate dispatch-runs-a-dependent-that-should-wait app/core/dispatch.py '            if verdict == Verdict.WAIT:' '            if False:' tests/test_dispatch.py tests/test_catalogue.py -k waits
 mutate dependents-not-woken app/core/dispatch.py '                self._wake_job(dependent)' '                pass' tests/test_dispatch.py -k wakes_its_dependents
+mutate handle-does-not-follow-an-abandoned-run app/core/handle.py '            self._follow(here)' '            pass' tests/test_run_wait.py -k abandons_a_dead_run
+mutate handle-never-reaps app/core/handle.py '            self._scheduler.store.reap_expired(self._scheduler.clock.now())' '            pass' tests/test_run_wait.py -k poll_alone
