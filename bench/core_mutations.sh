@@ -6,7 +6,7 @@ source "$(dirname "$0")/_mutate.sh"
 mutate claim-without-live-lease-check app/core/store.py '            if job.lease_held(now):
                 return None
 ' '' tests/test_core.py -k second_run_while
-mutate wake-without-catch-up app/core/scheduler.py '        logger.info("session seen: scheduler awake")
+mutate wake-without-catch-up app/core/hibernation.py '        logger.info("session seen: scheduler awake")
         self._catch_up(now)' '        logger.info("session seen: scheduler awake")' tests/test_core.py -k hibernation
 mutate timeout-does-not-cancel app/core/runner.py '        self._ctx.cancelled.set()  # its next progress() raises' '        return None' tests/test_core.py -k cancels
 mutate progress-ignores-cancellation app/core/context.py '        if self.cancelled.is_set():
@@ -25,10 +25,10 @@ mutate lease-writes-not-retried-after-a-lost-connection app/core/store.py 'stop=
 # web/worker split (issue 14, item 3)
 mutate request-run-without-notify app/core/store.py '                conn.execute(select(func.pg_notify(REQUEST_CHANNEL, name)))' '                pass' tests/test_web_worker.py -k "notifies or (serve_each_web_request and postgresql)"
 mutate web-role-runs-requests-itself app/core/scheduler.py '        return self.worker or self.settings.scheduler_role != "web"' '        return True' tests/test_web_worker.py -k never_runs_it_itself
-mutate web-dispatch-unguarded app/core/scheduler.py '        if not self.executes_runs:  # the last guard of the web role: whatever calls this, runs happen in workers
+mutate web-dispatch-unguarded app/core/dispatch.py '        if not self.executes_runs():  # the last guard of the web role: whatever calls this, runs happen in workers
             return outcomes' '' tests/test_web_worker.py -k never_runs_it_itself
 mutate web-status-ignores-worker-heartbeats app/core/status.py '            state = "running" if not silent and beat_state == "running" else "silent"' '            pass' tests/test_web_worker.py -k follows_the_workers
-mutate worker-hibernates app/core/scheduler.py '        if self.worker:
+mutate worker-hibernates app/core/hibernation.py '        if self.worker:
             return False  # a worker' '        if False:
             return False  # a worker' tests/test_web_worker.py -k never_hibernates
 mutate listener-no-reconnect app/core/listener.py '            self._stop.wait(self.reconnect_seconds)' '            break' tests/test_web_worker.py -k loses_its_listen
@@ -53,3 +53,15 @@ mutate child-outlives-its-parent app/core/child.py '        except (EOFError, OS
             return' tests/test_multiprocess.py -k "kill_9 and sqlite-process"
 mutate child-runs-the-main-script app/core/child.py '            data.pop("init_main_from_path", None)' '            pass' tests/test_child_runs.py -k main_script
 mutate lost-lease-does-not-stop-the-child app/core/runner.py '        if status in (RunStatus.TIMEOUT, RunStatus.ABANDONED):' '        if status == RunStatus.TIMEOUT:' tests/test_child_runs.py -k "taken_over_is_stopped and sqlite"
+# Issue 13 item 2: the scheduler split by concern; APScheduler stays behind app/core/timer.py.
+mutate apscheduler-outside-the-timer app/core/scheduler.py 'from app.core.timer import' 'from apscheduler.triggers.interval import IntervalTrigger  # noqa: F401
+from app.core.timer import' tests/test_layers.py -k only_the_timer
+mutate housekeeping-without-reap app/core/housekeeping.py '        reaped = self.store.reap_expired(now)' '        reaped = 0' tests/test_housekeeping.py -k reaps
+mutate watch-on-every-beat app/core/housekeeping.py 'if self._watched_at is None or now - self._watched_at >= WATCH_EVERY:' 'if True:' tests/test_housekeeping.py -k watch_every
+mutate housekeeping-never-watches app/core/housekeeping.py '            self.watch(now)' '            pass' tests/test_catalogue.py -k heartbeat_raises
+mutate timer-aims-a-held-back-job-at-once app/core/timer.py '            if held_back:' '            if False:' tests/test_timer.py -k held_back
+mutate timer-without-lead app/core/timer.py '            wanted = max(due - TIMER_LEAD, now)' '            wanted = max(due, now)' tests/test_timer.py -k minus_the_lead
+mutate dispatch-runs-a-dependent-that-should-wait app/core/dispatch.py '            if verdict == Verdict.WAIT:' '            if False:' tests/test_dispatch.py tests/test_catalogue.py -k waits
+mutate dependents-not-woken app/core/dispatch.py '                self._wake_job(dependent)' '                pass' tests/test_dispatch.py -k wakes_its_dependents
+mutate handle-does-not-follow-an-abandoned-run app/core/handle.py '            self._follow(here)' '            pass' tests/test_run_wait.py -k abandons_a_dead_run
+mutate handle-never-reaps app/core/handle.py '            self._scheduler.store.reap_expired(self._scheduler.clock.now())' '            pass' tests/test_run_wait.py -k poll_alone

@@ -72,8 +72,9 @@ def phase_freshdash(jobs: int, warmup: float, seconds: float) -> dict[str, float
             before = conn.execute(select(func.count()).select_from(runs)).scalar_one()
         # Count the housekeeping ticks inside the window (a private hook, read-only: one event per tick).
         ticks: list[str] = []
-        assert scheduler._aps is not None
-        scheduler._aps.add_listener(lambda event: ticks.append(event.job_id), EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        timer = scheduler.timer._aps
+        assert timer is not None
+        timer.add_listener(lambda event: ticks.append(event.job_id), EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         result = measure(seconds)
         result["housekeeping_ticks"] = sum(1 for job_id in ticks if job_id == HOUSEKEEPING_ID)
         with scheduler.engine.connect() as conn:

@@ -260,14 +260,14 @@ def test_a_silent_scheduler_is_visible_in_the_status(sqlite_url: str, make_setti
     clock = FrozenClock()
     s = scheduler(make_settings(sqlite_url, scheduler_poll_seconds=5), clock, job("j", ScriptedJob()))
     s.tick()
-    s._aps = type("Timer", (), {"running": True})()  # a timer that claims to run but stopped ticking
+    s.timer._aps = type("Timer", (), {"running": True})()  # a timer that claims to run but stopped ticking
     clock.advance(29)
     assert s.get_status("j").state == "running"
     clock.advance(2)
     status = s.get_status("j")
     assert status.state == "silent" and status.running is False
     assert status.silent_since is not None
-    s._aps = None
+    s.timer._aps = None
 
 
 def test_priority_orders_due_jobs(sqlite_url: str, make_settings: Any) -> None:

@@ -50,3 +50,36 @@ def test_the_check_sees_a_reach_into_the_store() -> None:
 def test_last_outcomes_is_gone() -> None:
     assert not hasattr(SyncScheduler, "last_outcomes")
     assert "last_outcomes" not in (ROOT / "app" / "core" / "scheduler.py").read_text(encoding="utf-8")
+
+
+# -- the timer is the only module that knows APScheduler (issue 13, item 2) ----------------------------------
+
+TIMER = ROOT / "app" / "core" / "timer.py"
+APP_MODULES = sorted([*(ROOT / "app").rglob("*.py"), *(ROOT / "pages").glob("*.py"), ROOT / "streamlit_app.py"])
+
+
+def imports_apscheduler(source: str) -> list[int]:
+    """Lines of `import apscheduler...` / `from apscheduler... import ...` in a module's code."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module or ""]
+        else:
+            continue
+        if any(name == "apscheduler" or name.startswith("apscheduler.") for name in names):
+            lines.append(node.lineno)
+    return lines
+
+
+@pytest.mark.parametrize("path", [p for p in APP_MODULES if p != TIMER], ids=lambda p: str(p.relative_to(ROOT)))
+def test_only_the_timer_imports_apscheduler(path: Path) -> None:
+    found = imports_apscheduler(path.read_text(encoding="utf-8"))
+    assert not found, f"{path.relative_to(ROOT)} imports APScheduler (lines {found}); only app/core/timer.py may"
+
+
+def test_the_check_sees_an_apscheduler_import() -> None:
+    assert imports_apscheduler(TIMER.read_text(encoding="utf-8")), "the timer itself imports APScheduler"
+    source = "import apscheduler\nfrom apscheduler.triggers.interval import IntervalTrigger\nimport apschedulerx\n"
+    assert imports_apscheduler(source) == [1, 2]

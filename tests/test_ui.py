@@ -449,7 +449,7 @@ def test_cache_clear_shuts_the_scheduler_thread_down(configure: Configure) -> No
     at = render("dashboard")
     first = scheduler()
     assert first.timer_running
-    thread = first._aps._thread  # APScheduler's timer thread (private: no public handle)
+    thread = first.timer._aps._thread  # APScheduler's timer thread (private: no public handle)
     assert thread is not None and thread.is_alive()
 
     st.cache_resource.clear()  # on_release shuts the cached scheduler down, without waiting

@@ -22,4 +22,13 @@ Vocabulary (one word per concept; the records are frozen dataclasses in ``app.co
 - *tally*: finished runs folded into counters, so metrics stay monotonic after history is purged.
 
 Pages, components and the CLI call ``SyncScheduler``'s methods (the façade) and never its stores.
+
+The scheduler's parts, one concept each (the façade in ``scheduler.py`` assembles them and delegates):
+- *timer* (``timer.py``): the in-process alarm clock, APScheduler's ``BackgroundScheduler`` (the only module
+  that imports APScheduler); it is aimed at a job's due slot and fires; it decides nothing.
+- *dispatch* (``dispatch.py``): claim due slots and run them here, highest priority first, after the
+  dependencies' verdict, within ``MAX_CONCURRENT_RUNS`` places; never in the web role.
+- *hibernation* (``hibernation.py``): the timer paused while no session was seen; waking catches up.
+- *housekeeping* (``housekeeping.py``): each poll's heartbeat and reaping, tallies and alerts every 30 s.
+- *handle* (``handle.py``): ``RunHandle``, what ``run_now()`` returns: it follows the run serving a request.
 """

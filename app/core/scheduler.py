@@ -1,4 +1,5 @@
-"""SyncScheduler: APScheduler as the in-process timer, the database claim as the guarantee of one run per slot.
+"""SyncScheduler, the façade: lifecycle and operator actions, delegating to its parts (timer, dispatch,
+hibernation, housekeeping, the stores); the database claim, not the timer, guarantees one run per slot.
 
 Also the process singleton (`get_scheduler`) and the seed's module-level functions that delegate to it.
 """
@@ -10,14 +11,11 @@ import logging
 import os
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from app.clock import Clock, SystemClock
@@ -28,122 +26,33 @@ from app.core.alerts import Alerter, open_alerts
 from app.core.catalogue import JobDefinition, check_dependencies
 from app.core.cursors import reset_cursor
 from app.core.database import create_schema, get_engine
-from app.core.dependencies import Verdict, decide, window_start
+from app.core.dispatch import Dispatcher
+from app.core.handle import RunHandle
+from app.core.hibernation import Hibernation
+from app.core.housekeeping import Housekeeping
 from app.core.instances import InstanceStore
 from app.core.listener import RequestListener
 from app.core.metrics import metrics_snapshot, start_metrics_server
-from app.core.models import RunStatus, RunTrigger
-from app.core.presence import Presence, should_hibernate
+from app.core.presence import Presence
 from app.core.records import InstanceBeat, JobState, JobStatus, PlannedSlot, RunLogLine, RunRecord, SuccessRate
 from app.core.runner import Outcome, Runner
 from app.core.status import StatusReader, silent_after
-from app.core.store import JobStore, RunRequest
-from app.core.tally import settle
+from app.core.store import JobStore
+from app.core.timer import HOUSEKEEPING_ID, TIMER_LEAD, Timer
 from app.core.triggers import Trigger, parse_trigger
 from app.dataset_config import DEFAULT_JOB  # the one name of the seed's sync job
 from app.errors import AppError, ConfigError, SchedulerError, UnknownJobError
 
 logger = logging.getLogger(__name__)
-HOUSEKEEPING_ID = "__housekeeping__"
-# The timer fires this much before a slot: the claim's database round trip happens early and the run
-# starts on the slot (the runner waits for it), instead of a few milliseconds late.
-TIMER_LEAD = timedelta(milliseconds=25)
-# Alerts and metric tallies are judged at most this often (not on every heartbeat: 100 jobs cost queries).
-WATCH_EVERY = timedelta(seconds=30)
-__all__ = ["DEFAULT_JOB", "JobDefinition", "RunHandle", "SyncScheduler", "get_scheduler", "initialize_scheduler"]
-
-
-class RunHandle:
-    """What `run_now()` returns: poll it (or wait on it) for the run that serves the request.
-
-    A caller that waits keeps the reaper going: when the run it waits on outlives its lease (its process died
-    or hung), the handle abandons it and follows the run that serves the request now (the abandoned run's
-    retry, or a new request), so a crash never leaves a waiting CLI or page watching a dead run.
-    """
-
-    def __init__(self, scheduler: SyncScheduler, request: RunRequest, requested_by: str | None = None) -> None:
-        self._scheduler = scheduler
-        self.request = request
-        self.job_name = request.job_name
-        self.joined = request.joined
-        self.requested_by = requested_by
-        self._lease_seen_until: datetime | None = None  # the waited run's lease, as last read
-
-    @property
-    def run_id(self) -> int | None:
-        return self._scheduler.store.resolve_request(self.request)
-
-    def poll(self) -> RunRecord | None:
-        """The serving run's record (status, rows, progress), or None while it waits to be claimed."""
-        return self._poll(here=False)
-
-    def done(self) -> bool:
-        return _ended(self.poll())
-
-    def wait(self, timeout: float, poll_every: float = 0.1) -> RunRecord | None:
-        """Block up to `timeout` seconds (real time) for the run to end; returns its record.
-
-        Without a timer in this process, a run that replaces a dead one executes here, in this thread (a CLI
-        that exits right after must not leave a run behind in a daemon thread).
-        """
-        stop = threading.Event()
-        deadline = time.monotonic() + timeout
-        here = self._scheduler.executes_runs and not self._scheduler.timer_running
-        run = self._poll(here)
-        while not _ended(run):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            stop.wait(min(poll_every, left))
-            run = self._poll(here)
-        return run
-
-    def _record(self) -> RunRecord | None:
-        run_id = self.run_id
-        return None if run_id is None else self._scheduler.status_reader.run(run_id)
-
-    def _poll(self, here: bool) -> RunRecord | None:
-        run = self._record()
-        if run is not None and run.status == RunStatus.RUNNING.value and self._lease_expired(run.id):
-            self._scheduler.store.reap_expired(self._scheduler.clock.now())
-            run = self._record()
-        if run is not None and run.status == RunStatus.ABANDONED.value:
-            self._follow(here)
-            run = self._record()
-        return run
-
-    def _lease_expired(self, run_id: int) -> bool:
-        """Whether the run's lease ran out; reads the job row only once the lease last seen has passed."""
-        now = self._scheduler.clock.now()
-        if self._lease_seen_until is not None and now < self._lease_seen_until:
-            return False
-        job = self._scheduler.store.get_job(self.job_name)
-        until = job.lease_expires_at
-        if job.current_run_id == run_id and until is not None and until > now:
-            self._lease_seen_until = until
-            return False
-        return True  # expired, or the job no longer holds this run (reap_expired then ends an orphan)
-
-    def _follow(self, here: bool) -> None:
-        """The run serving the request was abandoned: follow its retry when one is due, else ask again.
-
-        A job with dependencies asks again: a retry would wait for them, a request (like "Run now") does not.
-        """
-        scheduler, now = self._scheduler, self._scheduler.clock.now()
-        job = scheduler.store.get_job(self.job_name)
-        lease_free = not job.lease_held(now)
-        retry = job.extra_at if not job.paused and not job.depends_on else None
-        if lease_free and job.requested_at is None and retry is not None and retry <= now:
-            self.request = RunRequest(self.job_name, None, retry, joined=True)
-        else:
-            self.request = scheduler.store.request_run(self.job_name, now, self.requested_by)
-        self._lease_seen_until = None
-        logger.warning("the run serving a request for %s was abandoned; following its replacement", self.job_name)
-        scheduler.serve(self.job_name, here)
-
-
-def _ended(run: RunRecord | None) -> bool:
-    return run is not None and run.status != RunStatus.RUNNING.value
+__all__ = [
+    "DEFAULT_JOB",
+    "HOUSEKEEPING_ID",
+    "JobDefinition",
+    "RunHandle",
+    "SyncScheduler",
+    "get_scheduler",
+    "initialize_scheduler",
+]
 
 
 class SyncScheduler:
@@ -178,9 +87,7 @@ class SyncScheduler:
         self.agenda = Agenda(self.engine, self.store)
         self.instances = InstanceStore(self.engine)
         self.status_reader = StatusReader(self.engine, self.settings)
-        self.presence = presence or Presence()
         self.alerter = Alerter(self.engine, self.settings, self.clock)
-        self._watched_at: datetime | None = None
         self.definitions = {d.spec.name: d for d in (jobs if jobs is not None else default_jobs(self.settings))}
         self.runner = Runner(
             self.store,
@@ -192,23 +99,38 @@ class SyncScheduler:
         if self.settings.run_isolation == "process":
             child.preload([*(_module_of(d.func) for d in self.definitions.values()), *_driver_modules(self.engine)])
         check_dependencies(self.definitions.values())
-        self._dependents = {
-            name: [d.spec.name for d in self.definitions.values() if name in d.spec.depends_on]
-            for name in self.definitions
-        }
-        # Bounded concurrency: with several jobs due, the free places go to the highest priority first.
-        self._places = threading.BoundedSemaphore(self.settings.max_concurrent_runs)
-        self._waiting: set[str] = set()  # due jobs held back until their dependencies end
-        self._aps: BackgroundScheduler | None = None
         self._lock = threading.RLock()
         self._stopping = threading.Event()
-        self._hibernating = False
         self._schema_ready = False
         self._driver: threading.Thread | None = None
         self.worker = worker
-        self._in_flight = 0  # dispatches executing now (a worker's shutdown lets them end)
-        self._runs_done = threading.Condition()
+        self._assemble(presence or Presence())
         self.listener = RequestListener(self.engine, self.store, self._wake_job) if worker else None
+
+    def _assemble(self, presence: Presence) -> None:
+        """The parts the façade delegates to; they share its lock and its stopping flag."""
+        self.presence = presence
+        self.timer = Timer(self.clock, self.settings.tz, self.settings.scheduler_poll_seconds, self._lock)
+        self.hibernation = Hibernation(
+            presence,
+            self.timer,
+            self.instances,
+            self.instance_id,
+            timedelta(minutes=self.settings.scheduler_idle_minutes),
+            catch_up=self._catch_up,
+            worker=self.worker,
+        )
+        self.dispatcher = Dispatcher(
+            self.store,
+            self.runner,
+            self.clock,
+            self.definitions,
+            max_concurrent_runs=self.settings.max_concurrent_runs,
+            stopping=self._stopping,
+            wake=self._wake_job,
+            executes_runs=lambda: self.executes_runs,
+        )
+        self.housekeeping = Housekeeping(self.engine, self.store, self.instances, self.alerter, self.instance_id)
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
@@ -239,12 +161,11 @@ class SyncScheduler:
             child.warm_up()
         with self._lock:
             self._stopping.clear()
-            if self._aps is None:
-                self._aps = self._build_timer()
-                self._aps.start()
-            elif self._hibernating:
-                self._wake(now)
-        self.instances.beat(self.instance_id, now, "running", self.presence.active(now, self._idle))
+            if not self.timer.built:
+                self.timer.start(self._housekeeping, self._fire, [self.store.get_job(n) for n in self.definitions])
+            elif self.hibernation.asleep:
+                self.hibernation.wake(now)
+        self.instances.beat(self.instance_id, now, "running", self.hibernation.sessions(now))
         self._catch_up(now)
         if self.listener is not None:
             self.listener.start()
@@ -269,15 +190,12 @@ class SyncScheduler:
     def _stop_timer(self, wait: bool) -> None:
         with self._lock:
             self._stopping.set()
-            aps, self._aps = self._aps, None
-            self._hibernating = False
+            shutdown = self.timer.detach()
+            self.hibernation.asleep = False
         if self.listener is not None:
             self.listener.stop(timeout=0 if not wait else 5.0)
-        if aps is not None:
-            try:
-                aps.shutdown(wait=wait)
-            except Exception:  # noqa: BLE001 - already shut down
-                logger.debug("timer already shut down", exc_info=True)
+        if shutdown is not None:
+            shutdown(wait)
             try:
                 self.instances.beat(self.instance_id, self.clock.now(), "stopped", 0)
             except AppError:
@@ -287,12 +205,11 @@ class SyncScheduler:
 
     @property
     def timer_running(self) -> bool:
-        with self._lock:
-            return self._aps is not None and self._aps.running
+        return self.timer.running
 
     @property
     def hibernating(self) -> bool:
-        return self._hibernating
+        return self.hibernation.asleep
 
     @property
     def executes_runs(self) -> bool:
@@ -317,7 +234,7 @@ class SyncScheduler:
         if self.timer_running:
             self._wake_job(job)
         elif here:
-            self._dispatch(job, only=True)
+            self.dispatcher.dispatch(job, only=True)
         else:
             self.drive_in_background(job)
 
@@ -343,7 +260,8 @@ class SyncScheduler:
         with self._lock:
             if self._driver is not None and self._driver.is_alive():
                 return
-            self._driver = threading.Thread(target=self._dispatch, args=(job,), name="freshdash-driver", daemon=True)
+            dispatch = self.dispatcher.dispatch
+            self._driver = threading.Thread(target=dispatch, args=(job,), name="freshdash-driver", daemon=True)
             self._driver.start()
 
     def tick(self) -> list[Outcome]:
@@ -353,114 +271,21 @@ class SyncScheduler:
         now = self.clock.now()
         if self.executes_runs:  # a web process is no scheduler: no heartbeat of its own
             self._housekeeping_once(now)
-        return self._dispatch()
-
-    def _dispatch(self, first: str | None = None, lead: timedelta = timedelta(0), only: bool = False) -> list[Outcome]:
-        """Claim and execute due slots in priority order until none is claimable here.
-
-        `first` (the job whose timer fired) is considered even if the database has not made it due yet
-        (the timer lead); with `only`, no other job is. Dependents whose dependencies are still running or
-        due wait; those whose dependencies failed get a skipped run with the reason.
-        """
-        outcomes: list[Outcome] = []
-        if not self.executes_runs:  # the last guard of the web role: whatever calls this, runs happen in workers
-            return outcomes
-        with self._runs_done:
-            self._in_flight += 1
-        try:
-            with self._places:
-                for _ in range(100):  # bounded: each claim moves a slot past now
-                    if self._stopping.is_set():
-                        break
-                    outcome = self._run_next(first, lead, only)
-                    if outcome is None:
-                        break
-                    outcomes.append(outcome)
-        finally:
-            with self._runs_done:
-                self._in_flight -= 1
-                self._runs_done.notify_all()
-        return outcomes
+        return self.dispatcher.dispatch()
 
     def wait_for_runs(self, timeout: float) -> bool:
         """Block up to `timeout` seconds until no run executes in this process; True when none does."""
-        with self._runs_done:
-            return self._runs_done.wait_for(lambda: self._in_flight == 0, timeout)
-
-    def _run_next(self, first: str | None, lead: timedelta, only: bool = False) -> Outcome | None:
-        now = self.clock.now()
-        names = [] if only else [n for n in self.store.due_job_names(now + lead) if n in self.definitions]
-        if first is not None and first not in names and first in self.definitions:
-            names.append(first)
-        for name in names:
-            verdict, reason = self._dependency_verdict(name, now + lead)
-            if verdict == Verdict.WAIT:
-                self._waiting.add(name)
-                continue
-            self._waiting.discard(name)
-            claim = self.store.claim(name, now, lead)
-            if claim is None:
-                continue
-            if verdict == Verdict.SKIP and claim.trigger != RunTrigger.MANUAL.value:
-                outcome = self.runner.skip(claim, reason)
-            else:
-                outcome = self.runner.execute(claim, self.definitions[name].func, self._stopping)
-            for dependent in self._dependents.get(name, []):
-                self._wake_job(dependent)
-            return outcome
-        return None
-
-    def _dependency_verdict(self, name: str, now: datetime) -> tuple[Verdict, str]:
-        """`now` includes the timer lead: a dependency due in the same instant counts as due."""
-        deps = self.definitions[name].spec.depends_on
-        if not deps:
-            return Verdict.READY, ""
-        job = self.store.get_job(name)
-        if job.requested_at is not None:
-            return Verdict.READY, ""  # "Run now" by an operator does not wait for dependencies
-        slot = self.store.due_slot_of(job, now)
-        since = window_start(slot or now, timedelta(seconds=job.interval_seconds))
-        return decide(self.store.dependency_states(deps, now), since)
+        return self.dispatcher.wait_for_runs(timeout)
 
     # -- presence and hibernation --------------------------------------------------------------------
 
-    @property
-    def _idle(self) -> timedelta:
-        return timedelta(minutes=self.settings.scheduler_idle_minutes)
-
     def touch(self, session_id: str) -> None:
         """Presence from a page run or live fragment; wakes a hibernating scheduler (with catch-up)."""
-        now = self.clock.now()
-        self.presence.touch(session_id, now)
-        if self._hibernating:
-            with self._lock:
-                if self._hibernating:
-                    self._wake(now)
+        self.hibernation.touch(session_id, self.clock.now())
 
     def check_idle(self) -> bool:
         """Hibernate when no session was seen for SCHEDULER_IDLE_MINUTES; True when now asleep."""
-        now = self.clock.now()
-        if self.worker:
-            return False  # a worker has no browser sessions: it runs until it is told to stop
-        with self._lock:
-            if not self._hibernating and should_hibernate(self.presence.last_seen_at(now), now, self._idle):
-                self._hibernate(now)
-        return self._hibernating
-
-    def _hibernate(self, now: datetime) -> None:
-        self._hibernating = True
-        if self._aps is not None:
-            self._aps.pause()
-        self.instances.beat(self.instance_id, now, "hibernating", 0)
-        logger.info("no session for %s: scheduler hibernating", self._idle)
-
-    def _wake(self, now: datetime) -> None:
-        self._hibernating = False
-        if self._aps is not None:
-            self._aps.resume()
-        self.instances.beat(self.instance_id, now, "running", self.presence.active(now, self._idle))
-        logger.info("session seen: scheduler awake")
-        self._catch_up(now)
+        return self.hibernation.check_idle(self.clock.now())
 
     def _catch_up(self, now: datetime) -> None:
         for name in self.definitions:
@@ -469,69 +294,23 @@ class SyncScheduler:
 
     # -- timer ---------------------------------------------------------------------------------------
 
-    def _build_timer(self) -> BackgroundScheduler:
-        aps = BackgroundScheduler(
-            timezone=self.settings.tz,
-            # misfire_grace_time=None: a late fire still runs (coalesced) instead of being dropped after 1 s.
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-            executors={"default": {"type": "threadpool", "max_workers": max(4, len(self.definitions) + 2)}},
-        )
-        aps.add_job(
-            self._housekeeping,
-            IntervalTrigger(seconds=self.settings.scheduler_poll_seconds, timezone=self.settings.tz),
-            id=HOUSEKEEPING_ID,
-            name="heartbeat, leases, presence",
-        )
-        for name in self.definitions:
-            job = self.store.get_job(name)
-            aps.add_job(
-                self._fire,
-                IntervalTrigger(seconds=job.interval_seconds, timezone=self.settings.tz),
-                args=[name],
-                id=name,
-                name=name,
-                next_run_time=max((self._due_time(job) or self.clock.now()) - TIMER_LEAD, self.clock.now()),
-            )
-        return aps
-
     def _fire(self, name: str) -> None:
         try:
-            self._dispatch(name, TIMER_LEAD)
+            self.dispatcher.dispatch(name, TIMER_LEAD)
         finally:
             self._reschedule(name)
 
     def _reschedule(self, name: str, job: JobState | None = None) -> None:
         """Point the timer at the job's next slot as the database has it (another replica may have moved it)."""
         with self._lock:
-            aps = self._aps
-            if aps is None or self._stopping.is_set():
+            if not self.timer.built or self._stopping.is_set():
                 return
-            job = job or self.store.get_job(name)
-            due = self._due_time(job)
-            timer_job = aps.get_job(name)
-            if due is None or timer_job is None:
-                return
-            if timer_job.trigger.interval.total_seconds() != job.interval_seconds:
-                aps.reschedule_job(name, trigger=IntervalTrigger(seconds=job.interval_seconds))
-                timer_job = aps.get_job(name)
-            now = self.clock.now()
-            wanted = max(due - TIMER_LEAD, now)
-            current = timer_job.next_run_time if timer_job is not None else None
-            if name in self._waiting:  # held back by a dependency: look again at the next poll, not in a loop
-                if current is not None and current > now:
-                    return  # already aimed at a later look; pushing it out on every poll would starve it
-                wanted = max(wanted, now + timedelta(seconds=self.settings.scheduler_poll_seconds))
-            if current is None or abs((current - wanted).total_seconds()) > 0.001:
-                aps.modify_job(name, next_run_time=wanted)
+            self.timer.aim(job or self.store.get_job(name), held_back=name in self.dispatcher.waiting)
 
     def _wake_job(self, name: str) -> None:
         with self._lock:
-            if self._aps is not None and not self._hibernating and self._aps.get_job(name) is not None:
-                self._aps.modify_job(name, next_run_time=self.clock.now())
-
-    @staticmethod
-    def _due_time(job: JobState) -> datetime | None:
-        return job.due_at()
+            if not self.hibernation.asleep:
+                self.timer.wake(name)
 
     def _housekeeping(self) -> None:
         try:
@@ -547,27 +326,13 @@ class SyncScheduler:
             logger.exception("scheduler housekeeping failed; retrying at the next tick")
 
     def _housekeeping_once(self, now: datetime) -> None:
-        self.instances.beat(self.instance_id, now, self.state_name, self.presence.active(now, self._idle))
-        reaped = self.store.reap_expired(now)
-        if reaped:
-            logger.warning("%d run(s) abandoned after their lease expired", reaped)
-        if self._watched_at is None or now - self._watched_at >= WATCH_EVERY:
-            self._watched_at = now
-            self._watch(now)
-
-    def _watch(self, now: datetime) -> None:
-        """Fold old runs into the metric tallies and raise or close alerts; never stops the heartbeat."""
-        try:
-            settle(self.engine, now)
-            self.alerter.check(now)
-        except AppError:
-            logger.warning("alert check failed; trying again in %s", WATCH_EVERY, exc_info=True)
+        self.housekeeping.once(now, self.state_name, self.hibernation.sessions(now))
 
     @property
     def state_name(self) -> str:
         if not self.executes_runs:
             return "web"  # the status judges the workers' heartbeats instead
-        if self._hibernating:
+        if self.hibernation.asleep:
             return "hibernating"
         return "running" if self.timer_running else "stopped"
 

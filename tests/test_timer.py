@@ -1,0 +1,92 @@
+"""The timer (app/core/timer.py): aimed at a job's due slot as the database has it, woken on a request, and
+never busy-looping a job that waits for a dependency. A real BackgroundScheduler, with every instant a day
+ahead of the real time so that nothing fires while a test looks at it."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from app.clock import FrozenClock, SystemClock
+from app.core.records import JobState
+from app.core.timer import TIMER_LEAD, Timer
+
+POLL = 5.0
+
+
+def state(name: str, next_run_at: datetime | None, interval: float = 600.0) -> JobState:
+    values: dict[str, object] = {field.name: None for field in dataclasses.fields(JobState)}
+    values.update(name=name, description="", interval_seconds=interval, trigger="", depends_on=(), tags=())
+    values.update(timeout_seconds=30.0, max_retries=0, retry_backoff_seconds=10.0, priority=0, paused=False)
+    values.update(job_paused=False, next_run_at=next_run_at, extra_trigger="", extra_attempt=0, fence=0)
+    return JobState(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(SystemClock().now().astimezone(timezone.utc) + timedelta(days=1))
+
+
+@pytest.fixture
+def timer(clock: FrozenClock) -> Iterator[Timer]:
+    timer = Timer(clock, clock.now().tzinfo, POLL, threading.RLock())  # type: ignore[arg-type]
+    fired: list[str] = []
+    timer.start(lambda: None, fired.append, [state("j", clock.now() + timedelta(minutes=10))])
+    yield timer
+    shutdown = timer.detach()
+    assert shutdown is not None
+    shutdown(True)
+    assert fired == [], "nothing may fire a day ahead of the real time"
+
+
+def next_fire(timer: Timer, name: str = "j") -> datetime:
+    job = timer._aps.get_job(name)  # type: ignore[union-attr]
+    assert job is not None and job.next_run_time is not None
+    return job.next_run_time  # type: ignore[no-any-return]
+
+
+def test_a_job_is_aimed_at_its_slot_minus_the_lead(timer: Timer, clock: FrozenClock) -> None:
+    assert timer.running and timer.built
+    assert next_fire(timer) == clock.now() + timedelta(minutes=10) - TIMER_LEAD
+    timer.aim(state("j", clock.now() + timedelta(minutes=20)), held_back=False)  # another replica moved it
+    assert next_fire(timer) == clock.now() + timedelta(minutes=20) - TIMER_LEAD
+
+
+def test_a_new_interval_replaces_the_trigger(timer: Timer, clock: FrozenClock) -> None:
+    timer.aim(state("j", clock.now() + timedelta(minutes=10), interval=120.0), held_back=False)
+    assert timer._aps.get_job("j").trigger.interval == timedelta(seconds=120)  # type: ignore[union-attr]
+
+
+def test_a_job_held_back_by_a_dependency_is_looked_at_again_at_the_next_poll_not_at_once(
+    timer: Timer, clock: FrozenClock
+) -> None:
+    overdue = state("j", clock.now() - timedelta(seconds=1))
+    timer.aim(overdue, held_back=False)
+    assert next_fire(timer) == clock.now()  # due: fire now
+    timer.aim(overdue, held_back=True)
+    assert next_fire(timer) == clock.now() + timedelta(seconds=POLL)
+    clock.advance(2)
+    timer.aim(overdue, held_back=True)  # already aimed at a later look: not pushed out on every poll
+    assert next_fire(timer) == clock.now() + timedelta(seconds=POLL - 2)
+
+
+def test_wake_fires_a_job_now_and_ignores_an_unknown_one(timer: Timer, clock: FrozenClock) -> None:
+    timer.wake("j")
+    assert next_fire(timer) == clock.now()
+    timer.wake("unknown")  # no error: a request for a job this process does not run
+
+
+def test_a_detached_timer_stops_and_is_gone(clock: FrozenClock) -> None:
+    timer = Timer(clock, clock.now().tzinfo, POLL, threading.RLock())  # type: ignore[arg-type]
+    assert timer.detach() is None and not timer.running
+    timer.start(lambda: None, lambda name: None, [])
+    assert timer.running
+    shutdown = timer.detach()
+    assert shutdown is not None and not timer.running and not timer.built
+    shutdown(True)
+    timer.aim(state("j", clock.now()), held_back=False)  # no timer: nothing to aim, no error
+    timer.wake("j")
