@@ -53,3 +53,9 @@ mutate child-outlives-its-parent app/core/child.py '        except (EOFError, OS
             return' tests/test_multiprocess.py -k "kill_9 and sqlite-process"
 mutate child-runs-the-main-script app/core/child.py '            data.pop("init_main_from_path", None)' '            pass' tests/test_child_runs.py -k main_script
 mutate lost-lease-does-not-stop-the-child app/core/runner.py '        if status in (RunStatus.TIMEOUT, RunStatus.ABANDONED):' '        if status == RunStatus.TIMEOUT:' tests/test_child_runs.py -k "taken_over_is_stopped and sqlite"
+# what the 2026-12 look at every page found (tests/test_ui_review.py)
+mutate ui-run-trigger-untranslated app/ui/components/history.py 'frame["trigger"].map(lambda w: trigger_word(lang, w))' 'frame["trigger"].fillna(DASH)' tests/test_ui_review.py
+mutate ui-job-origin-untranslated app/ui/components/jobs.py '                values["origin"] = _origin(values["origin"], lang)' '                pass' tests/test_ui_review.py
+mutate ui-setting-origin-untranslated pages/2_Settings.py '{name: origin_word(lang, value) if name == "origin" else plain(value)' '{name: plain(value)' tests/test_ui_review.py
+mutate ui-booleans-as-python pages/2_Settings.py '        return value.lower()' '        return value' tests/test_ui_review.py
+mutate ui-emoji-dot app/ui/components/datasets.py '"info": ":blue[:material/circle:]",' '"info": "🔵",' tests/test_ui_review.py -k sidebar

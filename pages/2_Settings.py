@@ -7,15 +7,18 @@ from app.core.catalogue import catalogue
 from app.ui import resources
 from app.ui.components.navigation import render_navigation
 from app.ui.components.scheduler_status import render_freshness, render_scheduler_badge
-from app.ui.text import DASH, t
+from app.ui.text import DASH, origin_word, t
 
 ROW_PX = 35  # st.dataframe's row height
 
 
 def plain(value: str) -> str:
-    """'15' for a whole number the loader kept as 15.0, '—' for nothing: never a raw None."""
+    """'15' for a whole number the loader kept as 15.0, 'true' as one writes it (not Python's 'True'), '—' for
+    nothing: never a raw None."""
     if value in {"", "None"}:
         return DASH
+    if value in {"True", "False"}:
+        return value.lower()
     return value[:-2] if value.endswith(".0") and value[:-2].lstrip("-").isdigit() else value
 
 
@@ -47,7 +50,10 @@ elif not catalogue.problems and not settings.fatal:
 for problem in catalogue.problems:  # JOB_MODULES that failed to import, jobs left out for their dependencies
     st.warning(problem, icon=":material/warning:")
 st.caption(t(lang, "settings.where"))
-rows = [{name: plain(value) for name, value in row.items()} for row in effective_rows(settings)]
+rows = [
+    {name: origin_word(lang, value) if name == "origin" else plain(value) for name, value in row.items()}
+    for row in effective_rows(settings)
+]
 st.dataframe(
     rows,
     hide_index=True,

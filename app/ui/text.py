@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from app.ui.formats import DASH, human_age, local_time, number, percent, zone_label, zone_name
 
 __all__ = [
@@ -12,8 +14,10 @@ __all__ = [
     "local_time",
     "number",
     "percent",
+    "origin_word",
     "status_word",
     "t",
+    "trigger_word",
     "zone_label",
     "zone_name",
 ]
@@ -191,6 +195,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "col.key": "key",
         "col.value": "value",
         "col.origin": "origin",
+        "origin.environment": "environment",
+        "origin.secrets": "secrets",
+        "origin.default": "default",
+        "origin.rejected": "default ({origin} value rejected)",
+        "trigger.schedule": "schedule",
+        "trigger.manual": "manual",
+        "trigger.catch-up": "catch-up",
+        "trigger.retry": "retry",
         "col.default": "default",
         "col.alert": "alert",
         "col.detail": "detail",
@@ -253,6 +265,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "jobdesc.report": "E-mails {what} as CSV and Excel",
         "jobdesc.report_days": "the previous {days} day(s) of orders",
         "jobdesc.sync": "Keeps dataset {name} fresh ({origin})",
+        "jobdesc.origin.demo": "the built-in demo source",
+        "jobdesc.origin.sql": "table {table} of {where}",
+        "jobdesc.origin.http": "the JSON API {where}",
         "jobdesc.reconcile": "Removes from {table} the rows deleted in the source of dataset {name}",
         "state.scheduler_stopped": "Scheduler stopped (Stop)",
         "state.job_paused": "Job paused",
@@ -466,6 +481,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "col.key": "chave",
         "col.value": "valor",
         "col.origin": "origem",
+        "origin.environment": "ambiente",
+        "origin.secrets": "secrets",
+        "origin.default": "padrão",
+        "origin.rejected": "padrão (valor de {origin} recusado)",
+        "trigger.schedule": "agendada",
+        "trigger.manual": "manual",
+        "trigger.catch-up": "recuperação",
+        "trigger.retry": "nova tentativa",
         "col.default": "padrão",
         "col.alert": "alerta",
         "col.detail": "detalhe",
@@ -528,6 +551,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "jobdesc.report": "Envia por e-mail {what} em CSV e Excel",
         "jobdesc.report_days": "os pedidos dos últimos {days} dia(s)",
         "jobdesc.sync": "Mantém em dia o conjunto de dados {name} ({origin})",
+        "jobdesc.origin.demo": "a fonte de demonstração embutida",
+        "jobdesc.origin.sql": "tabela {table} de {where}",
+        "jobdesc.origin.http": "a API JSON {where}",
         "jobdesc.reconcile": "Remove de {table} as linhas apagadas na origem do conjunto de dados {name}",
         "state.scheduler_stopped": "Agendador parado (Parar)",
         "state.job_paused": "Job pausado",
@@ -583,3 +609,21 @@ def status_word(language: str, status: str | None) -> str:
         return DASH
     key = f"status.{status}"
     return t(language, key) if key in STRINGS["en"] else status
+
+
+def trigger_word(language: str, trigger: str | None) -> str:
+    """What started a run (schedule, manual, catch-up, retry) in the UI's language ('—' when there is none)."""
+    if not trigger:
+        return DASH
+    key = f"trigger.{trigger}"
+    return t(language, key) if key in STRINGS["en"] else trigger
+
+
+def origin_word(language: str, origin: str) -> str:
+    """Where a setting's value came from (app.config's "environment", "secrets", "default", or "default
+    (environment value rejected)") in the UI's language."""
+    rejected = re.fullmatch(r"default \((\w+) value rejected\)", origin)
+    if rejected:
+        return t(language, "origin.rejected", origin=origin_word(language, rejected.group(1)))
+    key = f"origin.{origin}"
+    return t(language, key) if key in STRINGS["en"] else origin
