@@ -57,5 +57,5 @@ mutate lost-lease-does-not-stop-the-child app/core/runner.py '        if status 
 mutate ui-run-trigger-untranslated app/ui/components/history.py 'frame["trigger"].map(lambda w: trigger_word(lang, w))' 'frame["trigger"].fillna(DASH)' tests/test_ui_review.py
 mutate ui-job-origin-untranslated app/ui/components/jobs.py '                values["origin"] = _origin(values["origin"], lang)' '                pass' tests/test_ui_review.py
 mutate ui-setting-origin-untranslated pages/2_Settings.py '{name: origin_word(lang, value) if name == "origin" else plain(value)' '{name: plain(value)' tests/test_ui_review.py
-mutate ui-booleans-as-python pages/2_Settings.py '        return value.lower()' '        return value' tests/test_ui_review.py
+mutate settings-booleans-as-python app/config.py '        return "true" if value else "false"' '        return str(value)' tests/test_ui_review.py
 mutate ui-emoji-dot app/ui/components/datasets.py '"info": ":blue[:material/circle:]",' '"info": "🔵",' tests/test_ui_review.py -k sidebar

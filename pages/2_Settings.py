@@ -13,12 +13,9 @@ ROW_PX = 35  # st.dataframe's row height
 
 
 def plain(value: str) -> str:
-    """'15' for a whole number the loader kept as 15.0, 'true' as one writes it (not Python's 'True'), '—' for
-    nothing: never a raw None."""
+    """'15' for a whole number the loader kept as 15.0, '—' for nothing: never a raw None."""
     if value in {"", "None"}:
         return DASH
-    if value in {"True", "False"}:
-        return value.lower()
     return value[:-2] if value.endswith(".0") and value[:-2].lstrip("-").isdigit() else value
 
 

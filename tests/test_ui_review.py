@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from app.config import effective_rows, load_settings
 from app.core.models import RunTrigger
 from app.ui.components.datasets import DOTS, LEVEL_ORDER
 from app.ui.text import STRINGS, origin_word, trigger_word
@@ -60,6 +61,11 @@ def test_the_settings_page_says_where_values_come_from_in_portuguese_and_writes_
     assert rows["SYNC_INTERVAL_MINUTES"]["origin"] == "padrão (valor de ambiente recusado)"
     assert rows["SCHEDULER_ENABLED"]["value"] == "true"
     assert rows["ENABLE_AUTOREFRESH_FALLBACK"]["default"] == "true"
+
+
+def test_booleans_read_as_one_writes_them_in_the_cli_and_on_the_settings_page() -> None:
+    rows = {row["key"]: row for row in effective_rows(load_settings(env={"SCHEDULER_ENABLED": "false"}, secrets={}))}
+    assert rows["SCHEDULER_ENABLED"]["value"] == "false" and rows["SCHEDULER_ENABLED"]["default"] == "true"
 
 
 def test_the_sidebar_dataset_line_draws_its_dot_from_the_bundled_icon_font(configure: Configure) -> None:
