@@ -56,10 +56,12 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     height=ROW_PX * (len(rows) + 1) + 3,  # every key at once, no inner scrolling
+    # Widths that fit key, value and the longest origin ("padrão (valor de ambiente recusado)") uncut in the
+    # 820 px a wide page has at 1280 px; the default column follows by scrolling the table sideways.
     column_config={  # the key column fits the longest key (MANUAL_SYNC_COOLDOWN_SECONDS) uncut
-        "key": st.column_config.TextColumn(t(lang, "col.key"), width=290),
-        "value": st.column_config.TextColumn(t(lang, "col.value"), width="large"),
-        "origin": st.column_config.TextColumn(t(lang, "col.origin"), width="medium"),
+        "key": st.column_config.TextColumn(t(lang, "col.key"), width=250),
+        "value": st.column_config.TextColumn(t(lang, "col.value"), width=320),
+        "origin": st.column_config.TextColumn(t(lang, "col.origin"), width=250),
         "default": st.column_config.TextColumn(t(lang, "col.default"), width="medium"),
     },
 )
