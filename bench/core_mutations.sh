@@ -62,3 +62,4 @@ mutate ui-emoji-dot app/ui/components/datasets.py '"info": ":blue[:material/circ
 mutate run-log-line-hides-the-process app/core/child.py '        return f"in process {self.pid}" if self.pid is not None' '        return "in a thread" if self.pid is not None' tests/test_child_runs.py -k "progress_log_lines and sqlite"
 mutate run-wait-timeout-exits-0 app/cli.py '        sys.exit(EXIT_FAILED)
     if record is None:' '    if record is None:' tests/test_cli.py -k nobody_starts
+mutate ui-never-beat-reads-silent-since-a-dash app/ui/components/freshness.py '    if state == "silent" and not status.silent_since:' '    if False:' tests/test_ui_review.py -k never_beat
