@@ -63,3 +63,4 @@ mutate run-log-line-hides-the-process app/core/child.py '        return f"in pro
 mutate run-wait-timeout-exits-0 app/cli.py '        sys.exit(EXIT_FAILED)
     if record is None:' '    if record is None:' tests/test_cli.py -k nobody_starts
 mutate ui-never-beat-reads-silent-since-a-dash app/ui/components/freshness.py '    if state == "silent" and not status.silent_since:' '    if False:' tests/test_ui_review.py -k never_beat
+mutate ui-idle-dashboard-promises-a-sync app/ui/components/dashboard.py '    if status and status.state in {"silent", "stopped"}:' '    if False:' tests/test_ui_review.py -k empty_dashboard

@@ -87,3 +87,10 @@ def test_a_web_server_whose_worker_never_beat_says_so_instead_of_silent_since_a_
     assert badge_state(never, "pt-BR")[0] == "Nenhum agendador rodou ainda: inicie um (python -m app worker)"
     since = status_of(state="silent", silent_since="2026-01-05T10:42:00-03:00", timezone="America/Sao_Paulo")
     assert badge_state(since, "en")[0] == "Scheduler silent since 10:42 UTC-3"
+
+
+def test_an_empty_dashboard_with_no_scheduler_running_does_not_promise_a_sync_by_itself(configure: Configure) -> None:
+    configure(SCHEDULER_ROLE="web")  # no worker beside it
+    at = render("dashboard")
+    shown = " ".join(str(i.value) for i in at.info)
+    assert "no scheduler is running to sync them" in shown and "starts by itself" not in shown, shown
