@@ -58,7 +58,7 @@ mutate ui-run-trigger-untranslated app/ui/components/history.py 'frame["trigger"
 mutate ui-job-origin-untranslated app/ui/components/jobs.py '                values["origin"] = _origin(values["origin"], lang)' '                pass' tests/test_ui_review.py
 mutate ui-setting-origin-untranslated pages/2_Settings.py '{name: origin_word(lang, value) if name == "origin" else plain(value)' '{name: plain(value)' tests/test_ui_review.py
 mutate settings-booleans-as-python app/config.py '        return "true" if value else "false"' '        return str(value)' tests/test_ui_review.py
-mutate ui-emoji-dot app/ui/components/datasets.py '"info": ":blue[:material/circle:]",' '"info": "🔵",' tests/test_ui_review.py -k sidebar
+mutate ui-emoji-dot app/ui/components/datasets.py '"info": ":blue[●]",' '"info": "🔵",' tests/test_ui_review.py -k sidebar
 mutate run-log-line-hides-the-process app/core/child.py '        return f"in process {self.pid}" if self.pid is not None' '        return "in a thread" if self.pid is not None' tests/test_child_runs.py -k "progress_log_lines and sqlite"
 mutate run-wait-timeout-exits-0 app/cli.py '        sys.exit(EXIT_FAILED)
     if record is None:' '    if record is None:' tests/test_cli.py -k nobody_starts

@@ -75,16 +75,16 @@ def test_the_sidebar_dataset_line_draws_its_dot_from_the_bundled_icon_font(confi
     configure(SCHEDULER_ENABLED="false")
     at = render("dashboard")
     lines = [str(m.value) for m in at.sidebar.markdown if "orders" in str(m.value)]
-    assert lines and all(line.startswith((":green[", ":orange[", ":red[", ":blue[")) for line in lines), lines
+    assert lines and all(line.startswith((":green[●]", ":orange[●]", ":red[●]", ":blue[●]")) for line in lines), lines
     assert not [c for line in lines for c in line if ord(c) > 0xFFFF], lines  # no emoji (astral plane)
     assert set(DOTS) == set(LEVEL_ORDER)  # every level, not only the one drawn here
-    assert all(dot.endswith("[:material/circle:]") and dot.isascii() for dot in DOTS.values()), DOTS
+    assert all(dot.endswith("[●]") for dot in DOTS.values()), DOTS  # U+25CF: in every common text font
 
 
 def test_a_web_server_whose_worker_never_beat_says_so_instead_of_silent_since_a_dash() -> None:
     never = status_of(state="silent", silent_since=None, data_age_seconds=None, last_result=None, current_run=None)
-    assert badge_state(never, "en") == ("No scheduler has run yet: start one (python -m app worker)", "error")
-    assert badge_state(never, "pt-BR")[0] == "Nenhum agendador rodou ainda: inicie um (python -m app worker)"
+    assert badge_state(never, "en") == ("No scheduler has run yet: start one (`python -m app worker`)", "error")
+    assert badge_state(never, "pt-BR")[0] == "Nenhum agendador rodou ainda: inicie um (`python -m app worker`)"
     since = status_of(state="silent", silent_since="2026-01-05T10:42:00-03:00", timezone="America/Sao_Paulo")
     assert badge_state(since, "en")[0] == "Scheduler silent since 10:42 UTC-3"
 

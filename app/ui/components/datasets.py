@@ -23,13 +23,13 @@ NOTICES_KEY = "fd_sync_notices"
 FEW = 4  # up to this many datasets get a line each in the sidebar; more are summarised
 TABLE_ROWS = 1000
 LEVEL_ORDER = {"error": 0, "warning": 1, "info": 2, "success": 3}
-# A coloured dot per level from the icon font Streamlit bundles: an emoji dot is an empty box on a machine
-# without an emoji font (most servers, many Linux desktops).
+# A coloured text dot per level (U+25CF, in every common text font): an emoji dot is an empty box on a machine
+# without an emoji font (most servers, many Linux desktops), and the icon font's "circle" is a hollow ring.
 DOTS = {
-    "success": ":green[:material/circle:]",
-    "warning": ":orange[:material/circle:]",
-    "error": ":red[:material/circle:]",
-    "info": ":blue[:material/circle:]",
+    "success": ":green[●]",
+    "warning": ":orange[●]",
+    "error": ":red[●]",
+    "info": ":blue[●]",
 }
 
 
