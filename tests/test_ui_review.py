@@ -70,7 +70,7 @@ def test_booleans_read_as_one_writes_them_in_the_cli_and_on_the_settings_page() 
     assert rows["SCHEDULER_ENABLED"]["value"] == "false" and rows["SCHEDULER_ENABLED"]["default"] == "true"
 
 
-def test_the_sidebar_dataset_line_draws_its_dot_from_the_bundled_icon_font(configure: Configure) -> None:
+def test_the_sidebar_dataset_line_draws_its_dot_without_needing_an_emoji_font(configure: Configure) -> None:
     """An emoji dot is an empty box where no emoji font is installed (the line shows when no timer runs here)."""
     configure(SCHEDULER_ENABLED="false")
     at = render("dashboard")
