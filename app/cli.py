@@ -357,8 +357,19 @@ def run(obj: Context, job: str | None, wait: bool, timeout: float) -> None:
             record = handle.wait(timeout)
     except AppError as exc:
         _fail(exc)
+    if record is None and wait:  # nothing started within --timeout: say so, and do not report success
+        who = (
+            "no worker took it (SCHEDULER_ROLE=web: `python -m app worker` runs it)"
+            if obj.settings.scheduler_role == "web"
+            else "no scheduler took it"
+        )
+        obj.emit(
+            {"job": job, "joined": handle.joined, "run_id": None, "started": False},
+            f"no run of {job} started within {timeout:g} s: {who}; the request stays recorded",
+        )
+        sys.exit(EXIT_FAILED)
     if record is None:
-        verb = "joined the run in progress" if handle.joined else "requested a run"
+        verb = "joined the run requested or in progress" if handle.joined else "requested a run"
         obj.emit({"job": job, "joined": handle.joined, "run_id": handle.run_id}, f"{verb} of {job}")
         return
     obj.emit(

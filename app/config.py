@@ -477,6 +477,8 @@ def mask(key: str, value: object) -> str:
         return shown(value, declared.secret)
     if isinstance(value, tuple):
         return ", ".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as one writes it in secrets.toml or the environment, not "True"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))  # "15" as the user typed it, not the loader's 15.0 (UI and CLI alike)
     return str(value)

@@ -65,3 +65,14 @@ mutate dispatch-runs-a-dependent-that-should-wait app/core/dispatch.py '        
 mutate dependents-not-woken app/core/dispatch.py '                self._wake_job(dependent)' '                pass' tests/test_dispatch.py -k wakes_its_dependents
 mutate handle-does-not-follow-an-abandoned-run app/core/handle.py '            self._follow(here)' '            pass' tests/test_run_wait.py -k abandons_a_dead_run
 mutate handle-never-reaps app/core/handle.py '            self._scheduler.store.reap_expired(self._scheduler.clock.now())' '            pass' tests/test_run_wait.py -k poll_alone
+# what the 2026-12 look at every page found (tests/test_ui_review.py)
+mutate ui-run-trigger-untranslated app/ui/components/history.py 'frame["trigger"].map(lambda w: trigger_word(lang, w))' 'frame["trigger"].fillna(DASH)' tests/test_ui_review.py
+mutate ui-job-origin-untranslated app/ui/components/jobs.py '                values["origin"] = _origin(values["origin"], lang)' '                pass' tests/test_ui_review.py
+mutate ui-setting-origin-untranslated pages/2_Settings.py '{name: origin_word(lang, value) if name == "origin" else plain(value)' '{name: plain(value)' tests/test_ui_review.py
+mutate settings-booleans-as-python app/config.py '        return "true" if value else "false"' '        return str(value)' tests/test_ui_review.py
+mutate ui-emoji-dot app/ui/components/datasets.py '"info": ":blue[●]",' '"info": "🔵",' tests/test_ui_review.py -k sidebar
+mutate run-log-line-hides-the-process app/core/child.py '        return f"in process {self.pid}" if self.pid is not None' '        return "in a thread" if self.pid is not None' tests/test_child_runs.py -k "progress_log_lines and sqlite"
+mutate run-wait-timeout-exits-0 app/cli.py '        sys.exit(EXIT_FAILED)
+    if record is None:' '    if record is None:' tests/test_cli.py -k nobody_starts
+mutate ui-never-beat-reads-silent-since-a-dash app/ui/components/freshness.py '    if state == "silent" and not status.silent_since:' '    if False:' tests/test_ui_review.py -k never_beat
+mutate ui-idle-dashboard-promises-a-sync app/ui/components/dashboard.py '    if status and status.state in {"silent", "stopped"}:' '    if False:' tests/test_ui_review.py -k empty_dashboard

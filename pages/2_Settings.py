@@ -7,7 +7,7 @@ from app.core.catalogue import catalogue
 from app.ui import resources
 from app.ui.components.navigation import render_navigation
 from app.ui.components.scheduler_status import render_freshness, render_scheduler_badge
-from app.ui.text import DASH, t
+from app.ui.text import DASH, origin_word, t
 
 ROW_PX = 35  # st.dataframe's row height
 
@@ -47,16 +47,21 @@ elif not catalogue.problems and not settings.fatal:
 for problem in catalogue.problems:  # JOB_MODULES that failed to import, jobs left out for their dependencies
     st.warning(problem, icon=":material/warning:")
 st.caption(t(lang, "settings.where"))
-rows = [{name: plain(value) for name, value in row.items()} for row in effective_rows(settings)]
+rows = [
+    {name: origin_word(lang, value) if name == "origin" else plain(value) for name, value in row.items()}
+    for row in effective_rows(settings)
+]
 st.dataframe(
     rows,
     hide_index=True,
     width="stretch",
     height=ROW_PX * (len(rows) + 1) + 3,  # every key at once, no inner scrolling
+    # Widths that fit key, value and the longest origin ("padrão (valor de ambiente recusado)") uncut in the
+    # 820 px a wide page has at 1280 px; the default column follows by scrolling the table sideways.
     column_config={  # the key column fits the longest key (MANUAL_SYNC_COOLDOWN_SECONDS) uncut
-        "key": st.column_config.TextColumn(t(lang, "col.key"), width=290),
-        "value": st.column_config.TextColumn(t(lang, "col.value"), width="large"),
-        "origin": st.column_config.TextColumn(t(lang, "col.origin"), width="medium"),
+        "key": st.column_config.TextColumn(t(lang, "col.key"), width=250),
+        "value": st.column_config.TextColumn(t(lang, "col.value"), width=320),
+        "origin": st.column_config.TextColumn(t(lang, "col.origin"), width=250),
         "default": st.column_config.TextColumn(t(lang, "col.default"), width="medium"),
     },
 )

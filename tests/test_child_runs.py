@@ -110,6 +110,8 @@ def test_progress_log_lines_and_the_result_reach_the_database(db_url: str, make_
     with s.engine.connect() as conn:
         lines = list(conn.execute(select(logs.c.message).where(logs.c.run_id == run["id"])).scalars())
     assert "hello from the child" in lines
+    # the run's own line says where it ran: an operator sees RUN_ISOLATION at work in the history
+    assert f"schedule run in process {outcome.result['pid']}, attempt 1: success, 5 rows" in lines
 
 
 def test_an_error_is_recorded_with_its_message_and_no_secret(db_url: str, make_settings: Any) -> None:

@@ -247,3 +247,15 @@ def test_verbose_errors_show_their_causes_without_secrets(tmp_path: Path) -> Non
     assert plain.exit_code == verbose.exit_code == 4
     assert "caused by" not in plain.stderr and "caused by" in verbose.stderr
     assert "Pw-66" not in plain.output + verbose.output
+
+
+def test_run_wait_that_nobody_starts_says_so_and_fails(tmp_path: Path) -> None:
+    """A web role's CLI records the request; with no worker, --wait must not end in a cheerful exit 0."""
+    ran = invoke(tmp_path, "run", "--wait", "--timeout", "0.3", SCHEDULER_ROLE="web")
+    assert ran.exit_code == 1, ran.output
+    assert "no run of incremental_sync started within 0.3 s: no worker took it" in ran.output
+    assert "python -m app worker" in ran.output and "the request stays recorded" in ran.output
+    again = invoke(tmp_path, "--json", "run", "--wait", "--timeout", "0.3", SCHEDULER_ROLE="web")
+    assert again.exit_code == 1 and json.loads(again.stdout)["started"] is False
+    asked = invoke(tmp_path, "run", SCHEDULER_ROLE="web")  # without --wait: asking is the whole job
+    assert asked.exit_code == 0 and "joined the run requested or in progress of incremental_sync" in asked.output

@@ -284,8 +284,9 @@ def test_each_run_leaves_a_structured_log_line(sqlite_url: str, make_settings: A
     s = scheduler(make_settings(sqlite_url), clock, job("bad", ScriptedJob(failures=9)), job("ok", ScriptedJob()))
     s.tick()
     lines = {(line.level, line.message) for line in s.run_logs()}
-    assert ("INFO", "schedule run, attempt 1: success, 10 rows") in lines
-    assert ("ERROR", "schedule run, attempt 1: failed, 0 rows (RuntimeError: source exploded on call 1)") in lines
+    assert ("INFO", "schedule run in a thread, attempt 1: success, 10 rows") in lines
+    failed = "schedule run in a thread, attempt 1: failed, 0 rows (RuntimeError: source exploded on call 1)"
+    assert ("ERROR", failed) in lines
 
 
 def test_secrets_are_scrubbed_from_run_errors(sqlite_url: str, make_settings: Any) -> None:

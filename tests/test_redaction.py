@@ -197,10 +197,11 @@ def test_secrets_never_appear_in_a_failed_run_or_the_log(pg_url: str, caplog: py
     caplog.set_level(logging.DEBUG)
     s = scheduler(settings, FrozenClock(), job("leaky", leaky))
     s.tick()
-    error = s.get_status("leaky")["last_error"]
+    error = s.get_status("leaky").last_error
+    assert error is not None
     assert error.startswith("ConnectionError: login failed with") and "***" in error
     _hidden_everywhere(error, "the run's error")
-    _hidden_everywhere("\n".join(line["message"] for line in s.status_reader.logs()), "the stored log")
+    _hidden_everywhere("\n".join(line.message for line in s.run_logs()), "the stored log")
     assert any("run" in r.getMessage() and "failed" in r.getMessage() for r in caplog.records)
     _hidden_everywhere(caplog.text, "the log")
 

@@ -108,6 +108,10 @@ class ChildRun:
     def pid(self) -> int | None:
         return self.process.pid
 
+    @property
+    def where(self) -> str:
+        return f"in process {self.pid}" if self.pid is not None else "in a child process that never started"
+
     def wait(self, timeout: float) -> bool:
         """Take the child's messages for up to `timeout` s; True once the run ended (returned, raised, died)."""
         deadline = time.monotonic() + timeout

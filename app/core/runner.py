@@ -43,6 +43,11 @@ class Work(Protocol):
     result: Any
     failure: Failure | None
 
+    @property
+    def where(self) -> str:
+        """Where the run executes, for its log line: "in process 4242" or "in a thread"."""
+        ...
+
     def wait(self, timeout: float) -> bool: ...
 
     def stop(self, grace: float) -> None: ...
@@ -68,6 +73,10 @@ class ThreadRun:
             self.failure = Failure.of(exc, keep=True)
         finally:
             self._done.set()
+
+    @property
+    def where(self) -> str:
+        return "in a thread"
 
     def wait(self, timeout: float) -> bool:
         return self._done.wait(timeout)
@@ -124,7 +133,7 @@ class Runner:
         recorded = status != RunStatus.ABANDONED and self.store.finish(
             claim, self.clock.now(), status, rows=rows, result=result, error=error
         )
-        self._log_line(claim, status, rows, error)
+        self._log_line(claim, status, rows, error, work.where)
         logger.info(
             "run %s of job %s (%s, attempt %s) ended %s, %s rows",
             claim.run_id,
@@ -220,10 +229,13 @@ class Runner:
                 return RunStatus.ABANDONED
         return RunStatus.SUCCESS
 
-    def _log_line(self, claim: Claim, status: RunStatus, rows: int, error: str | None) -> None:
-        """One structured line per run in run_logs (the Scheduler page shows them); never fails the run."""
+    def _log_line(self, claim: Claim, status: RunStatus, rows: int, error: str | None, where: str = "") -> None:
+        """One structured line per run in run_logs (the Scheduler page shows them); never fails the run.
+
+        `where` ("in process 4242", "in a thread") lets an operator see RUN_ISOLATION at work."""
         level = {RunStatus.SUCCESS: "INFO", RunStatus.SKIPPED: "WARNING"}.get(status, "ERROR")
-        text = f"{claim.trigger} run, attempt {claim.attempt}: {status.value}, {rows} rows"
+        ran = f"{claim.trigger} run {where}" if where else f"{claim.trigger} run"
+        text = f"{ran}, attempt {claim.attempt}: {status.value}, {rows} rows"
         try:
             self.store.log(claim.run_id, level, text + (f" ({error})" if error else ""), self.clock.now())
         except Exception:  # noqa: BLE001 - a log line is not worth a failed run

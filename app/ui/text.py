@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from app.ui.formats import DASH, human_age, local_time, number, percent, zone_label, zone_name
 
 __all__ = [
@@ -12,8 +14,10 @@ __all__ = [
     "local_time",
     "number",
     "percent",
+    "origin_word",
     "status_word",
     "t",
+    "trigger_word",
     "zone_label",
     "zone_name",
 ]
@@ -64,6 +68,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "badge.asleep": "Asleep · wakes on the next visit",
         "badge.stopped": "Scheduler off · {data}",
         "badge.silent": "Scheduler silent since {since}",
+        "badge.never": "No scheduler has run yet: start one (`python -m app worker`)",
         "badge.error": "Database unusable · details on the page",
         "badge.config": "Settings unusable · details on the page",
         "badge.failed": "Last sync failed · {data}",
@@ -191,6 +196,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "col.key": "key",
         "col.value": "value",
         "col.origin": "origin",
+        "origin.environment": "environment",
+        "origin.secrets": "secrets",
+        "origin.default": "default",
+        "origin.rejected": "default ({origin} value rejected)",
+        "trigger.schedule": "schedule",
+        "trigger.manual": "manual",
+        "trigger.catch-up": "catch-up",
+        "trigger.retry": "retry",
         "col.default": "default",
         "col.alert": "alert",
         "col.detail": "detail",
@@ -253,6 +266,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "jobdesc.report": "E-mails {what} as CSV and Excel",
         "jobdesc.report_days": "the previous {days} day(s) of orders",
         "jobdesc.sync": "Keeps dataset {name} fresh ({origin})",
+        "jobdesc.origin.demo": "the built-in demo source",
+        "jobdesc.origin.sql": "table {table} of {where}",
+        "jobdesc.origin.http": "the JSON API {where}",
         "jobdesc.reconcile": "Removes from {table} the rows deleted in the source of dataset {name}",
         "state.scheduler_stopped": "Scheduler stopped (Stop)",
         "state.job_paused": "Job paused",
@@ -279,6 +295,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "dash.failed_empty": "No orders yet: the last sync failed ({error}). Press Sync now in the sidebar to try again.",
         "dash.syncing_empty": "No orders yet: the first sync is running.",
         "dash.empty2": "No orders synced yet. The first sync starts by itself; press Sync now in the sidebar to hurry it.",
+        "dash.idle_empty": "No orders synced yet, and no scheduler is running to sync them (see the sidebar). Sync now records a request that a scheduler runs once one starts.",
         "dash.filters": "Region and Status filter the numbers, the chart and the table below.",
         "dash.filtered": "Filtered: {what}",
         "dash.choose": "Choose options",
@@ -339,6 +356,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "badge.asleep": "Hibernando · acorda na próxima visita",
         "badge.stopped": "Agendador desligado · {data}",
         "badge.silent": "Agendador sem sinal desde {since}",
+        "badge.never": "Nenhum agendador rodou ainda: inicie um (`python -m app worker`)",
         "badge.error": "Banco de dados inutilizável · detalhes na página",
         "badge.config": "Configuração inutilizável · detalhes na página",
         "badge.failed": "Última sincronização falhou · {data}",
@@ -466,6 +484,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "col.key": "chave",
         "col.value": "valor",
         "col.origin": "origem",
+        "origin.environment": "ambiente",
+        "origin.secrets": "secrets",
+        "origin.default": "padrão",
+        "origin.rejected": "padrão (valor de {origin} recusado)",
+        "trigger.schedule": "agendada",
+        "trigger.manual": "manual",
+        "trigger.catch-up": "recuperação",
+        "trigger.retry": "nova tentativa",
         "col.default": "padrão",
         "col.alert": "alerta",
         "col.detail": "detalhe",
@@ -528,6 +554,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "jobdesc.report": "Envia por e-mail {what} em CSV e Excel",
         "jobdesc.report_days": "os pedidos dos últimos {days} dia(s)",
         "jobdesc.sync": "Mantém em dia o conjunto de dados {name} ({origin})",
+        "jobdesc.origin.demo": "a fonte de demonstração embutida",
+        "jobdesc.origin.sql": "tabela {table} de {where}",
+        "jobdesc.origin.http": "a API JSON {where}",
         "jobdesc.reconcile": "Remove de {table} as linhas apagadas na origem do conjunto de dados {name}",
         "state.scheduler_stopped": "Agendador parado (Parar)",
         "state.job_paused": "Job pausado",
@@ -554,6 +583,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "dash.failed_empty": "Ainda não há pedidos: a última sincronização falhou ({error}). Use Sincronizar agora na barra lateral para tentar de novo.",
         "dash.syncing_empty": "Ainda não há pedidos: a primeira sincronização está em andamento.",
         "dash.empty2": "Ainda não há pedidos sincronizados. A primeira sincronização começa sozinha; use Sincronizar agora na barra lateral para adiantá-la.",
+        "dash.idle_empty": "Ainda não há pedidos sincronizados, e nenhum agendador está rodando para sincronizá-los (veja a barra lateral). Sincronizar agora registra um pedido que um agendador executa assim que iniciar.",
         "dash.filters": "Região e Situação filtram os números, o gráfico e a tabela abaixo.",
         "dash.filtered": "Filtrado: {what}",
         "dash.choose": "Escolha opções",
@@ -583,3 +613,21 @@ def status_word(language: str, status: str | None) -> str:
         return DASH
     key = f"status.{status}"
     return t(language, key) if key in STRINGS["en"] else status
+
+
+def trigger_word(language: str, trigger: str | None) -> str:
+    """What started a run (schedule, manual, catch-up, retry) in the UI's language ('—' when there is none)."""
+    if not trigger:
+        return DASH
+    key = f"trigger.{trigger}"
+    return t(language, key) if key in STRINGS["en"] else trigger
+
+
+def origin_word(language: str, origin: str) -> str:
+    """Where a setting's value came from (app.config's "environment", "secrets", "default", or "default
+    (environment value rejected)") in the UI's language."""
+    rejected = re.fullmatch(r"default \((\w+) value rejected\)", origin)
+    if rejected:
+        return t(language, "origin.rejected", origin=origin_word(language, rejected.group(1)))
+    key = f"origin.{origin}"
+    return t(language, key) if key in STRINGS["en"] else origin

@@ -194,6 +194,8 @@ def _empty_message(status: JobStatus | None, lang: str) -> str:
         return t(lang, "dash.syncing_empty")
     if status and status.last_result in {"failed", "timeout", "abandoned"}:
         return t(lang, "dash.failed_empty", error=status.last_error or status_word(lang, status.last_result))
+    if status and status.state in {"silent", "stopped"}:  # no timer runs it: "starts by itself" would be untrue
+        return t(lang, "dash.idle_empty")
     return t(lang, "dash.empty2")
 
 

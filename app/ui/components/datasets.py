@@ -23,6 +23,14 @@ NOTICES_KEY = "fd_sync_notices"
 FEW = 4  # up to this many datasets get a line each in the sidebar; more are summarised
 TABLE_ROWS = 1000
 LEVEL_ORDER = {"error": 0, "warning": 1, "info": 2, "success": 3}
+# A coloured text dot per level (U+25CF, in every common text font): an emoji dot is an empty box on a machine
+# without an emoji font (most servers, many Linux desktops), and the icon font's "circle" is a hollow ring.
+DOTS = {
+    "success": ":green[●]",
+    "warning": ":orange[●]",
+    "error": ":red[●]",
+    "info": ":blue[●]",
+}
 
 
 def statuses(scheduler: SyncScheduler, chosen: tuple[DatasetConfig, ...]) -> list[tuple[DatasetConfig, Any]]:
@@ -54,11 +62,10 @@ def line(ds: DatasetConfig, status: Any, lang: str) -> tuple[str, str]:
 def render_sidebar_datasets(scheduler: SyncScheduler, lang: str, pairs: list[tuple[DatasetConfig, Any]]) -> bool:
     """Every dataset's line (worst first; the worst and a count when there are many) and Sync now for the
     page's datasets; True when Sync now was pressed. `pairs` is the badge's own read (one read per beat)."""
-    icons = {"success": "🟢", "warning": "🟠", "error": "🔴", "info": "🔵"}
     lines = [line(ds, status, lang) for ds, status in pairs]
     shown = lines if len(lines) <= FEW else lines[:1]
     for text, level in shown:
-        st.markdown(f"{icons[level]} {text}")
+        st.markdown(f"{DOTS[level]} {text}")
     if len(lines) > FEW:
         fine = sum(1 for _, level in lines[1:] if level == "success")
         st.caption(t(lang, "ds.more", count=len(lines) - 1, fine=fine))

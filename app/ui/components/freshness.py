@@ -57,6 +57,8 @@ def _phase(
         return "syncing", progress, "info"
     if state == "hibernating":
         return "asleep", t(lang, "badge.asleep"), "info"
+    if state == "silent" and not status.silent_since:  # nothing ever beat (a web server with no worker yet)
+        return "silent", t(lang, "badge.never"), "error"
     if state == "silent":
         since = local_time(status.silent_since, status.timezone, language=lang)
         return "silent", t(lang, "badge.silent", since=since), "error"

@@ -122,8 +122,26 @@ def describe(name: str, description: str, lang: str, scheduler: SyncScheduler | 
         if found:
             if key == "jobdesc.report_days":
                 return t(lang, "jobdesc.report", what=t(lang, key, **found.groupdict()))
-            return t(lang, key, **found.groupdict())
+            values = found.groupdict()
+            if "origin" in values:
+                values["origin"] = _origin(values["origin"], lang)
+            return t(lang, key, **values)
     return description or DASH
+
+
+ORIGINS = (  # app/jobs/datasets.py's words for where a dataset's rows come from
+    (re.compile(r"^the built-in demo source$"), "jobdesc.origin.demo"),
+    (re.compile(r"^table (?P<table>\S+) of (?P<where>.*)$"), "jobdesc.origin.sql"),
+    (re.compile(r"^the JSON API (?P<where>.*)$"), "jobdesc.origin.http"),
+)
+
+
+def _origin(origin: str, lang: str) -> str:
+    for pattern, key in ORIGINS:
+        found = pattern.match(origin)
+        if found:
+            return t(lang, key, **found.groupdict())
+    return origin
 
 
 def _state(job: JobState) -> str:

@@ -1,0 +1,96 @@
+"""What a look at every page in both languages found (2026-12 review), each under AppTest so it stays fixed:
+no English words in pt-BR tables, origins in the reader's language, booleans as one writes them, and status
+dots that need no emoji font."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from app.config import effective_rows, load_settings
+from app.core.models import RunTrigger
+from app.ui.components.datasets import DOTS, LEVEL_ORDER
+from app.ui.components.scheduler_status import badge_state
+from app.ui.text import STRINGS, origin_word, trigger_word
+from tests.support import status_of
+from tests.test_ui import Configure, configure, render, wait_for_first_sync
+
+__all__ = ["configure"]  # the fixture, shared with test_ui.py
+
+
+def table_with(at: Any, column: str) -> pd.DataFrame:
+    return next(df.value for df in at.dataframe if column in df.value.columns)
+
+
+def test_every_run_trigger_has_its_word_in_both_languages() -> None:
+    for trigger in RunTrigger:
+        assert f"trigger.{trigger.value}" in STRINGS["en"] and f"trigger.{trigger.value}" in STRINGS["pt-BR"]
+    assert trigger_word("pt-BR", "schedule") == "agendada"
+    assert trigger_word("pt-BR", "catch-up") == "recuperação"
+    assert trigger_word("en", "retry") == "retry"
+    assert trigger_word("en", None) == "—"
+
+
+def test_setting_origins_are_translated_rejected_ones_included() -> None:
+    assert origin_word("pt-BR", "environment") == "ambiente"
+    assert origin_word("pt-BR", "default") == "padrão"
+    assert origin_word("pt-BR", "default (environment value rejected)") == "padrão (valor de ambiente recusado)"
+    assert origin_word("en", "default (secrets value rejected)") == "default (secrets value rejected)"
+
+
+def test_the_scheduler_page_in_portuguese_has_no_english_run_triggers_or_job_origins(configure: Configure) -> None:
+    configure(UI_LANGUAGE="pt-BR")
+    render("scheduler")
+    wait_for_first_sync()
+    at = render("scheduler")
+    runs = table_with(at, "tentativa")
+    assert set(runs["gatilho"]) == {"agendada"}, runs["gatilho"].tolist()
+    jobs = table_with(at, "descrição")
+    described = dict(zip(jobs["job"], jobs["descrição"], strict=True))
+    expected = "Mantém em dia o conjunto de dados orders (a fonte de demonstração embutida)"
+    assert described["incremental_sync"] == expected
+
+
+def test_the_settings_page_says_where_values_come_from_in_portuguese_and_writes_booleans_as_typed(
+    configure: Configure,
+) -> None:
+    configure(UI_LANGUAGE="pt-BR", SYNC_INTERVAL_MINUTES="abc", SCHEDULER_ENABLED="true")
+    at = render("settings")
+    rows = {row["key"]: row for row in table_with(at, "key").to_dict("records")}
+    assert rows["UI_LANGUAGE"]["origin"] == "ambiente"
+    assert rows["SCHEDULER_TIMEZONE"]["origin"] == "padrão"
+    assert rows["SYNC_INTERVAL_MINUTES"]["origin"] == "padrão (valor de ambiente recusado)"
+    assert rows["SCHEDULER_ENABLED"]["value"] == "true"
+    assert rows["ENABLE_AUTOREFRESH_FALLBACK"]["default"] == "true"
+
+
+def test_booleans_read_as_one_writes_them_in_the_cli_and_on_the_settings_page() -> None:
+    rows = {row["key"]: row for row in effective_rows(load_settings(env={"SCHEDULER_ENABLED": "false"}, secrets={}))}
+    assert rows["SCHEDULER_ENABLED"]["value"] == "false" and rows["SCHEDULER_ENABLED"]["default"] == "true"
+
+
+def test_the_sidebar_dataset_line_draws_its_dot_without_needing_an_emoji_font(configure: Configure) -> None:
+    """An emoji dot is an empty box where no emoji font is installed (the line shows when no timer runs here)."""
+    configure(SCHEDULER_ENABLED="false")
+    at = render("dashboard")
+    lines = [str(m.value) for m in at.sidebar.markdown if "orders" in str(m.value)]
+    assert lines and all(line.startswith((":green[●]", ":orange[●]", ":red[●]", ":blue[●]")) for line in lines), lines
+    assert not [c for line in lines for c in line if ord(c) > 0xFFFF], lines  # no emoji (astral plane)
+    assert set(DOTS) == set(LEVEL_ORDER)  # every level, not only the one drawn here
+    assert all(dot.endswith("[●]") for dot in DOTS.values()), DOTS  # U+25CF: in every common text font
+
+
+def test_a_web_server_whose_worker_never_beat_says_so_instead_of_silent_since_a_dash() -> None:
+    never = status_of(state="silent", silent_since=None, data_age_seconds=None, last_result=None, current_run=None)
+    assert badge_state(never, "en") == ("No scheduler has run yet: start one (`python -m app worker`)", "error")
+    assert badge_state(never, "pt-BR")[0] == "Nenhum agendador rodou ainda: inicie um (`python -m app worker`)"
+    since = status_of(state="silent", silent_since="2026-01-05T10:42:00-03:00", timezone="America/Sao_Paulo")
+    assert badge_state(since, "en")[0] == "Scheduler silent since 10:42 UTC-3"
+
+
+def test_an_empty_dashboard_with_no_scheduler_running_does_not_promise_a_sync_by_itself(configure: Configure) -> None:
+    configure(SCHEDULER_ROLE="web")  # no worker beside it
+    at = render("dashboard")
+    shown = " ".join(str(i.value) for i in at.info)
+    assert "no scheduler is running to sync them" in shown and "starts by itself" not in shown, shown
