@@ -76,3 +76,5 @@ mutate run-wait-timeout-exits-0 app/cli.py '        sys.exit(EXIT_FAILED)
     if record is None:' '    if record is None:' tests/test_cli.py -k nobody_starts
 mutate ui-never-beat-reads-silent-since-a-dash app/ui/components/freshness.py '    if state == "silent" and not status.silent_since:' '    if False:' tests/test_ui_review.py -k never_beat
 mutate ui-idle-dashboard-promises-a-sync app/ui/components/dashboard.py '    if status and status.state in {"silent", "stopped"}:' '    if False:' tests/test_ui_review.py -k empty_dashboard
+mutate run-process-at-full-priority app/core/child.py '    _lower_priority()
+' '' tests/test_child_runs.py -k yields

@@ -69,7 +69,7 @@ def raises(ctx: RunContext, secret: str) -> None:
 
 
 def pid(ctx: RunContext) -> dict[str, Any]:
-    return {"pid": os.getpid()}
+    return {"pid": os.getpid(), "niceness": os.nice(0)}
 
 
 def first_line(ctx: RunContext) -> dict[str, Any]:

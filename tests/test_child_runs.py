@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import delete, insert, select, update
 
 from app.clock import FrozenClock, SystemClock
+from app.core import child
 from app.core.models import Job, Run, RunLog
 from app.core.scheduler import SyncScheduler
 from tests import child_jobs
@@ -240,3 +241,12 @@ def test_a_run_whose_lease_was_taken_over_is_stopped(db_url: str, make_settings:
     assert not ticking.is_alive(), "the run went on after its lease was taken over"
     assert [o.status.value for o in outcomes] == ["abandoned"]
     assert not alive(pids[0]), "the run's process outlived its lost lease"
+
+
+def test_a_run_process_yields_the_cpu_to_the_app(sqlite_url: str, make_settings: Any) -> None:
+    """Page renders come first: the run's process runs at a lower priority than the app's."""
+    s = in_child(make_settings, sqlite_url, job("pid", child_jobs.pid, timeout=30))
+    [outcome] = s.tick()
+    assert outcome.status.value == "success", outcome.error
+    assert outcome.result is not None and outcome.result["pid"] != os.getpid()
+    assert outcome.result["niceness"] == min(os.nice(0) + child.RUN_NICENESS, 19)

@@ -34,6 +34,8 @@ from app.core.store import Claim, JobStore
 
 logger = logging.getLogger(__name__)
 ORPHANED_EXIT = 70  # the child's exit code when the app process died under it
+# A run is background work: its process yields the CPU to the app's page renders (and to the database).
+RUN_NICENESS = 10
 # Never plain fork: the app process has threads (Streamlit's server, APScheduler, other runs).
 _METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 # (typed as the fork server's context: the spawn one has the same Process and Pipe)
@@ -256,6 +258,7 @@ def child_main(pipe: Connection, spec: ChildSpec) -> None:
     )
     from app.core.database import get_engine
 
+    _lower_priority()
     engine = get_engine(spec.url)
     ctx = ChildContext(JobStore(engine, spec.owner, spec.lease_seconds, spec.tz), spec.claim, spec.clock, pipe)
     threading.Thread(target=_watch, args=(pipe, ctx), name="run-watcher", daemon=True).start()
@@ -266,6 +269,13 @@ def child_main(pipe: Connection, spec: ChildSpec) -> None:
         message = ("error", failure.type_name, failure.message, failure.traceback, failure.app_error)
     ctx.send(message)
     engine.dispose()
+
+
+def _lower_priority() -> None:
+    try:
+        os.nice(RUN_NICENESS)
+    except (AttributeError, OSError):  # no nice() on Windows; a sandbox may refuse: the run goes on as it is
+        logging.getLogger(__name__).debug("could not lower the run's CPU priority", exc_info=True)
 
 
 def _watch(pipe: Connection, ctx: RunContext) -> None:
