@@ -18,8 +18,8 @@ mutate reap-without-orphan-sweep app/core/store.py '            orphans = conn.e
                 .values(status=RunStatus.ABANDONED.value, finished_at=now, error="lease expired")
             ).rowcount' '            orphans = 0' tests/test_core.py -k "no_longer_points_at"
 mutate make-due-if-stale-without-fence-cas app/core/store.py '                .where(jobs.c.name == name, jobs.c.fence == job.fence)
-                .values(extra_at=now, extra_trigger=RunTrigger.CATCH_UP.value, extra_attempt=1)' '                .where(jobs.c.name == name)
-                .values(extra_at=now, extra_trigger=RunTrigger.CATCH_UP.value, extra_attempt=1)' tests/test_core.py -k moved_on
+                .values(follow_up_at=now, follow_up_reason=RunReason.CATCH_UP.value, follow_up_attempt=1)' '                .where(jobs.c.name == name)
+                .values(follow_up_at=now, follow_up_reason=RunReason.CATCH_UP.value, follow_up_attempt=1)' tests/test_core.py -k moved_on
 mutate claim-without-compare-and-set-on-sqlite app/core/store.py '                .where(jobs.c.name == name, jobs.c.fence == job.fence, slot_column == scheduled_for)' '                .where(jobs.c.name == name)' tests/test_core.py -k "changed_since and sqlite"
 mutate lease-writes-not-retried-after-a-lost-connection app/core/store.py 'stop=stop_after_attempt(2)' 'stop=stop_after_attempt(1)' tests/test_core.py -k connection_lost
 # web/worker split (issue 14, item 3)
@@ -53,3 +53,9 @@ mutate child-outlives-its-parent app/core/child.py '        except (EOFError, OS
             return' tests/test_multiprocess.py -k "kill_9 and sqlite-process"
 mutate child-runs-the-main-script app/core/child.py '            data.pop("init_main_from_path", None)' '            pass' tests/test_child_runs.py -k main_script
 mutate lost-lease-does-not-stop-the-child app/core/runner.py '        if status in (RunStatus.TIMEOUT, RunStatus.ABANDONED):' '        if status == RunStatus.TIMEOUT:' tests/test_child_runs.py -k "taken_over_is_stopped and sqlite"
+# Issue 13 item 4: one word per concept, down to the columns (migration 0002) and the CLI's stable keys.
+mutate renames-by-batch-copy app/core/migrations/versions/0002_one_word_per_concept.py '        op.alter_column(table, old, new_column_name=new)' '        with op.batch_alter_table(table, recreate="always") as batch:
+            batch.alter_column(old, new_column_name=new)' tests/test_migrations.py -k "baseline_revision and sqlite"
+mutate a-rename-left-out app/core/migrations/versions/0002_one_word_per_concept.py '    ("jobs", "extra_at", "follow_up_at"),
+' '' tests/test_migrations.py -k baseline_revision
+mutate cli-run-shape-drops-the-trigger-key app/shapes.py ', "trigger": run.reason}' '}' tests/test_cli.py -k json_shapes

@@ -129,7 +129,7 @@ class Runner:
             "run %s of job %s (%s, attempt %s) ended %s, %s rows",
             claim.run_id,
             claim.job_name,
-            claim.trigger,
+            claim.reason,
             claim.attempt,
             status.value,
             rows,
@@ -223,7 +223,7 @@ class Runner:
     def _log_line(self, claim: Claim, status: RunStatus, rows: int, error: str | None) -> None:
         """One structured line per run in run_logs (the Scheduler page shows them); never fails the run."""
         level = {RunStatus.SUCCESS: "INFO", RunStatus.SKIPPED: "WARNING"}.get(status, "ERROR")
-        text = f"{claim.trigger} run, attempt {claim.attempt}: {status.value}, {rows} rows"
+        text = f"{claim.reason} run, attempt {claim.attempt}: {status.value}, {rows} rows"
         try:
             self.store.log(claim.run_id, level, text + (f" ({error})" if error else ""), self.clock.now())
         except Exception:  # noqa: BLE001 - a log line is not worth a failed run

@@ -32,9 +32,9 @@ from app.core.dependencies import Verdict, decide, window_start
 from app.core.instances import InstanceStore
 from app.core.listener import RequestListener
 from app.core.metrics import metrics_snapshot, start_metrics_server
-from app.core.models import RunStatus, RunTrigger
+from app.core.models import RunReason, RunStatus
 from app.core.presence import Presence, should_hibernate
-from app.core.records import InstanceBeat, JobState, JobStatus, PlannedSlot, RunLogLine, RunRecord, SuccessRate
+from app.core.records import AgendaEntry, InstanceBeat, JobState, JobStatus, RunLogLine, RunRecord, SuccessRate
 from app.core.runner import Outcome, Runner
 from app.core.status import StatusReader, silent_after
 from app.core.store import JobStore, RunRequest
@@ -132,7 +132,7 @@ class RunHandle:
         scheduler, now = self._scheduler, self._scheduler.clock.now()
         job = scheduler.store.get_job(self.job_name)
         lease_free = not job.lease_held(now)
-        retry = job.extra_at if not job.paused and not job.depends_on else None
+        retry = job.follow_up_at if not job.paused and not job.depends_on else None
         if lease_free and job.requested_at is None and retry is not None and retry <= now:
             self.request = RunRequest(self.job_name, None, retry, joined=True)
         else:
@@ -401,7 +401,7 @@ class SyncScheduler:
             claim = self.store.claim(name, now, lead)
             if claim is None:
                 continue
-            if verdict == Verdict.SKIP and claim.trigger != RunTrigger.MANUAL.value:
+            if verdict == Verdict.SKIP and claim.reason != RunReason.MANUAL.value:
                 outcome = self.runner.skip(claim, reason)
             else:
                 outcome = self.runner.execute(claim, self.definitions[name].func, self._stopping)
@@ -419,7 +419,7 @@ class SyncScheduler:
         if job.requested_at is not None:
             return Verdict.READY, ""  # "Run now" by an operator does not wait for dependencies
         slot = self.store.due_slot_of(job, now)
-        since = window_start(slot or now, timedelta(seconds=job.interval_seconds))
+        since = window_start(slot or now, timedelta(seconds=job.period_seconds))
         return decide(self.store.dependency_states(deps, now), since)
 
     # -- presence and hibernation --------------------------------------------------------------------
@@ -486,7 +486,7 @@ class SyncScheduler:
             job = self.store.get_job(name)
             aps.add_job(
                 self._fire,
-                IntervalTrigger(seconds=job.interval_seconds, timezone=self.settings.tz),
+                IntervalTrigger(seconds=job.period_seconds, timezone=self.settings.tz),
                 args=[name],
                 id=name,
                 name=name,
@@ -511,8 +511,8 @@ class SyncScheduler:
             timer_job = aps.get_job(name)
             if due is None or timer_job is None:
                 return
-            if timer_job.trigger.interval.total_seconds() != job.interval_seconds:
-                aps.reschedule_job(name, trigger=IntervalTrigger(seconds=job.interval_seconds))
+            if timer_job.trigger.interval.total_seconds() != job.period_seconds:
+                aps.reschedule_job(name, trigger=IntervalTrigger(seconds=job.period_seconds))
                 timer_job = aps.get_job(name)
             now = self.clock.now()
             wanted = max(due - TIMER_LEAD, now)
@@ -632,9 +632,9 @@ class SyncScheduler:
         self.prepare()
         return self.status_reader.history(job, limit, status)
 
-    def todays_queue(self) -> list[PlannedSlot]:
+    def todays_agenda(self) -> list[AgendaEntry]:
         self.prepare()
-        return self.agenda.queue(self.clock.now())
+        return self.agenda.entries(self.clock.now())
 
     # -- reads for the UI and CLI (they call these, never the stores behind them) ----------------------
 

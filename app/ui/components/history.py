@@ -63,7 +63,7 @@ def _runs_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
             t(lang, "col.id"): frame["id"],
             t(lang, "col.job"): frame["job_name"],
             t(lang, "col.status"): frame["status"].map(lambda s: status_word(lang, s)),
-            t(lang, "col.trigger"): frame["trigger"].fillna(DASH),
+            t(lang, "col.reason"): frame["reason"].fillna(DASH),
             t(lang, "col.attempt"): frame["attempt"],
             t(lang, "col.started"): started,
             t(lang, "col.duration"): frame["duration_seconds"].map(lambda d: number(d, lang, 2)),
@@ -78,7 +78,7 @@ def _duration_chart(finished: pd.DataFrame, lang: str, zone: str) -> None:
     # Wall-clock times of the configured zone (the browser would convert aware times to its own zone), and
     # ticks at least a second apart: runs seconds apart otherwise get unreadable ".500" labels.
     # Only what the chart shows: a run's `result` (a dict of mixed types) cannot go through Arrow as is.
-    finished = finished[["id", "status", "trigger", "rows", "duration_seconds", "started_at"]]
+    finished = finished[["id", "status", "reason", "rows", "duration_seconds", "started_at"]]
     finished = finished.assign(
         started_at=finished["started_at"].dt.tz_localize(None),
         shown_status=finished["status"].map(lambda s: status_word(lang, s)),
