@@ -139,7 +139,7 @@ async def wait_for_data(url: str, timeout: float) -> float:
 def check_runs(db: Path) -> dict[str, Any]:
     conn = sqlite3.connect(db, timeout=30)
     rows = conn.execute(
-        'SELECT scheduled_for, reason, status FROM runs WHERE job_name=? ORDER BY scheduled_for',
+        "SELECT scheduled_for, reason, status FROM runs WHERE job_name=? ORDER BY scheduled_for",
         ("incremental_sync",),
     ).fetchall()
     conn.close()
