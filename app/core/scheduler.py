@@ -619,7 +619,7 @@ class SyncScheduler:
         self._slots_moved(name, now)
 
     def _slots_moved(self, name: str, now: datetime) -> None:
-        """After a job's slots changed: re-plan today's queue and re-aim the timer."""
+        """After a job's slots changed: re-plan today's agenda and re-aim the timer."""
         self.agenda.renew(now)
         self._reschedule(name)
 
