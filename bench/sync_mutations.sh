@@ -41,7 +41,7 @@ mutate reconcile-without-guard app/sync/reconcile.py '                if guard i
 mutate whole-copy-keeps-deleted-rows app/sync/engine.py '            deleted, version = self._reconcile(batch_size, guard, stored, version)' '            pass' tests/test_sync_shapes.py -k without_a_cursor
 mutate unchanged-revisit-still-commits app/sync/engine.py '                    raise _Unchanged' '                    pass' tests/test_sync_shapes.py -k without_a_cursor
 mutate deletes-without-the-cursor-compare-and-set app/sync/engine.py '            self._advance_cursor(conn, at[0], stored, self.clock.now())' '            pass' tests/test_reconcile.py -k "stale_cursor or own_trigger"
-mutate reconcile-job-only-syncs app/jobs/datasets.py '        result = syncer.reconcile(settings.sync_batch_size, guard=ctx.guard)' '        result = syncer.run(settings.sync_batch_size, guard=ctx.guard)' tests/test_datasets.py -k three_sources
+mutate reconcile-job-only-syncs app/jobs/datasets.py '    result = syncer.reconcile(settings.sync_batch_size, guard=ctx.guard)' '    result = syncer.run(settings.sync_batch_size, guard=ctx.guard)' tests/test_datasets.py -k three_sources
 mutate dataset-job-keeps-first-key-only app/jobs/datasets.py '        dataset.key,' '        dataset.key[0],' tests/test_datasets.py -k each_dataset_is_its_own_job
 mutate max-age-not-an-alert-limit app/core/alerts.py 'limit = self._max_age.get(name) or stale_limit' 'limit = stale_limit' tests/test_alerts.py -k max_age
 mutate old-cursor-on-a-new-table app/sync/engine.py '        if created and stored is not None:' '        if False:' tests/test_datasets.py -k new_destination
