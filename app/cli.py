@@ -313,14 +313,14 @@ def trigger(obj: Context, job: str, text: tuple[str, ...]) -> None:
 @main.command()
 @click.pass_obj
 def queue(obj: Context) -> None:
-    """Today's queue: every planned slot of every job and what happened to it."""
-    from app.core.agenda import queue_counts
+    """Today's agenda: every planned slot of every job and what happened to it."""
+    from app.core.agenda import agenda_counts
 
     try:
-        entries = obj.scheduler.todays_queue()
+        entries = obj.scheduler.todays_agenda()
     except AppError as exc:
         _fail(exc)
-    counts = queue_counts(entries)
+    counts = agenda_counts(entries)
     lines = [", ".join(f"{n} {k}" for k, n in counts.items())]
     rows = [(_local(e.planned_for, obj), e.job, e.priority, e.state, e.run_id) for e in entries]
     lines.append(shapes.table(("PLANNED FOR", "JOB", "PRIO", "STATE", "RUN"), rows))
@@ -404,7 +404,7 @@ def history(obj: Context, job: str | None, limit: int, status_filter: str | None
         ("RUN", "JOB", "STATUS", "TRIGGER", "STARTED", "SECONDS", "ROWS", "ERROR"),
         [
             (
-                r.id, r.job_name, r.status, r.trigger, _local(r.started_at, obj),
+                r.id, r.job_name, r.status, r.reason, _local(r.started_at, obj),
                 f"{r.duration_seconds or 0:.2f}", r.rows, _error_cell(r.error, obj.verbose),
             )
             for r in rows

@@ -46,7 +46,7 @@ def job_shape(job: JobState, scheduler_paused: bool) -> dict[str, Any]:
         "job": job.name,
         "description": job.description or "",
         "trigger": job.trigger,
-        "interval_minutes": float(job.interval_seconds) / 60.0,
+        "interval_minutes": float(job.period_seconds) / 60.0,
         "priority": int(job.priority),
         "paused": job.paused,  # no scheduled runs: either of the two below
         "job_paused": job.job_paused,
@@ -62,7 +62,7 @@ def job_shape(job: JobState, scheduler_paused: bool) -> dict[str, Any]:
 
 
 def run_shape(run: RunRecord) -> dict[str, Any]:
-    source = {**run.as_dict(), "job": run.job_name}
+    source = {**run.as_dict(), "job": run.job_name, "trigger": run.reason}  # stable key: "trigger"
     return {key: source.get(key) for key in RUN_PUBLIC}
 
 
@@ -83,7 +83,7 @@ def public(data: Any, scheduler_paused: bool = False) -> Any:
         return run_shape(data)
     if isinstance(data, JobStatus):
         return status_shape(data)
-    if dataclasses.is_dataclass(data) and not isinstance(data, type):  # e.g. a slot of today's queue
+    if dataclasses.is_dataclass(data) and not isinstance(data, type):  # e.g. an entry of today's agenda
         return dataclasses.asdict(data)
     if isinstance(data, Mapping):
         return dict(data)

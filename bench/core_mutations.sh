@@ -18,8 +18,8 @@ mutate reap-without-orphan-sweep app/core/store.py '            orphans = conn.e
                 .values(status=RunStatus.ABANDONED.value, finished_at=now, error="lease expired")
             ).rowcount' '            orphans = 0' tests/test_core.py -k "no_longer_points_at"
 mutate make-due-if-stale-without-fence-cas app/core/store.py '                .where(jobs.c.name == name, jobs.c.fence == job.fence)
-                .values(extra_at=now, extra_trigger=RunTrigger.CATCH_UP.value, extra_attempt=1)' '                .where(jobs.c.name == name)
-                .values(extra_at=now, extra_trigger=RunTrigger.CATCH_UP.value, extra_attempt=1)' tests/test_core.py -k moved_on
+                .values(follow_up_at=now, follow_up_reason=RunReason.CATCH_UP.value, follow_up_attempt=1)' '                .where(jobs.c.name == name)
+                .values(follow_up_at=now, follow_up_reason=RunReason.CATCH_UP.value, follow_up_attempt=1)' tests/test_core.py -k moved_on
 mutate claim-without-compare-and-set-on-sqlite app/core/store.py '                .where(jobs.c.name == name, jobs.c.fence == job.fence, slot_column == scheduled_for)' '                .where(jobs.c.name == name)' tests/test_core.py -k "changed_since and sqlite"
 mutate lease-writes-not-retried-after-a-lost-connection app/core/store.py 'stop=stop_after_attempt(2)' 'stop=stop_after_attempt(1)' tests/test_core.py -k connection_lost
 # web/worker split (issue 14, item 3)
@@ -66,7 +66,7 @@ mutate dependents-not-woken app/core/dispatch.py '                self._wake_job
 mutate handle-does-not-follow-an-abandoned-run app/core/handle.py '            self._follow(here)' '            pass' tests/test_run_wait.py -k abandons_a_dead_run
 mutate handle-never-reaps app/core/handle.py '            self._scheduler.store.reap_expired(self._scheduler.clock.now())' '            pass' tests/test_run_wait.py -k poll_alone
 # what the 2026-12 look at every page found (tests/test_ui_review.py)
-mutate ui-run-trigger-untranslated app/ui/components/history.py 'frame["trigger"].map(lambda w: trigger_word(lang, w))' 'frame["trigger"].fillna(DASH)' tests/test_ui_review.py
+mutate ui-run-reason-untranslated app/ui/components/history.py 'frame["reason"].map(lambda w: reason_word(lang, w))' 'frame["reason"].fillna(DASH)' tests/test_ui_review.py
 mutate ui-job-origin-untranslated app/ui/components/jobs.py '                values["origin"] = _origin(values["origin"], lang)' '                pass' tests/test_ui_review.py
 mutate ui-setting-origin-untranslated pages/2_Settings.py '{name: origin_word(lang, value) if name == "origin" else plain(value)' '{name: plain(value)' tests/test_ui_review.py
 mutate settings-booleans-as-python app/config.py '        return "true" if value else "false"' '        return str(value)' tests/test_ui_review.py
@@ -78,3 +78,9 @@ mutate ui-never-beat-reads-silent-since-a-dash app/ui/components/freshness.py ' 
 mutate ui-idle-dashboard-promises-a-sync app/ui/components/dashboard.py '    if status and status.state in {"silent", "stopped"}:' '    if False:' tests/test_ui_review.py -k empty_dashboard
 mutate run-process-at-full-priority app/core/child.py '    _lower_priority()
 ' '' tests/test_child_runs.py -k yields
+# Issue 13 item 4: one word per concept, down to the columns (migration 0002) and the CLI's stable keys.
+mutate renames-by-batch-copy app/core/migrations/versions/0002_one_word_per_concept.py '        op.alter_column(table, old, new_column_name=new)' '        with op.batch_alter_table(table, recreate="always") as batch:
+            batch.alter_column(old, new_column_name=new)' tests/test_migrations.py -k "baseline_revision and sqlite"
+mutate a-rename-left-out app/core/migrations/versions/0002_one_word_per_concept.py '    ("jobs", "extra_at", "follow_up_at"),
+' '' tests/test_migrations.py -k baseline_revision
+mutate cli-run-shape-drops-the-trigger-key app/shapes.py ', "trigger": run.reason}' '}' tests/test_cli.py -k json_shapes

@@ -49,7 +49,7 @@ def freshdash(seconds: float) -> tuple[list[float], list[float], int]:
         scheduler.shutdown(wait=True)
         with scheduler.engine.connect() as conn:
             rows = conn.execute(
-                select(runs.c.scheduled_for, runs.c.started_at, runs.c.trigger).order_by(runs.c.id)
+                select(runs.c.scheduled_for, runs.c.started_at, runs.c.reason).order_by(runs.c.id)
             ).all()
         dispose_engines()
     first = rows[0][0] if rows else None

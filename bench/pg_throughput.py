@@ -6,11 +6,11 @@ Every method runs in its own child process (time around the work only; peak RSS 
 - pg_baseline: psycopg server-side cursor over `SELECT … WHERE updated_at > :last ORDER BY updated_at, id`,
   each fetched block of rows written with binary `COPY` into a temporary staging table, then ONE
   `INSERT INTO orders SELECT … FROM staging ON CONFLICT (id) DO UPDATE`, one transaction.
-- freshdash: `SyncEngine(store, SqlTableSource(source, "src_orders"), …).run(BATCH)`: every batch with its
+- freshdash: `Syncer(store, SqlTableSource(source, "src_orders"), …).run(BATCH)`: every batch with its
   cursor compare-and-set in its own transaction (200 commits for 1M rows), its table indexed on updated_at
   from the start (pages read it during a first load); freshdash_late_index builds that index after the load.
 - sqlite_baseline: the same server-side cursor into raw sqlite3 `executemany(INSERT … ON CONFLICT …)`, one
-  transaction (WAL, synchronous=NORMAL); freshdash_sqlite: the SyncEngine into a SQLite store.
+  transaction (WAL, synchronous=NORMAL); freshdash_sqlite: the Syncer into a SQLite store.
 Scratch databases on the local server (postgres@127.0.0.1, admin db "test") are dropped afterwards.
 
 Usage: python bench/pg_throughput.py [--rows N] [--repeats R] [--batch B]
@@ -172,7 +172,7 @@ def _freshdash(source: str, store_url: str, batch: int, late_index: bool = False
     from app.clock import SystemClock
     from app.core.database import create_schema, get_engine
     from app.sync import destination
-    from app.sync.engine import SyncEngine
+    from app.sync.engine import Syncer
     from app.sync.source import SqlTableSource
 
     destination.INDEX_DURING_FIRST_LOAD = not late_index
@@ -182,7 +182,7 @@ def _freshdash(source: str, store_url: str, batch: int, late_index: bool = False
 
     def run() -> None:
         # A new engine per run, as each run of a sync job builds one.
-        SyncEngine(engine, SqlTableSource(src, "src_orders"), "orders", SystemClock(), "bench").run(batch)
+        Syncer(engine, SqlTableSource(src, "src_orders"), "orders", SystemClock(), "bench").run(batch)
 
     return run
 

@@ -139,7 +139,7 @@ async def wait_for_data(url: str, timeout: float) -> float:
 def check_runs(db: Path) -> dict[str, Any]:
     conn = sqlite3.connect(db, timeout=30)
     rows = conn.execute(
-        'SELECT scheduled_for, "trigger", status FROM runs WHERE job_name=? ORDER BY scheduled_for',
+        "SELECT scheduled_for, reason, status FROM runs WHERE job_name=? ORDER BY scheduled_for",
         ("incremental_sync",),
     ).fetchall()
     conn.close()
@@ -148,7 +148,7 @@ def check_runs(db: Path) -> dict[str, Any]:
     gaps = [(b - a).total_seconds() for a, b in zip(scheduled, scheduled[1:], strict=False)]
     return {
         "runs": len(rows),
-        "triggers": {t: sum(1 for r in rows if r[1] == t) for t in sorted({r[1] for r in rows})},
+        "reasons": {t: sum(1 for r in rows if r[1] == t) for t in sorted({r[1] for r in rows})},
         "statuses": {s: sum(1 for r in rows if r[2] == s) for s in sorted({r[2] for r in rows})},
         "scheduled": len(scheduled),
         "duplicates": len(slots) - len(set(slots)),
@@ -232,7 +232,7 @@ def main() -> None:
         f"exceptions shown={stats.exceptions_shown}; "
         f"baseline {sessions} sessions x {hello_duration:g} s on a hello page: {summary(hello_stats)}; "
         f"ratio page p95={p95 / hello95:.1f}x hello; single session page p50={percentile(single, 50):.0f} "
-        f"p95={percentile(single, 95):.0f} ms (n={len(single)}); runs={runs['runs']} {runs['triggers']} "
+        f"p95={percentile(single, 95):.0f} ms (n={len(single)}); runs={runs['runs']} {runs['reasons']} "
         f"{runs['statuses']}, duplicate slots={runs['duplicates']}, gaps {low:g}-{high:g} s, "
         f"gaps!=60s={len(runs['bad_gaps'])} -> one-run-per-slot {'PASS' if one_per_slot else 'FAIL'}; "
         f"server peak RSS={peak_kb / 1024:.0f} MiB (VmHWM; samples max {max(sampler.samples, default=0) / 1024:.0f}"

@@ -72,7 +72,7 @@ def fill(db_path: Path, count: int, now: datetime) -> None:
         batch = [row for _, row in zip(range(BATCH), rows, strict=False)]
         with conn:
             conn.executemany(
-                'INSERT INTO runs (job_name, scheduled_for, "trigger", attempt, status, owner, fence, started_at,'
+                "INSERT INTO runs (job_name, scheduled_for, reason, attempt, status, owner, fence, started_at,"
                 " heartbeat_at, lease_expires_at, finished_at, duration_seconds, rows, result, error)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 batch,

@@ -28,7 +28,7 @@ from sqlalchemy import MetaData, Table  # noqa: E402
 from app.clock import SystemClock  # noqa: E402
 from app.core.database import create_schema, get_engine  # noqa: E402
 from app.demo import summary  # noqa: E402
-from app.sync.engine import SyncEngine  # noqa: E402
+from app.sync.engine import Syncer  # noqa: E402
 from app.sync.source import SqlTableSource  # noqa: E402
 
 GOAL = 2.0
@@ -38,7 +38,7 @@ def sync_seconds(source: Path, store: Path, with_summary: bool) -> float:
     engine = get_engine(f"sqlite:///{store}")
     create_schema(engine)
     hook = summary.maintain if with_summary else None
-    sync = SyncEngine(
+    sync = Syncer(
         engine,
         SqlTableSource(get_engine(f"sqlite:///{source}"), "orders"),
         "orders",

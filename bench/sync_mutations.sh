@@ -9,9 +9,9 @@ mutate engine-ignores-guard app/sync/engine.py "                if guard is not 
                 self._advance_cursor" "                self._advance_cursor" tests/test_sync.py -k zombie
 mutate cursor-and-data-in-two-transactions app/sync/engine.py "                self._advance_cursor(conn, version, batch.last.as_json(), now)
                 if self.around_batch is None:" "                pass
-            with write_transaction(self.store) as conn:
+            with write_transaction(self.destination_engine) as conn:
                 self._advance_cursor(conn, version, batch.last.as_json(), now)
-            with write_transaction(self.store) as conn:
+            with write_transaction(self.destination_engine) as conn:
                 if self.around_batch is None:" tests/test_sync.py -k "stale or fails_after"
 mutate data-committed-before-the-cursor app/sync/engine.py "                self._advance_cursor(conn, version, batch.last.as_json(), now)
                 if self.around_batch is None:
@@ -23,7 +23,7 @@ mutate data-committed-before-the-cursor app/sync/engine.py "                self
                 else:
                     with self.around_batch(conn, self.table(), batch):
                         written = self.destination.write(conn, batch)
-            with write_transaction(self.store) as conn:
+            with write_transaction(self.destination_engine) as conn:
                 self._advance_cursor(conn, version, batch.last.as_json(), now)" tests/test_sync.py -k "stale or fails_after"
 mutate no-key-uniqueness-check app/sync/engine.py "        self.source.check_keys()
 " "" tests/test_sync_shapes.py -k not_unique
@@ -41,7 +41,7 @@ mutate reconcile-without-guard app/sync/reconcile.py '                if guard i
 mutate whole-copy-keeps-deleted-rows app/sync/engine.py '            deleted, version = self._reconcile(batch_size, guard, stored, version)' '            pass' tests/test_sync_shapes.py -k without_a_cursor
 mutate unchanged-revisit-still-commits app/sync/engine.py '                    raise _Unchanged' '                    pass' tests/test_sync_shapes.py -k without_a_cursor
 mutate deletes-without-the-cursor-compare-and-set app/sync/engine.py '            self._advance_cursor(conn, at[0], stored, self.clock.now())' '            pass' tests/test_reconcile.py -k "stale_cursor or own_trigger"
-mutate reconcile-job-only-syncs app/jobs/datasets.py '        result = engine.reconcile(settings.sync_batch_size, guard=ctx.guard)' '        result = engine.run(settings.sync_batch_size, guard=ctx.guard)' tests/test_datasets.py -k three_sources
+mutate reconcile-job-only-syncs app/jobs/datasets.py '    result = syncer.reconcile(settings.sync_batch_size, guard=ctx.guard)' '    result = syncer.run(settings.sync_batch_size, guard=ctx.guard)' tests/test_datasets.py -k three_sources
 mutate dataset-job-keeps-first-key-only app/jobs/datasets.py '        dataset.key,' '        dataset.key[0],' tests/test_datasets.py -k each_dataset_is_its_own_job
 mutate max-age-not-an-alert-limit app/core/alerts.py 'limit = self._max_age.get(name) or stale_limit' 'limit = stale_limit' tests/test_alerts.py -k max_age
 mutate old-cursor-on-a-new-table app/sync/engine.py '        if created and stored is not None:' '        if False:' tests/test_datasets.py -k new_destination

@@ -1,4 +1,4 @@
-"""Sync throughput (issue 3): Freshdash's SyncEngine + SqlTableSource (batches of 5,000) copying a SQLite
+"""Sync throughput (issue 3): Freshdash's Syncer + SqlTableSource (batches of 5,000) copying a SQLite
 table of 1,000,000 orders into a SQLite store, initial load and an incremental run (1% changed + 1% new rows),
 as a ratio to raw sqlite3 in the same run (goal >= 0.7x), beside pandas and dlt, with the peak RSS of each.
 
@@ -7,7 +7,7 @@ excluded; peak RSS = the child's ru_maxrss, imports included) and writes to its 
 - baseline: sqlite3 cursor over `SELECT ... WHERE updated_at > :last ORDER BY updated_at, id` streamed into
   `executemany("INSERT ... ON CONFLICT(id) DO UPDATE ...")`, one transaction (same pragmas as Freshdash's store:
   WAL, synchronous=NORMAL).
-- freshdash: `SyncEngine(get_engine(store), SqlTableSource(get_engine(source), "orders")).run(5000)`: keyset
+- freshdash: `Syncer(get_engine(store), SqlTableSource(get_engine(source), "orders")).run(5000)`: keyset
   pages, each batch upserted with its cursor compare-and-set in one transaction (200 commits for 1M rows). Its
   destination also gets the index on `updated_at` that the dashboard reads (built after the first load,
   maintained by the incremental runs); the baseline's table has the primary key only.
@@ -171,14 +171,12 @@ def baseline(source: Path, store: Path, work: Path, batch: int) -> Callable[[], 
 def freshdash(source: Path, store: Path, work: Path, batch: int) -> Callable[[], None]:
     from app.clock import SystemClock
     from app.core.database import create_schema, get_engine
-    from app.sync.engine import SyncEngine
+    from app.sync.engine import Syncer
     from app.sync.source import SqlTableSource
 
     engine = get_engine(f"sqlite:///{store}")
     create_schema(engine)
-    sync = SyncEngine(
-        engine, SqlTableSource(get_engine(f"sqlite:///{source}"), "orders"), "orders", SystemClock(), "bench"
-    )
+    sync = Syncer(engine, SqlTableSource(get_engine(f"sqlite:///{source}"), "orders"), "orders", SystemClock(), "bench")
 
     def run() -> None:
         sync.run(batch)

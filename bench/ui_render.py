@@ -187,7 +187,7 @@ def build_store(folder: Path, orders: int, runs: int) -> dict[str, str]:
     )
     insert_batches(
         conn,
-        'INSERT INTO runs (job_name, scheduled_for, "trigger", attempt, status, owner, fence, started_at,'
+        "INSERT INTO runs (job_name, scheduled_for, reason, attempt, status, owner, fence, started_at,"
         " heartbeat_at, lease_expires_at, finished_at, duration_seconds, rows, result, error)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         run_rows(runs, now - timedelta(minutes=2)),  # older than the real run, which stays the latest

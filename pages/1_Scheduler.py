@@ -3,12 +3,12 @@
 import streamlit as st
 
 from app.ui import resources
+from app.ui.components.agenda import render_agenda
 from app.ui.components.autorefresh import render_smart_refresh
 from app.ui.components.history import render_history, render_logs
 from app.ui.components.jobs import render_jobs
 from app.ui.components.metrics import render_metrics_panel
 from app.ui.components.navigation import render_navigation
-from app.ui.components.queue import render_queue
 from app.ui.components.scheduler_status import (
     render_freshness,
     render_scheduler_badge,
@@ -26,7 +26,7 @@ if not render_scheduler_status(show_controls=True):
 render_smart_refresh("scheduler")
 scheduler = resources.get_scheduler()
 render_jobs(scheduler)
-render_queue(scheduler)
+render_agenda(scheduler)
 render_history(scheduler)
 render_metrics_panel(scheduler)
 render_logs(scheduler)

@@ -58,7 +58,7 @@ def status_of(**fields: Any) -> JobStatus:
     if isinstance(current, dict):
         at = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)
         base_run: dict[str, Any] = dict.fromkeys(f.name for f in dataclasses.fields(RunRecord))
-        base_run.update(id=1, job_name="incremental_sync", scheduled_for=at, trigger="manual", attempt=1)
+        base_run.update(id=1, job_name="incremental_sync", scheduled_for=at, reason="manual", attempt=1)
         base_run.update(status="running", owner="test", started_at=at, rows=0)
         current = RunRecord(**{**base_run, **current})
     base: dict[str, Any] = dict.fromkeys(f.name for f in dataclasses.fields(JobStatus))

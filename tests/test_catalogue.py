@@ -127,7 +127,7 @@ def test_a_calendar_job_runs_on_its_local_time_and_a_missed_slot_once(db_url: st
     assert [o.status for o in s.tick()] == [RunStatus.SUCCESS]  # four missed slots: one catch-up run
     assert s.tick() == []
     assert s.store.get_job("report").next_run_at == datetime(2026, 12, 7, 7, 0, tzinfo=SP)  # Monday
-    assert [r["trigger"] for r in run_rows(s)] == ["catch-up"]
+    assert [r["reason"] for r in run_rows(s)] == ["catch-up"]
 
 
 def test_fixed_delay_counts_from_the_end_of_the_run(db_url: str, make_settings: Any) -> None:
@@ -245,7 +245,7 @@ def test_retention_job_deletes_only_what_is_old(db_url: str, make_settings: Any)
                 insert(runs).values(
                     job_name="history_retention",
                     scheduled_for=at,
-                    trigger="schedule",
+                    reason="schedule",
                     attempt=1,
                     status="success",
                     owner="test",
@@ -272,7 +272,7 @@ def test_todays_queue_shows_planned_slots_and_what_happened(db_url: str, make_se
         JobDefinition(spec("load", "cron 0 9,15 * * *", depends_on=("download",)), lambda ctx: None),
     ]
     s = build(make_settings(db_url, SCHEDULER_TIMEZONE="America/Sao_Paulo"), clock, *defs)
-    queue = s.todays_queue()
+    queue = s.todays_agenda()
     assert [(e.job, e.planned_for.astimezone(SP).hour, e.state) for e in queue] == [
         ("download", 8, "planned"),
         ("load", 9, "planned"),
@@ -280,10 +280,10 @@ def test_todays_queue_shows_planned_slots_and_what_happened(db_url: str, make_se
     ]
     clock.set(datetime(2026, 12, 1, 9, 30, tzinfo=SP).astimezone(timezone.utc))
     s.tick()
-    states = [(e.job, e.state) for e in s.todays_queue()]
+    states = [(e.job, e.state) for e in s.todays_agenda()]
     assert states == [("download", "success"), ("load", "success"), ("load", "planned")]
     s.set_trigger("load", "cron 0 9,17 * * *")  # re-planned: the future slot moves, the past stays
-    assert [e.planned_for.astimezone(SP).hour for e in s.todays_queue()] == [8, 9, 17]
+    assert [e.planned_for.astimezone(SP).hour for e in s.todays_agenda()] == [8, 9, 17]
 
 
 @pytest.mark.parametrize(
@@ -321,7 +321,7 @@ def test_the_scheduler_fires_calendar_jobs_on_the_right_local_times(
         clock.advance(timedelta(minutes=10))
     fired = [r["scheduled_for"].astimezone(tz).strftime("%m-%d %H:%M") for r in run_rows(s, "cal")]
     assert fired == expected
-    assert {r["trigger"] for r in run_rows(s, "cal")} == {"schedule"}
+    assert {r["reason"] for r in run_rows(s, "cal")} == {"schedule"}
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from app.clock import FrozenClock
+from app.core import migrations
 from app.core.database import create_schema
 from tests.support import ScriptedJob, job, scheduler
 
@@ -78,14 +79,13 @@ def test_retention_deletes_only_old_finished_runs(sqlite_url: str, make_settings
 
 def test_an_old_database_gets_new_columns_in_place(sqlite_url: str) -> None:
     engine = create_engine(sqlite_url)
-    create_schema(engine)
+    migrations._baseline_metadata().create_all(engine)  # a database of a release before migrations
     with engine.begin() as conn:
-        conn.execute(text("ALTER TABLE jobs DROP COLUMN extra_attempt"))
-        conn.execute(text("DROP TABLE alembic_version"))  # a database of a release before migrations
+        conn.execute(text("ALTER TABLE jobs DROP COLUMN follow_up_attempt"))  # ... from before that column
     create_schema(engine)
     with engine.connect() as conn:
         columns = {row[1] for row in conn.execute(text("PRAGMA table_info(jobs)"))}
-    assert "extra_attempt" in columns
+    assert "follow_up_attempt" in columns and "follow_up_attempt" not in columns  # added, then renamed by 0002
     engine.dispose()
 
 
@@ -213,13 +213,14 @@ def test_tables_have_headers_and_every_time_is_iso_8601_with_its_offset(tmp_path
 def test_json_shapes_are_public_and_typed_the_same_in_every_command(tmp_path: Path) -> None:
     assert invoke(tmp_path, "run", "--wait").exit_code == 0
     jobs = json.loads(invoke(tmp_path, "--json", "jobs").stdout)
-    assert all(set(j) == JOB_FIELDS for j in jobs)  # no fence, extra_trigger, lease ...
+    assert all(set(j) == JOB_FIELDS for j in jobs)  # no fence, follow_up_reason, lease ...
     assert all(isinstance(j["depends_on"], list) and isinstance(j["tags"], list) for j in jobs)
     assert all(j["next_run_at"] is None or ISO.fullmatch(j["next_run_at"]) for j in jobs)
     status = json.loads(invoke(tmp_path, "--json", "status").stdout)
     assert isinstance(status["depends_on"], list) and ISO.fullmatch(status["last_run"])
     [run] = json.loads(invoke(tmp_path, "--json", "history").stdout)
     assert set(run) == RUN_FIELDS and run["job"] == "incremental_sync" and ISO.fullmatch(run["started_at"])
+    assert run["trigger"] == "manual"  # the run's reason, under the key the CLI has always used
     changed = json.loads(invoke(tmp_path, "--json", "trigger", "history_retention", "every", "2h").stdout)
     assert set(changed) == JOB_FIELDS and changed["trigger"] == "every 2h"
     again = json.loads(invoke(tmp_path, "--json", "run", "--wait").stdout)

@@ -36,7 +36,7 @@ def test_first_start_runs_at_once_then_every_interval(db_url: str, make_settings
     assert s.tick() == []
     clock.advance(1)
     assert [o.status for o in s.tick()] == [RunStatus.SUCCESS]
-    assert [r["trigger"] for r in all_runs(s)] == ["schedule", "schedule"]
+    assert [r["reason"] for r in all_runs(s)] == ["schedule", "schedule"]
 
 
 def test_claim_is_won_by_exactly_one_of_many_concurrent_claimers(
@@ -76,7 +76,7 @@ def test_the_unique_slot_key_is_the_last_line_of_defence(db_url: str, make_setti
         for k in (
             "job_name",
             "scheduled_for",
-            "trigger",
+            "reason",
             "status",
             "owner",
             "fence",
@@ -106,7 +106,7 @@ def test_zombie_whose_lease_was_taken_over_cannot_commit(db_url: str, make_setti
     assert zombie.finish(claim, clock.now(), RunStatus.SUCCESS, rows=99) is False
     first, second = all_runs(s)
     assert first["status"] == "abandoned" and "lease held by zombie expired" in first["error"]
-    assert second["status"] == "running" and second["trigger"] == "retry" and second["attempt"] == 2
+    assert second["status"] == "running" and second["reason"] == "retry" and second["attempt"] == 2
 
 
 def test_nothing_stays_running_after_its_lease_expires(db_url: str, make_settings: Any) -> None:
@@ -149,7 +149,7 @@ def test_fails_twice_then_succeeds_with_backoff(db_url: str, make_settings: Any)
     assert s.tick() == []
     clock.advance(1)  # second backoff is 20 s
     s.tick()
-    history = [(r["status"], r["attempt"], r["trigger"]) for r in all_runs(s)]
+    history = [(r["status"], r["attempt"], r["reason"]) for r in all_runs(s)]
     assert history == [("failed", 1, "schedule"), ("failed", 2, "retry"), ("success", 3, "retry")]
     assert s.get_status("j").last_result == "success"
 
@@ -178,7 +178,7 @@ def test_downtime_of_five_intervals_gives_exactly_one_catch_up(db_url: str, make
     outcomes = restarted.tick()
     assert len(outcomes) == 1
     assert restarted.tick() == []
-    assert [r["trigger"] for r in all_runs(restarted)] == ["schedule", "catch-up"]
+    assert [r["reason"] for r in all_runs(restarted)] == ["schedule", "catch-up"]
     status = restarted.get_status("j")
     assert status.next_run is not None
     clock.advance(30)
@@ -206,7 +206,7 @@ def test_a_restart_loses_nothing(db_url: str, make_settings: Any) -> None:
     again = scheduler(settings, clock, job("j", ScriptedJob(), interval=60))
     again.prepare()
     row = again.store.get_job("j")
-    assert row.interval_seconds == 300 and row.paused is True
+    assert row.period_seconds == 300 and row.paused is True
     assert len(all_runs(again)) == 1
     clock.advance(3600)
     assert again.tick() == []  # paused survives the restart
@@ -251,9 +251,9 @@ def test_hibernates_without_sessions_and_wakes_with_a_catch_up(db_url: str, make
     clock.advance(timedelta(hours=3))
     s.touch("session-b")  # the next page view wakes it
     assert s.hibernating is False
-    assert [r["trigger"] for r in all_runs(s)] == ["schedule"]
+    assert [r["reason"] for r in all_runs(s)] == ["schedule"]
     assert [o.status.value for o in s.tick()] == ["success"]
-    assert [r["trigger"] for r in all_runs(s)] == ["schedule", "catch-up"]
+    assert [r["reason"] for r in all_runs(s)] == ["schedule", "catch-up"]
 
 
 def test_a_silent_scheduler_is_visible_in_the_status(sqlite_url: str, make_settings: Any) -> None:
@@ -379,7 +379,7 @@ def test_make_due_if_stale_changes_nothing_when_the_job_moved_on_since_its_read(
     # Another replica claimed and ran the job (the fence moved) between this call's read and its write.
     with concurrent_write_before(s.engine, "UPDATE jobs", "UPDATE jobs SET fence = fence + 1") as fired:
         assert s.store.make_due_if_stale("j", clock.now()) is False
-    assert fired and s.store.get_job("j").extra_at is None
+    assert fired and s.store.get_job("j").follow_up_at is None
 
 
 def test_reap_ends_a_running_run_that_its_job_no_longer_points_at(db_url: str, make_settings: Any) -> None:
@@ -407,7 +407,7 @@ def test_waking_from_hibernation_catches_up_stale_data_before_the_next_slot(db_u
     clock.advance(timedelta(minutes=1))
     s.touch("session-b")  # wakes, and the data is stale: due now, not at the next slot
     assert [o.status.value for o in s.tick()] == ["success"]
-    assert [r["trigger"] for r in all_runs(s)] == ["schedule", "catch-up"]
+    assert [r["reason"] for r in all_runs(s)] == ["schedule", "catch-up"]
 
 
 def test_a_timeout_cancels_the_job_and_its_next_progress_call_stops_it(db_url: str, make_settings: Any) -> None:

@@ -405,7 +405,7 @@ def test_sync_now_in_the_sidebar_requests_every_dataset_of_the_page(events_app: 
     while time.monotonic() < deadline and not served():
         time.sleep(0.1)
     assert served()
-    assert current.history(limit=1)[0].trigger == "manual"
+    assert current.history(limit=1)[0].reason == "manual"
 
 
 # -- layering ------------------------------------------------------------------------------------------------

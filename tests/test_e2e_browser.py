@@ -47,7 +47,7 @@ class Server:
     log: Path
 
     def runs(self, since: datetime | None = None) -> list[dict[str, Any]]:
-        query = select(Run.id, Run.trigger, Run.status, Run.started_at, Run.requested_by).order_by(Run.id)
+        query = select(Run.id, Run.reason, Run.status, Run.started_at, Run.requested_by).order_by(Run.id)
         if since is not None:
             query = query.where(Run.started_at >= since)
         with self.engine.connect() as conn:
@@ -251,7 +251,7 @@ def test_sync_now_shows_progress_and_the_new_run_without_a_reload(server: Server
     wait_until(lambda: rate.inner_text().endswith(f"of {runs_before + 1}"), "the new run in the panel", 10)
     assert re.search(r"\d\d:\d\d$", metric(page, "Last run").inner_text())  # the zone is in the label
     assert page.locator('[data-testid="stMain"]').get_by_text("success", exact=True).first.is_visible()
-    manual = [r for r in server.runs(since=clicked_at) if r["trigger"] == "manual"]
+    manual = [r for r in server.runs(since=clicked_at) if r["reason"] == "manual"]
     assert [r["status"] for r in manual] == ["success"]
     assert_no_exception(page)
     screenshot(page, "scheduler_after_sync")
@@ -290,7 +290,7 @@ def test_two_sessions_clicking_sync_now_together_get_one_run(server: Server, new
     for page in pages:
         assert_no_exception(page)
     wait_until(lambda: not [r for r in server.runs(since=clicked_at) if r["status"] == "running"], "run end", 10)
-    manual = [r for r in server.runs(since=clicked_at) if r["trigger"] == "manual"]
+    manual = [r for r in server.runs(since=clicked_at) if r["reason"] == "manual"]
     assert len(manual) == 1, report()
     notices = "\n".join(seen_toasts(p) for p in pages)
     assert notices.count("Sync requested.") == 1 and notices.count("following it") == 1, report()
@@ -350,7 +350,7 @@ def test_closing_every_tab_lets_the_scheduler_hibernate_and_a_visit_wakes_it(
         catch_up = wait_until(
             lambda: [r for r in server.runs(since=woke_at) if r["status"] == "success"], "a catch-up run", 20, server
         )
-        assert len(catch_up) == 1 and catch_up[0]["trigger"] != "manual", catch_up
+        assert len(catch_up) == 1 and catch_up[0]["reason"] != "manual", catch_up
         badge(page).filter(has_text="Auto-sync on").wait_for(timeout=15 * SECOND)
         assert_no_exception(page)
 
@@ -374,7 +374,7 @@ def test_without_a_scheduler_here_the_page_refreshes_itself_and_says_so(
         wait_until(lambda: [r["status"] for r in server.runs()] == ["success"], "the catch-up run's end", 30, server)
         wait_idle(page)
         runs = server.runs()
-        assert [(r["trigger"], r["requested_by"], r["status"]) for r in runs] == [
+        assert [(r["reason"], r["requested_by"], r["status"]) for r in runs] == [
             ("manual", "auto-refresh dashboard", "success")
         ], runs
         page.evaluate("() => { window.__samePage = true; }")  # a browser reload would forget it
@@ -555,7 +555,7 @@ def test_sync_now_in_the_dashboard_sidebar_moves_caption_badge_and_data_together
     wait_idle(page)
     after = page.evaluate(SNAPSHOT)
     assert after["same"], "the page was reloaded"
-    manual = [r for r in server.runs(since=clicked_at) if r["trigger"] == "manual"]
+    manual = [r for r in server.runs(since=clicked_at) if r["reason"] == "manual"]
     assert [r["status"] for r in manual] == ["success"], manual
     # while the run went on, badge and progress said so together, never a ✓ nor "0 rows"
     during = [s for s in seen if "Syncing" in s["badge"]]

@@ -104,7 +104,7 @@ def test_the_data_page_shows_the_dataset_and_sync_now_updates_it(
     wait_until(lambda: len(data_server.runs()) > runs_before, "the requested run", 20, data_server)
     # the caption, the sidebar line and the row count move together, without a reload
     wait_until(lambda: metric(page, "Rows").first.inner_text() == "41", "the new row on the page", 30, data_server)
-    assert data_server.runs()[-1]["trigger"] == "manual"
+    assert data_server.runs()[-1]["reason"] == "manual"
     page.get_by_text("Show rows").click()
     page.locator('[data-testid="stDataFrame"] >> visible=true').first.wait_for()
     assert_no_exception(page)

@@ -35,8 +35,8 @@ from app.clock import FrozenClock
 from app.config import Settings, load_settings
 from app.core.database import create_schema, get_engine
 from app.errors import SourceError
-from app.jobs.datasets import build_source, sync_engine
-from app.sync.engine import SyncEngine, SyncResult
+from app.jobs.datasets import build_source, make_syncer
+from app.sync.engine import Syncer, SyncResult
 from app.sync.http_source import HttpJsonSource, MinInterval
 from app.sync.source import Cursor
 
@@ -270,8 +270,8 @@ class Sync:
         endpoint = options.pop("endpoint", self.api.url)
         return HttpJsonSource(endpoint, clock=self.clock, wait=self.wait, **options)
 
-    def engine(self, **overrides: Any) -> SyncEngine:
-        return SyncEngine(self.store, self.source(**overrides), "orders", self.clock, "http")
+    def engine(self, **overrides: Any) -> Syncer:
+        return Syncer(self.store, self.source(**overrides), "orders", self.clock, "http")
 
     def run(self, batch_size: int = 100) -> SyncResult:
         return self.engine().run(batch_size)
@@ -800,5 +800,5 @@ def test_the_configured_job_syncs_from_the_api(api: Api, make_settings: Any, sql
     (dataset,) = settings.datasets
     source = build_source(settings, dataset, FrozenClock())
     assert isinstance(source, HttpJsonSource) and source.max_retries == 0
-    result = sync_engine(settings, dataset, FrozenClock()).run(5)
+    result = make_syncer(settings, dataset, FrozenClock()).run(5)
     assert (result.rows, result.batches) == (12, 3)

@@ -1,5 +1,6 @@
 """Alembic migrations: a fresh database reaches head and matches the models; a database of an earlier release
-(no alembic_version) is adopted with its data; replicas migrating together all succeed with one schema."""
+(no alembic_version) is adopted with its data; a database at the baseline revision upgrades with its data through
+each later revision; replicas migrating together all succeed with one schema."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, Table, inspect, select, text
 
@@ -17,6 +19,7 @@ from app.core.database import create_database_engine, create_schema, write_trans
 from app.core.models import Base
 
 AT = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+LATER = datetime(2026, 11, 30, 12, 5, tzinfo=timezone.utc)
 
 
 def schema_drift(engine: Engine) -> list[Any]:
@@ -37,6 +40,7 @@ def previous_release_metadata() -> MetaData:
 
 
 def insert_rows(engine: Engine, metadata: MetaData) -> None:
+    """A job, a run, a cursor and a planned slot, with the column names of the baseline (the release before 0002)."""
     jobs, runs, cursors = (metadata.tables[n] for n in ("jobs", "runs", "sync_cursors"))
     with write_transaction(engine) as conn:
         conn.execute(
@@ -55,8 +59,9 @@ def insert_rows(engine: Engine, metadata: MetaData) -> None:
                     "priority": 3,
                     "paused": True,
                     "next_run_at": AT,
-                    "extra_trigger": "retry",
-                    "extra_attempt": 1,
+                    "extra_at": LATER,
+                    "extra_trigger": "catch-up",
+                    "extra_attempt": 3,
                     "fence": 41,
                     "updated_at": AT,
                 }
@@ -82,6 +87,21 @@ def insert_rows(engine: Engine, metadata: MetaData) -> None:
             ],
         )
         conn.execute(cursors.insert(), [{"name": "sync", "value": {"id": 99}, "version": 7, "updated_at": AT}])
+        planned = metadata.tables["planned_runs"]
+        conn.execute(planned.insert(), [{"job_name": "sync", "planned_for": LATER, "day": "2026-11-30", "priority": 3}])
+
+
+def assert_rows_kept(engine: Engine) -> None:
+    """What insert_rows wrote, read through the models' (renamed) columns."""
+    jobs, runs, agenda = (Base.metadata.tables[n] for n in ("jobs", "runs", "agenda_slots"))
+    with engine.connect() as conn:
+        job = conn.execute(select(jobs)).mappings().one()
+        run = conn.execute(select(runs)).mappings().one()
+        slot = conn.execute(select(agenda)).mappings().one()
+    assert (job["period_seconds"], job["trigger"]) == (300.0, "every 5 minutes")
+    assert (job["follow_up_at"], job["follow_up_reason"], job["follow_up_attempt"]) == (LATER, "catch-up", 3)
+    assert (run["reason"], run["owner"], run["rows"], run["scheduled_for"]) == ("schedule", "old-replica", 1234, AT)
+    assert (slot["job_name"], slot["planned_for"], slot["day"], slot["priority"]) == ("sync", LATER, "2026-11-30", 3)
 
 
 def test_fresh_database_reaches_head_and_matches_the_models(db_url: str) -> None:
@@ -122,17 +142,60 @@ def test_database_of_the_previous_release_is_adopted_with_its_data(db_url: str) 
     )
     assert (run["owner"], run["rows"], run["result"], run["scheduled_for"]) == ("old-replica", 1234, {"rows": 1234}, AT)
     assert (cursor["value"], cursor["version"]) == ({"id": 99}, 7)
+    assert_rows_kept(engine)
+    engine.dispose()
+
+
+def test_database_at_the_baseline_revision_upgrades_and_keeps_its_data(db_url: str) -> None:
+    engine = create_database_engine(db_url)
+    migrations.upgrade(engine, migrations.BASELINE)  # what the release before 0002 left behind
+    assert migrations.current_revision(engine) == migrations.BASELINE
+    insert_rows(engine, migrations._baseline_metadata())
+
+    create_schema(engine)
+
+    assert migrations.current_revision(engine) == migrations.head()
+    assert schema_drift(engine) == []
+    assert_rows_kept(engine)
+    with engine.connect() as conn:  # a cascade from a copied-and-dropped jobs table would have emptied runs
+        assert conn.execute(select(Base.metadata.tables["sync_cursors"].c.version)).scalar_one() == 7
+    engine.dispose()
+
+
+def test_the_renames_downgrade_to_the_baseline_with_their_data(db_url: str) -> None:
+    engine = create_database_engine(db_url)
+    migrations.upgrade(engine, migrations.BASELINE)
+    insert_rows(engine, migrations._baseline_metadata())
+    create_schema(engine)
+    with engine.begin() as conn:
+        command = MigrationContext.configure(conn)
+        with Operations.context(command):
+            migrations.script_directory().get_revision(migrations.head()).module.downgrade()
+    baseline = migrations._baseline_metadata()
+    with engine.connect() as conn:
+        job = conn.execute(select(baseline.tables["jobs"])).mappings().one()
+        run = conn.execute(select(baseline.tables["runs"])).mappings().one()
+        slots = conn.execute(select(baseline.tables["planned_runs"])).mappings().all()
+    assert (job["interval_seconds"], job["extra_at"], job["extra_trigger"], job["extra_attempt"]) == (
+        300.0,
+        LATER,
+        "catch-up",
+        3,
+    )
+    assert run["trigger"] == "schedule" and len(slots) == 1
     engine.dispose()
 
 
 def test_database_created_by_create_all_before_migrations_is_stamped(db_url: str) -> None:
     engine = create_database_engine(db_url)
-    Base.metadata.create_all(engine)  # what the release before Alembic did on a fresh database
-    insert_rows(engine, Base.metadata)
+    baseline = migrations._baseline_metadata()
+    baseline.create_all(engine)  # what the release before Alembic did on a fresh database (its models)
+    insert_rows(engine, baseline)
     create_schema(engine)
     assert migrations.current_revision(engine) == migrations.head()
     with engine.connect() as conn:
         assert conn.execute(select(Base.metadata.tables["sync_cursors"].c.version)).scalar_one() == 7
+    assert_rows_kept(engine)
     engine.dispose()
 
 

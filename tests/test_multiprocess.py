@@ -73,7 +73,7 @@ def test_several_processes_run_each_slot_exactly_once(db_url: str, processes: in
         history = conn.execute(
             select(
                 Run.__table__.c.scheduled_for,
-                Run.__table__.c.trigger,
+                Run.__table__.c.reason,
                 Run.__table__.c.owner,
                 Run.__table__.c.started_at,
                 Run.__table__.c.status,
@@ -118,7 +118,7 @@ def test_kill_9_mid_run_is_abandoned_and_the_job_runs_again(db_url: str, isolati
     with engine.connect() as conn:
         rows: list[Any] = conn.execute(
             select(
-                Run.__table__.c.status, Run.__table__.c.attempt, Run.__table__.c.trigger, Run.__table__.c.error
+                Run.__table__.c.status, Run.__table__.c.attempt, Run.__table__.c.reason, Run.__table__.c.error
             ).order_by(Run.__table__.c.id)
         ).all()
     engine.dispose()

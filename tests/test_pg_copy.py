@@ -19,7 +19,7 @@ from app.errors import LeaseLostError, StoreError
 from app.sync import destination as destination_module
 from app.sync.copy_writer import CopyWriter, StoreColumn
 from app.sync.destination import Destination
-from app.sync.engine import SyncEngine, reset_cursor
+from app.sync.engine import Syncer, reset_cursor
 from app.sync.source import Batch, Cursor, SqlTableSource
 from tests.test_types_matrix import CASES, SourceCase, assert_store_equals
 
@@ -81,8 +81,8 @@ def store_for(url: str) -> Engine:
     return store
 
 
-def engine_for(store: Engine, source: Engine, **kwargs: Any) -> SyncEngine:
-    return SyncEngine(store, SqlTableSource(source, "src_orders"), "orders", FrozenClock(), "orders", **kwargs)
+def engine_for(store: Engine, source: Engine, **kwargs: Any) -> Syncer:
+    return Syncer(store, SqlTableSource(source, "src_orders"), "orders", FrozenClock(), "orders", **kwargs)
 
 
 def stored(store: Engine) -> list[tuple[Any, ...]]:
@@ -145,14 +145,14 @@ def test_every_common_type_goes_through_copy_exactly(
     case: SourceCase = CASES[source_kind](url)
     store = store_for(pg_url)
     source = case.create()
-    result = SyncEngine(store, SqlTableSource(source, case.table), "typed", FrozenClock(), "typed").run(2)
+    result = Syncer(store, SqlTableSource(source, case.table), "typed", FrozenClock(), "typed").run(2)
     assert (result.rows, result.inserted) == (case.rows, case.rows)
     # Both batches through COPY: straight into the empty table, or staged when a column is cast from its text
     # form by the merge (json, arrays, uuid, inet ...).
     assert len(copies) == 2
     assert_store_equals(store, case)
     reset_cursor(store, "typed", T0)  # again through the staging table: the merge keeps them equal too
-    again = SyncEngine(store, SqlTableSource(source, case.table), "typed", FrozenClock(), "typed").run(2)
+    again = Syncer(store, SqlTableSource(source, case.table), "typed", FrozenClock(), "typed").run(2)
     assert (again.inserted, again.updated) == (0, case.rows)
     assert len(staged(copies[2:])) == 2 == len(copies) - 2
     assert_store_equals(store, case)

@@ -127,7 +127,7 @@ def test_a_real_streamlit_run_and_the_cli_use_the_same_database(tmp_path: Path) 
     assert not (tmp_path / "a.db").exists(), "the app used the secrets' DATABASE_URL"
     engine = create_engine(env["DATABASE_URL"])
     with engine.connect() as conn:
-        interval = conn.execute(text("SELECT interval_seconds FROM jobs WHERE name = 'incremental_sync'")).scalar()
+        interval = conn.execute(text("SELECT period_seconds FROM jobs WHERE name = 'incremental_sync'")).scalar()
     engine.dispose()
     assert interval == 7 * 60  # SYNC_INTERVAL_MINUTES from the environment, not 1 from the secrets
     # The CLI, given the same environment, names the same database and interval.

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, create_engine
 from app.clock import FrozenClock
 from app.core.database import create_schema, get_engine
 from app.errors import LeaseLostError, SourceError
-from app.sync.engine import CursorMovedError, SyncEngine
+from app.sync.engine import CursorMovedError, Syncer
 from app.sync.reconcile import reconcile_deletes
 from app.sync.source import SqlTableSource
 from tests.test_sync_shapes import T0, Pair, ts
@@ -38,7 +38,7 @@ def loaded(pair: Pair, keys: Any = ("tenant", "code"), rows: int = 200) -> SqlTa
     )
     pair.insert("src_items", [(t, c, T0) for t in ("A", "b", "Ç") for c in range(rows)])
     source = SqlTableSource(pair.source, "src_items", keys)
-    SyncEngine(pair.store, source, "items", FrozenClock(), "items").run(1000)
+    Syncer(pair.store, source, "items", FrozenClock(), "items").run(1000)
     return source
 
 
@@ -77,7 +77,7 @@ def test_a_single_column_key_is_reconciled(tmp_path: Path, db_url: str) -> None:
     store = get_engine(db_url)
     create_schema(store)
     table = SqlTableSource(source, "src")
-    SyncEngine(store, table, "copy", FrozenClock(), "copy").run(30)
+    Syncer(store, table, "copy", FrozenClock(), "copy").run(30)
     with source.begin() as conn:
         conn.exec_driver_sql("DELETE FROM src WHERE id % 10 = 0")
     assert reconcile_deletes(store, "copy", table, batch_size=30) == 10
@@ -96,14 +96,14 @@ def test_a_sqlite_key_the_store_holds_in_another_form_is_refused_not_guessed(tmp
     create_schema(store)
     table = SqlTableSource(source, "src", "at", None)
     with pytest.raises(SourceError, match="key column 'at' \\(DATETIME\\) is SQLite text"):
-        SyncEngine(store, table, "stamps", FrozenClock(), "stamps").run(10)
+        Syncer(store, table, "stamps", FrozenClock(), "stamps").run(10)
     with store.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM stamps").scalar() == 1  # copied, nothing deleted
 
 
 def test_the_engine_reconciles_on_its_own_trigger_and_moves_the_data_version(pair: Pair) -> None:
     source = loaded(pair, rows=30)
-    engine = SyncEngine(pair.store, source, "items", FrozenClock(), "items")
+    engine = Syncer(pair.store, source, "items", FrozenClock(), "items")
     _, before = engine.read_cursor()
     pair.sql("DELETE FROM src_items WHERE code < 3")
     result = engine.reconcile(4)  # 9 deletes in batches of up to 4 keys found missing
@@ -114,10 +114,10 @@ def test_the_engine_reconciles_on_its_own_trigger_and_moves_the_data_version(pai
 
 def test_a_duplicate_reconciliation_with_a_stale_cursor_deletes_nothing(pair: Pair) -> None:
     source = loaded(pair, rows=10)
-    stale = SyncEngine(pair.store, source, "items", FrozenClock(), "items")
+    stale = Syncer(pair.store, source, "items", FrozenClock(), "items")
     stored, version = stale.read_cursor()
     pair.sql("UPDATE src_items SET updated_at = '2026-02-01 10:00:00' WHERE code = 1")
-    assert SyncEngine(pair.store, source, "items", FrozenClock(), "items").run(100).rows == 3  # commits first
+    assert Syncer(pair.store, source, "items", FrozenClock(), "items").run(100).rows == 3  # commits first
     pair.sql("DELETE FROM src_items WHERE code = 0")
     with pytest.raises(CursorMovedError):
         stale._reconcile(5, None, stored, version)  # it still believes the cursor is at `version`

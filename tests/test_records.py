@@ -20,7 +20,7 @@ def job_row(**changes: Any) -> dict[str, Any]:
     row: dict[str, Any] = {f.name: None for f in dataclasses.fields(JobState)}
     row.update(name="load", description="", interval_seconds=60.0, trigger="", depends_on="", tags="")
     row.update(timeout_seconds=600.0, max_retries=0, retry_backoff_seconds=30.0, priority=0, paused=0)
-    row.update(job_paused=0, extra_trigger="retry", extra_attempt=1, fence=0, updated_at=AT, unknown="ignored")
+    row.update(job_paused=0, follow_up_reason="retry", follow_up_attempt=1, fence=0, updated_at=AT, unknown="ignored")
     return {**row, **changes}
 
 
@@ -40,7 +40,7 @@ def test_a_lease_is_held_only_by_an_owner_until_it_expires() -> None:
 
 def test_due_at_is_the_earliest_pending_slot_and_a_pause_leaves_only_a_request() -> None:
     later, soon = AT + timedelta(minutes=5), AT + timedelta(minutes=1)
-    assert JobState.from_row(job_row(next_run_at=later, extra_at=soon)).due_at() == soon
+    assert JobState.from_row(job_row(next_run_at=later, follow_up_at=soon)).due_at() == soon
     paused = JobState.from_row(job_row(paused=1, next_run_at=soon, requested_at=later))
     assert paused.due_at() == later
     assert JobState.from_row(job_row(paused=1, next_run_at=soon)).due_at() is None

@@ -54,7 +54,7 @@ def test_a_waiting_caller_abandons_a_dead_run_at_its_lease_expiry_and_is_served_
     assert record is not None and record.status == "success", record
     assert record.id != dead_run and len(work.calls) == 1
     # A dead manual run left its retry: the request follows it instead of asking for a second run.
-    assert record.trigger == ("retry" if manual else "manual")
+    assert record.reason == ("retry" if manual else "manual")
     dead = s.status_reader.run(dead_run)
     assert dead is not None and dead.status == "abandoned" and "expired" in dead.error
     assert s.tick() == []  # nothing left behind: one new run served the request
@@ -118,12 +118,12 @@ def test_run_wait_after_a_kill_9_is_served_by_a_new_run_within_lease_plus_poll_s
     engine = create_engine(url)
     with engine.connect() as conn:
         runs = conn.execute(
-            select(Run.__table__.c.id, Run.__table__.c.status, Run.__table__.c.trigger, Run.__table__.c.started_at)
+            select(Run.__table__.c.id, Run.__table__.c.status, Run.__table__.c.reason, Run.__table__.c.started_at)
             .where(Run.__table__.c.job_name == "hang_once")
             .order_by(Run.__table__.c.id)
         ).all()
     engine.dispose()
-    assert [(r.status, r.trigger) for r in runs] == [("abandoned", "manual"), ("success", "retry")]
+    assert [(r.status, r.reason) for r in runs] == [("abandoned", "manual"), ("success", "retry")]
     assert served["id"] == runs[1].id and served["status"] == "success"
     started_at = runs[1].started_at
     started = (started_at if started_at.tzinfo else started_at.replace(tzinfo=timezone.utc)).timestamp()
@@ -146,4 +146,4 @@ def test_a_dead_run_of_a_dependent_job_is_replaced_by_a_request_that_does_not_wa
     clock.advance(timedelta(seconds=31))
     record = handle.wait(timeout=3)
     assert record is not None and record.status == "success", record
-    assert record.id != dead_run and record.trigger == "manual" and len(work.calls) == 1
+    assert record.id != dead_run and record.reason == "manual" and len(work.calls) == 1

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from app.clock import FrozenClock
 from app.core.database import create_schema, get_engine, write_transaction
 from app.demo import orders, summary
-from app.sync.engine import SyncEngine
+from app.sync.engine import Syncer
 from app.sync.source import SqlTableSource
 
 T0 = datetime(2026, 3, 10, 12, 0)
@@ -60,7 +60,7 @@ class Shop:
 
     def sync(self, batch_size: int = 7, hook: Any = summary.maintain) -> None:
         source = SqlTableSource(self.source, "src_orders")
-        SyncEngine(self.store, source, "orders", self.clock, "sync", around_batch=hook).run(batch_size)
+        Syncer(self.store, source, "orders", self.clock, "sync", around_batch=hook).run(batch_size)
 
     def add(self, count: int, day: date) -> list[int]:
         ids = list(range(self.next_id, self.next_id + count))
@@ -206,7 +206,7 @@ def test_a_destination_without_the_dashboard_columns_gets_no_summary(tmp_path: A
         conn.execute(insert(plain), [{"id": 1, "updated_at": T0}])
     store: Engine = get_engine(sqlite_url)
     create_schema(store)
-    SyncEngine(store, SqlTableSource(source, "plain"), "plain", FrozenClock(), around_batch=summary.maintain).run(10)
+    Syncer(store, SqlTableSource(source, "plain"), "plain", FrozenClock(), around_batch=summary.maintain).run(10)
     with store.connect() as conn:
         assert not summary.exists(conn)
     source.dispose()

@@ -42,7 +42,7 @@ from sqlalchemy import (
 from app.clock import FrozenClock
 from app.core.database import create_schema, get_engine
 from app.errors import LeaseLostError, SourceError, StoreError
-from app.sync.engine import CursorMovedError, SyncEngine
+from app.sync.engine import CursorMovedError, Syncer
 from app.sync.source import Batch, Cursor, SqlTableSource
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,8 +76,8 @@ class World:
         self.clock = FrozenClock()
         self.next_id = 1
 
-    def engine(self) -> SyncEngine:
-        return SyncEngine(self.store, SqlTableSource(self.source, "src_orders"), "orders", self.clock, "sync")
+    def engine(self) -> Syncer:
+        return Syncer(self.store, SqlTableSource(self.source, "src_orders"), "orders", self.clock, "sync")
 
     def add(self, count: int, at: datetime) -> None:
         if count == 0:
@@ -191,7 +191,7 @@ def test_a_batch_that_fails_after_its_rows_leaves_the_cursor_where_it_was(world:
         yield
         raise StoreError("the disk filled up")
 
-    engine = SyncEngine(
+    engine = Syncer(
         world.store, SqlTableSource(world.source, "src_orders"), "orders", world.clock, "sync", fails_after_the_write
     )
     with pytest.raises(StoreError):
@@ -210,7 +210,7 @@ def test_malformed_rows_are_refused_whole_with_a_clear_error(tmp_path: Path, sql
         conn.exec_driver_sql("INSERT INTO src_orders VALUES (NULL, '2026-02-01 09:00:01', 2.0)")
     store = get_engine(sqlite_url)
     create_schema(store)
-    engine = SyncEngine(store, SqlTableSource(loose, "src_orders"), "orders", FrozenClock(), "sync")
+    engine = Syncer(store, SqlTableSource(loose, "src_orders"), "orders", FrozenClock(), "sync")
     with pytest.raises(SourceError, match="without its key 'id'"):
         engine.run(100)
     assert engine.read_cursor() == (None, 0)
@@ -221,7 +221,7 @@ def test_source_down_gives_a_clear_error_without_the_password(sqlite_url: str) -
     store = get_engine(sqlite_url)
     create_schema(store)
     down = get_engine("postgresql+psycopg://reader:s3cr3t@127.0.0.1:1/src")  # as build_source makes it
-    engine = SyncEngine(store, SqlTableSource(down, "orders"), "orders", FrozenClock(), "sync")
+    engine = Syncer(store, SqlTableSource(down, "orders"), "orders", FrozenClock(), "sync")
     with pytest.raises(SourceError) as caught:
         engine.run(100)
     assert "cannot reach the source postgresql+psycopg://reader:***@127.0.0.1:1/src" in str(caught.value)
@@ -307,7 +307,7 @@ def test_text_keys_are_upserted_and_counted(db_url: str, tmp_path: Path) -> None
         conn.execute(insert(table), [{"code": c, "at": T0} for c in ("b", "d")])
     store = get_engine(db_url)
     create_schema(store)
-    engine = SyncEngine(store, SqlTableSource(source, "codes", "code", "at"), "codes", FrozenClock(), "codes")
+    engine = Syncer(store, SqlTableSource(source, "codes", "code", "at"), "codes", FrozenClock(), "codes")
     assert engine.run(10).inserted == 2
     with source.begin() as conn:
         conn.execute(insert(table), [{"code": c, "at": T1} for c in ("a", "c")])
@@ -330,13 +330,13 @@ def test_datetime_text_of_another_writer_is_copied_as_is_and_ties_are_not_skippe
             conn.exec_driver_sql("INSERT INTO events VALUES (?, '2026-02-01 09:00:00')", (n,))
     store = get_engine(sqlite_url)
     create_schema(store)
-    engine = SyncEngine(store, SqlTableSource(source, "events"), "events", FrozenClock(), "events")
+    engine = Syncer(store, SqlTableSource(source, "events"), "events", FrozenClock(), "events")
     result = engine.run(10)  # 25 rows sharing one timestamp, pages of 10
     assert (result.rows, result.batches) == (25, 3)
     with source.begin() as conn:  # committed later within the same second
         for n in range(26, 31):
             conn.exec_driver_sql("INSERT INTO events VALUES (?, '2026-02-01 09:00:00')", (n,))
-    again = SyncEngine(store, SqlTableSource(source, "events"), "events", FrozenClock(), "events")
+    again = Syncer(store, SqlTableSource(source, "events"), "events", FrozenClock(), "events")
     assert again.run(10).rows == 5  # the next run starts from the cursor exactly as the source stores it
     with store.connect() as conn:
         assert conn.exec_driver_sql("SELECT DISTINCT updated_at FROM events").all() == [("2026-02-01 09:00:00",)]
@@ -392,9 +392,9 @@ def test_kill_9_mid_sync_keeps_data_and_cursor_consistent(tmp_path: Path, db_url
     w.add(60_000, T0)
     script = (
         "import sys; from app.core.database import get_engine; from app.clock import SystemClock;"
-        "from app.sync.engine import SyncEngine; from app.sync.source import Batch, Cursor, SqlTableSource;"
+        "from app.sync.engine import Syncer; from app.sync.source import Batch, Cursor, SqlTableSource;"
         "from sqlalchemy import create_engine;"
-        "e = SyncEngine(get_engine(sys.argv[2]), SqlTableSource(create_engine(sys.argv[1]), 'src_orders'),"
+        "e = Syncer(get_engine(sys.argv[2]), SqlTableSource(create_engine(sys.argv[1]), 'src_orders'),"
         " 'orders', SystemClock(), 'sync');"
         "e.run(200, progress=lambda rows, text: print(rows, flush=True))"
     )

@@ -25,8 +25,8 @@ from app.core.models import Job
 from app.core.runner import RunContext
 from app.core.store import JobSpec, JobStore
 from app.errors import LeaseLostError
-from app.jobs.datasets import make_sync_job, sync_engine
-from app.sync.engine import SyncEngine
+from app.jobs.datasets import make_sync_job, make_syncer
+from app.sync.engine import Syncer
 from tests.test_types_matrix import T0, Col, mariadb_case, pg_case
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,7 +138,7 @@ def test_kill_9_mid_run_of_the_sync_job_keeps_every_column_of_every_row(
     up_to = f"WHERE (updated_at, id) <= (CAST('{cursor['value']}' AS {stamp}), {int(cursor['key'])})"
     assert_same(stored, canonical(source, "src_typed", columns, up_to), columns)
     settings = make_settings(db_url, **settings_of(db_url, source_url))
-    result = sync_engine(settings, settings.datasets[0], FrozenClock()).run(500)  # the job's own engine catches up
+    result = make_syncer(settings, settings.datasets[0], FrozenClock()).run(500)  # the job's own engine catches up
     assert result.rows == ROWS - version * BATCH
     assert_same(canonical(store, "src_typed", columns), canonical(source, "src_typed", columns), columns)
     source.dispose()
@@ -166,7 +166,7 @@ def test_the_sync_job_of_a_zombie_run_writes_nothing(tmp_path: Path, sqlite_url:
         conn.execute(update(Job.__table__).where(Job.__table__.c.name == JOB).values(fence=claim.fence + 1))
     with pytest.raises(LeaseLostError):
         make_sync_job(settings, settings.datasets[0])(RunContext(jobs, claim, clock))
-    assert SyncEngine(store_engine, _source(source_url), "src_typed", clock, JOB).read_cursor() == (None, 0)
+    assert Syncer(store_engine, _source(source_url), "src_typed", clock, JOB).read_cursor() == (None, 0)
     with store_engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM src_typed").scalar() == 0
     fresh = replace(claim, fence=claim.fence + 1)  # as the process that took the lease over holds it

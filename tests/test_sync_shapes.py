@@ -14,7 +14,7 @@ from sqlalchemy import Engine, MetaData, Table, create_engine, inspect, select
 from app.clock import FrozenClock
 from app.core.database import create_schema, get_engine
 from app.errors import SourceError
-from app.sync.engine import SyncEngine
+from app.sync.engine import Syncer
 from app.sync.reconcile import live
 from app.sync.source import SqlTableSource
 
@@ -44,8 +44,8 @@ class Pair:
         with self.source.begin() as conn:
             conn.exec_driver_sql(f"INSERT INTO {table} VALUES ({', '.join([marker] * len(rows[0]))})", rows)
 
-    def engine(self, source: SqlTableSource, destination: str) -> SyncEngine:
-        return SyncEngine(self.store, source, destination, self.clock, destination)
+    def engine(self, source: SqlTableSource, destination: str) -> Syncer:
+        return Syncer(self.store, source, destination, self.clock, destination)
 
     def rows(self, engine: Engine, table: str, order: str) -> list[tuple[Any, ...]]:
         """Every row as Python values (each side read through its own reflected types)."""
@@ -217,7 +217,7 @@ def test_a_schema_qualified_table_is_read(pg_url: str, tmp_path: Path, db_url: s
     store = get_engine(db_url)
     create_schema(store)
     for table, destination, rows in (("sales.events", "sales_events", 2), ("public.events", "public_events", 1)):
-        result = SyncEngine(store, SqlTableSource(source, table), destination, FrozenClock(), destination).run(10)
+        result = Syncer(store, SqlTableSource(source, table), destination, FrozenClock(), destination).run(10)
         assert result.inserted == rows
     with store.connect() as conn:
         assert conn.exec_driver_sql("SELECT v FROM sales_events ORDER BY id").scalars().all() == ["sales", "x"]
@@ -226,7 +226,7 @@ def test_a_schema_qualified_table_is_read(pg_url: str, tmp_path: Path, db_url: s
     with lite.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE things (id INTEGER PRIMARY KEY, updated_at DATETIME NOT NULL)")
         conn.exec_driver_sql("INSERT INTO things VALUES (1, '2026-02-01 00:00:00')")
-    result = SyncEngine(store, SqlTableSource(lite, "main.things"), "things", FrozenClock(), "things").run(10)
+    result = Syncer(store, SqlTableSource(lite, "main.things"), "things", FrozenClock(), "things").run(10)
     assert result.inserted == 1
     with pytest.raises(SourceError, match="source table 'nowhere.events' does not exist"):
         SqlTableSource(source, "nowhere.events").columns()

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, create_engine
 from app.clock import FrozenClock
 from app.core.database import create_schema, get_engine
 from app.errors import SourceError
-from app.sync.engine import SyncEngine
+from app.sync.engine import Syncer
 from app.sync.source import SqlTableSource
 
 UTC = timezone.utc
@@ -243,8 +243,8 @@ def assert_store_equals(store: Engine, case: SourceCase, table: str = "typed") -
     assert not problems, "\n".join(problems)
 
 
-def sync(case: SourceCase, store: Engine) -> SyncEngine:
-    engine = SyncEngine(store, SqlTableSource(case.create(), case.table), "typed", FrozenClock(), "typed")
+def sync(case: SourceCase, store: Engine) -> Syncer:
+    engine = Syncer(store, SqlTableSource(case.create(), case.table), "typed", FrozenClock(), "typed")
     result = engine.run(2)
     assert (result.rows, result.inserted) == (case.rows, case.rows)
     return engine
@@ -298,7 +298,7 @@ def test_a_type_the_store_cannot_hold_exactly_fails_naming_the_column(pg_url: st
         conn.exec_driver_sql("CREATE TABLE shapes (id int PRIMARY KEY, updated_at timestamp NOT NULL, spot point)")
     store = get_engine(sqlite_url)
     create_schema(store)
-    engine = SyncEngine(store, SqlTableSource(source, "shapes"), "shapes", FrozenClock(), "shapes")
+    engine = Syncer(store, SqlTableSource(source, "shapes"), "shapes", FrozenClock(), "shapes")
     with warnings.catch_warnings(), pytest.raises(SourceError, match="column 'spot' has type"):
         warnings.simplefilter("ignore")  # SQLAlchemy: "Did not recognize type 'point'"
         engine.run(10)
@@ -313,13 +313,13 @@ def test_values_that_would_change_fail_naming_the_column(mariadb_url: str, pg_ur
         conn.exec_driver_sql("CREATE TABLE big (id INT PRIMARY KEY, updated_at DATETIME NOT NULL, n BIGINT UNSIGNED)")
         conn.exec_driver_sql("INSERT INTO big VALUES (1, '2026-02-01', 18446744073709551615)")
     with pytest.raises(SourceError, match=r"column 'n' of the row \{'id': 1\}: 18446744073709551615 does not fit"):
-        SyncEngine(store, SqlTableSource(mariadb, "big"), "big", FrozenClock(), "big").run(10)
+        Syncer(store, SqlTableSource(mariadb, "big"), "big", FrozenClock(), "big").run(10)
     pg = create_engine(pg_url)
     with pg.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE f (id int PRIMARY KEY, updated_at timestamp NOT NULL, x float8)")
         conn.exec_driver_sql("INSERT INTO f VALUES (1, '2026-02-01', 'NaN')")
     with pytest.raises(SourceError, match="column 'x' of the row .*NaN cannot be stored in SQLite"):
-        SyncEngine(store, SqlTableSource(pg, "f"), "f", FrozenClock(), "f").run(10)
+        Syncer(store, SqlTableSource(pg, "f"), "f", FrozenClock(), "f").run(10)
 
 
 def test_sqlite_values_a_postgresql_store_cannot_take_fail_naming_the_column(tmp_path: Path, pg_url: str) -> None:
@@ -331,6 +331,6 @@ def test_sqlite_values_a_postgresql_store_cannot_take_fail_naming_the_column(tmp
     store = get_engine(pg_url)
     create_schema(store)
     with pytest.raises(SourceError, match="column 'at' of the row .*carries a UTC offset"):
-        SyncEngine(store, SqlTableSource(source, "loose"), "loose", FrozenClock(), "loose").run(10)
+        Syncer(store, SqlTableSource(source, "loose"), "loose", FrozenClock(), "loose").run(10)
     with pytest.raises(SourceError, match="column 'anything' has type"):
-        SyncEngine(store, SqlTableSource(source, "untyped"), "untyped", FrozenClock(), "untyped").run(10)
+        Syncer(store, SqlTableSource(source, "untyped"), "untyped", FrozenClock(), "untyped").run(10)

@@ -112,7 +112,7 @@ def wait_for_first_sync() -> dict[str, Any]:
 
 
 def manual_runs() -> list[dict[str, Any]]:
-    return [r for r in scheduler().history(limit=100) if r.trigger == "manual"]
+    return [r for r in scheduler().history(limit=100) if r.reason == "manual"]
 
 
 def toasts(at: AppTest) -> list[str]:
@@ -330,7 +330,7 @@ def test_autorefresh_fallback_catches_up_on_the_first_view(configure: Configure)
     status = wait_for_first_sync()
     assert status.last_result == "success"
     runs = scheduler().history()
-    assert [(r.trigger, r.requested_by) for r in runs] == [("manual", "auto-refresh dashboard")]
+    assert [(r.reason, r.requested_by) for r in runs] == [("manual", "auto-refresh dashboard")]
     at.run()
     assert {m.label for m in at.metric} >= {"Orders", "Revenue (R$)"}
 

@@ -9,10 +9,10 @@ from typing import Any
 import pandas as pd
 
 from app.config import effective_rows, load_settings
-from app.core.models import RunTrigger
+from app.core.models import RunReason
 from app.ui.components.datasets import DOTS, LEVEL_ORDER
 from app.ui.components.scheduler_status import badge_state
-from app.ui.text import STRINGS, origin_word, trigger_word
+from app.ui.text import STRINGS, origin_word, reason_word
 from tests.support import status_of
 from tests.test_ui import Configure, configure, render, wait_for_first_sync
 
@@ -24,12 +24,12 @@ def table_with(at: Any, column: str) -> pd.DataFrame:
 
 
 def test_every_run_trigger_has_its_word_in_both_languages() -> None:
-    for trigger in RunTrigger:
+    for trigger in RunReason:
         assert f"trigger.{trigger.value}" in STRINGS["en"] and f"trigger.{trigger.value}" in STRINGS["pt-BR"]
-    assert trigger_word("pt-BR", "schedule") == "agendada"
-    assert trigger_word("pt-BR", "catch-up") == "recuperação"
-    assert trigger_word("en", "retry") == "retry"
-    assert trigger_word("en", None) == "—"
+    assert reason_word("pt-BR", "schedule") == "agendada"
+    assert reason_word("pt-BR", "catch-up") == "recuperação"
+    assert reason_word("en", "retry") == "retry"
+    assert reason_word("en", None) == "—"
 
 
 def test_setting_origins_are_translated_rejected_ones_included() -> None:

@@ -257,7 +257,7 @@ def owner_pid(owner: str) -> int:
 
 def runs_of(url: str, job: str) -> list[dict[str, Any]]:
     engine = create_engine(url)
-    query = select(Run.id, Run.status, Run.trigger, Run.owner, Run.started_at, Run.finished_at).where(
+    query = select(Run.id, Run.status, Run.reason, Run.owner, Run.started_at, Run.finished_at).where(
         Run.job_name == job
     )
     try:
@@ -309,7 +309,7 @@ def test_two_workers_serve_each_web_request_once_within_a_second(db_url: str, tm
             latencies.append(latency)
             assert run.status == "success" and owner_pid(run.owner) in pids, run
         assert max(latencies) <= bound, f"served {latencies} s after the request; bound {bound} s\n{logs()}"
-        manual = [r for r in runs_of(db_url, "incremental_sync") if r["trigger"] == "manual"]
+        manual = [r for r in runs_of(db_url, "incremental_sync") if r["reason"] == "manual"]
         assert len(manual) == 3, manual  # one run per request, never two
 
 
@@ -447,7 +447,7 @@ def test_sync_now_on_two_web_servers_gives_one_run_in_a_worker_within_a_second(p
         finally:
             browser.close()
     runs = new_runs()
-    assert len(runs) == 1 and runs[0]["trigger"] == "manual", (runs, clicked)
+    assert len(runs) == 1 and runs[0]["reason"] == "manual", (runs, clicked)
     assert owner_pid(runs[0]["owner"]) in pids, runs  # a worker ran it, neither web server
     first_click = datetime.fromtimestamp(min(clicked) / 1000, timezone.utc)
     latency = (runs[0]["started_at"] - first_click).total_seconds()

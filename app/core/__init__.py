@@ -4,8 +4,13 @@ Vocabulary (one word per concept; the records are frozen dataclasses in ``app.co
 - *job*: something that can run, with its trigger, timeout, retries and pause state (a row in ``jobs``, read
   as a ``JobState``). The seed's sync job is ``DEFAULT_JOB`` ("incremental_sync"); a dataset's is ``sync_<name>``.
 - *slot*: one due instant of a job (``jobs.next_run_at``); at most one run per slot (``unique(job, scheduled_for)``).
-- *run*: one execution of a job, its record in ``runs`` (status, attempt, trigger, owner, rows, error), read as a
-  ``RunRecord``. Its ``trigger`` column says why it started (schedule, manual, catch-up, retry).
+- *run*: one execution of a job, its record in ``runs`` (status, attempt, reason, owner, rows, error), read as a
+  ``RunRecord``. Its *reason* (``RunReason``: schedule, manual, catch-up, retry) says why it started; the CLI's
+  JSON still calls it ``trigger``.
+- *period*: the usual gap between a job's slots (``jobs.period_seconds``): the interval of a rate trigger, the
+  typical gap of a calendar one. Freshness and catch-up measure data age against it.
+- *follow-up*: one slot beside the series, a retry or a catch-up (``jobs.follow_up_at``, ``follow_up_reason``,
+  ``follow_up_attempt``); it never shifts the series.
 - *lease*: the claim a process holds on a job while its run works; it expires unless renewed, and carries a
   *fence* (an increasing token) so a run whose lease was taken over cannot commit.
 - *cursor*: an incremental sync's persisted high-water mark (``sync_cursors``), committed with the data.
@@ -15,9 +20,13 @@ Vocabulary (one word per concept; the records are frozen dataclasses in ``app.co
 - *status*: a read-only snapshot for the UI and CLI (``JobStatus``); a dict only at the seed's
   ``get_scheduler_status()``.
 - *store*: ``JobStore``, which writes job state, leases, runs and their purge; ``StatusReader`` only reads.
-- *trigger*: when a job's slots fall (interval, delay, cron, daily, once; day groups and hours windows).
+  An SQLAlchemy ``Engine`` is an *engine* (``engine``, ``source_engine``, ``destination_engine``), never a
+  store; the sync's driver is the ``Syncer`` (``app.sync.engine``).
+- *trigger*: when a job's slots fall (interval, delay, cron, daily, once; day groups and hours windows); only
+  ever a job's schedule, never why a run started (that is its *reason*).
 - *dependency*: a job whose latest run must have succeeded in a job's window before that job runs.
-- *queue*: today's planned slots of every job (``planned_runs``, read as ``PlannedSlot``), renewed daily.
+- *agenda*: today's planned slots of every job (``Agenda``, stored in ``agenda_slots``, read as ``AgendaEntry``
+  with what happened to each), renewed daily. The CLI command and the page still say "queue".
 - *alert*: an episode of a job failing N times in a row or its data too old, raised once, closed when it clears.
 - *tally*: finished runs folded into counters, so metrics stay monotonic after history is purged.
 

@@ -1,5 +1,5 @@
-"""Today's queue (seed 000's "daily renewal"): the slots every job is planned to run on a local day, stored in
-``planned_runs`` and read beside the runs that served them. Renewed at start, after a trigger change and by
+"""Today's agenda (seed 000's "daily renewal"): the slots every job is planned to run on a local day, stored in
+``agenda_slots`` and read beside the runs that served them. Renewed at start, after a trigger change and by
 the built-in ``daily_renewal`` job just after midnight.
 """
 
@@ -11,14 +11,14 @@ from typing import Any, cast
 from sqlalchemy import Engine, Table, and_, delete, select
 
 from app.core.database import dialect_insert, write_transaction
-from app.core.models import PlannedRun, Run, RunStatus
-from app.core.records import PlannedSlot
+from app.core.models import AgendaSlot, Run, RunStatus
+from app.core.records import AgendaEntry
 from app.core.store import JobStore
 from app.core.triggers import wall_to_instant
 
-planned = cast(Table, PlannedRun.__table__)
+planned = cast(Table, AgendaSlot.__table__)
 runs = cast(Table, Run.__table__)
-PER_JOB_LIMIT = 500  # a 1-minute job plans 1,440 slots a day; the queue shows the first 500
+PER_JOB_LIMIT = 500  # a 1-minute job plans 1,440 slots a day; the agenda shows the first 500
 
 
 class Agenda:
@@ -45,7 +45,7 @@ class Agenda:
             trigger = self.store.trigger_of(job)
             fires = trigger.fires_between(max(start, anchor, now), end, self.tz, anchor=anchor, limit=PER_JOB_LIMIT)
             if anchor >= start and anchor < end and anchor not in fires and len(fires) < PER_JOB_LIMIT:
-                fires.insert(0, anchor)  # an overdue slot (catching up) is part of today's queue too
+                fires.insert(0, anchor)  # an overdue slot (catching up) is part of today's agenda too
             rows.extend(
                 {"job_name": job.name, "planned_for": f, "day": day.isoformat(), "priority": job.priority}
                 for f in fires
@@ -57,7 +57,7 @@ class Agenda:
                 conn.execute(dialect_insert(conn, planned).on_conflict_do_nothing(), rows)
         return len(rows)
 
-    def queue(self, now: datetime, day: date | None = None) -> list[PlannedSlot]:
+    def entries(self, now: datetime, day: date | None = None) -> list[AgendaEntry]:
         """The day's planned slots with what happened: planned, running, success, failed, skipped or missed."""
         day = day or self.local_day(now)
         join = planned.outerjoin(
@@ -72,7 +72,7 @@ class Agenda:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [
-            PlannedSlot(
+            AgendaEntry(
                 job=r.job_name,
                 planned_for=r.planned_for,
                 priority=r.priority,
@@ -87,10 +87,10 @@ class Agenda:
             return int(conn.execute(delete(planned).where(planned.c.planned_for < older_than)).rowcount)
 
 
-def queue_counts(queue: list[PlannedSlot]) -> dict[str, int]:
-    """Totals for the queue's header: planned, running, done, failed, skipped, missed."""
+def agenda_counts(entries: list[AgendaEntry]) -> dict[str, int]:
+    """Totals for the agenda's header: planned, running, done, failed, skipped, missed."""
     counts = {"planned": 0, "running": 0, "done": 0, "failed": 0, "skipped": 0, "missed": 0}
-    for entry in queue:
+    for entry in entries:
         state = entry.state
         if state == RunStatus.SUCCESS.value:
             counts["done"] += 1

@@ -65,9 +65,9 @@ def failure_streak(statuses: Sequence[str]) -> int:
     return streak
 
 
-def stale_limit(interval_seconds: float, stale_minutes: float) -> timedelta:
+def stale_limit(period_seconds: float, stale_minutes: float) -> timedelta:
     """ALERT_STALE_MINUTES when set, else three intervals of the job."""
-    return timedelta(minutes=stale_minutes) if stale_minutes > 0 else timedelta(seconds=3 * interval_seconds)
+    return timedelta(minutes=stale_minutes) if stale_minutes > 0 else timedelta(seconds=3 * period_seconds)
 
 
 def is_failing(statuses: Sequence[str], after_failures: int) -> bool:
@@ -161,7 +161,7 @@ class Alerter:
         reference = last_success_at
         if reference is None:  # never succeeded: late counts from the first attempt
             reference = conn.execute(select(func.min(runs.c.started_at)).where(runs.c.job_name == name)).scalar()
-        limit = self._max_age.get(name) or stale_limit(job.interval_seconds, self.settings.alert_stale_minutes)
+        limit = self._max_age.get(name) or stale_limit(job.period_seconds, self.settings.alert_stale_minutes)
         if not is_too_old(reference, now, limit):
             return None
         return Condition(name, STALE, self._stale_detail(name, last_success_at, now, limit))

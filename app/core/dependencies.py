@@ -62,7 +62,7 @@ def decide(states: list[DependencyState], since: datetime) -> tuple[Verdict, str
 def state_from_rows(job: JobState, last_run: RunRecord | None, now: datetime) -> DependencyState:
     """Build a dependency's snapshot from its job row and its latest finished run (None if it never ran)."""
     running = job.lease_held(now)
-    due = [t for t in (job.requested_at, job.extra_at) if t is not None]
+    due = [t for t in (job.requested_at, job.follow_up_at) if t is not None]
     if not job.paused and job.next_run_at is not None and job.next_run_at <= now:
         due.append(job.next_run_at)
     return DependencyState(

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from app.clock import Clock
 from app.core.catalogue import JobDefinition
 from app.core.dependencies import Verdict, decide, window_start
-from app.core.models import RunTrigger
+from app.core.models import RunReason
 from app.core.runner import Outcome, Runner
 from app.core.store import JobStore
 
@@ -96,7 +96,7 @@ class Dispatcher:
             claim = self.store.claim(name, now, lead)
             if claim is None:
                 continue
-            if verdict == Verdict.SKIP and claim.trigger != RunTrigger.MANUAL.value:
+            if verdict == Verdict.SKIP and claim.reason != RunReason.MANUAL.value:
                 outcome = self.runner.skip(claim, reason)
             else:
                 outcome = self.runner.execute(claim, self.definitions[name].func, self._stopping)
@@ -114,5 +114,5 @@ class Dispatcher:
         if job.requested_at is not None:
             return Verdict.READY, ""  # "Run now" by an operator does not wait for dependencies
         slot = self.store.due_slot_of(job, now)
-        since = window_start(slot or now, timedelta(seconds=job.interval_seconds))
+        since = window_start(slot or now, timedelta(seconds=job.period_seconds))
         return decide(self.store.dependency_states(deps, now), since)

@@ -100,7 +100,7 @@ class RunHandle:
         scheduler, now = self._scheduler, self._scheduler.clock.now()
         job = scheduler.store.get_job(self.job_name)
         lease_free = not job.lease_held(now)
-        retry = job.extra_at if not job.paused and not job.depends_on else None
+        retry = job.follow_up_at if not job.paused and not job.depends_on else None
         if lease_free and job.requested_at is None and retry is not None and retry <= now:
             self.request = RunRequest(self.job_name, None, retry, joined=True)
         else:

@@ -40,7 +40,9 @@ class RunStatus(StrEnum):
     SKIPPED = "skipped"  # a dependency did not succeed in the run's window; the reason is the run's error
 
 
-class RunTrigger(StrEnum):
+class RunReason(StrEnum):
+    """Why a run started (``runs.reason``); a job's schedule is its *trigger*."""
+
     SCHEDULE = "schedule"
     MANUAL = "manual"
     CATCH_UP = "catch-up"
@@ -73,8 +75,8 @@ class Job(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     description: Mapped[str] = mapped_column(Text, default="")
     # The usual gap between slots: the interval of a rate trigger, the typical gap of a calendar one.
-    interval_seconds: Mapped[float] = mapped_column(Float)
-    # Text form of the trigger (app.core.triggers); "" means "every interval_seconds".
+    period_seconds: Mapped[float] = mapped_column(Float)
+    # Text form of the trigger (app.core.triggers); "" means "every period_seconds".
     trigger: Mapped[str] = mapped_column(String(200), default="", server_default="")
     depends_on: Mapped[str] = mapped_column(Text, default="", server_default="")  # comma-separated job names
     tags: Mapped[str] = mapped_column(String(200), default="", server_default="")
@@ -87,10 +89,10 @@ class Job(Base):
     # The operator's own pause of this job; Stop/Start of the scheduler never change it.
     job_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # An extra slot beside the fixed-rate series (a retry or a catch-up): it never shifts the series.
-    extra_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    extra_trigger: Mapped[str] = mapped_column(String(20), default="retry", server_default="retry")
-    extra_attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # A follow-up slot beside the series (a retry or a catch-up): it never shifts the series.
+    follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    follow_up_reason: Mapped[str] = mapped_column(String(20), default="retry", server_default="retry")
+    follow_up_attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     requested_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -110,7 +112,7 @@ class Run(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     job_name: Mapped[str] = mapped_column(String(100), ForeignKey("jobs.name", ondelete="CASCADE"))
     scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime)
-    trigger: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(20))  # a RunReason
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     status: Mapped[str] = mapped_column(String(20))
     owner: Mapped[str] = mapped_column(String(200))
@@ -168,10 +170,10 @@ class SchedulerState(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class PlannedRun(Base):
-    """Today's queue (seed 000's daily renewal): the slots each job is planned to run on a local day."""
+class AgendaSlot(Base):
+    """Today's agenda (seed 000's daily renewal): the slots each job is planned to run on a local day."""
 
-    __tablename__ = "planned_runs"
+    __tablename__ = "agenda_slots"
 
     job_name: Mapped[str] = mapped_column(String(100), ForeignKey("jobs.name", ondelete="CASCADE"), primary_key=True)
     planned_for: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)

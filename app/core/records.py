@@ -1,4 +1,4 @@
-"""Typed, frozen records the core hands out: a job's state, a run, a job's status, today's queue.
+"""Typed, frozen records the core hands out: a job's state, a run, a job's status, today's agenda.
 
 Built from database rows here and nowhere else, so mypy checks every field a caller reads. No queries.
 """
@@ -24,8 +24,8 @@ class JobState:
 
     name: str
     description: str
-    interval_seconds: float  # the interval of a rate trigger, the typical gap of a calendar one
-    trigger: str  # text form (app.core.triggers); "" means every `interval_seconds`
+    period_seconds: float  # the interval of a rate trigger, the typical gap of a calendar one
+    trigger: str  # text form (app.core.triggers); "" means every `period_seconds`
     depends_on: tuple[str, ...]
     tags: tuple[str, ...]
     timeout_seconds: float
@@ -35,9 +35,9 @@ class JobState:
     paused: bool  # effective: this job paused by an operator, or the scheduler stopped
     job_paused: bool  # the operator's own pause of this job
     next_run_at: datetime | None
-    extra_at: datetime | None  # a retry or catch-up slot beside the series
-    extra_trigger: str
-    extra_attempt: int
+    follow_up_at: datetime | None  # a follow-up slot (retry or catch-up) beside the series
+    follow_up_reason: str
+    follow_up_attempt: int
     requested_at: datetime | None
     requested_by: str | None
     lease_owner: str | None
@@ -65,7 +65,7 @@ class JobState:
 
     def due_at(self) -> datetime | None:
         """The earliest pending slot: a manual request always, the series and a retry unless paused."""
-        times = [self.requested_at] + ([] if self.paused else [self.next_run_at, self.extra_at])
+        times = [self.requested_at] + ([] if self.paused else [self.next_run_at, self.follow_up_at])
         return min((t for t in times if t is not None), default=None)
 
 
@@ -76,7 +76,7 @@ class RunRecord:
     id: int
     job_name: str
     scheduled_for: datetime
-    trigger: str  # why the run started: schedule, manual, catch-up, retry
+    reason: str  # why the run started (a RunReason): schedule, manual, catch-up, retry
     attempt: int
     status: str  # a RunStatus value
     owner: str
@@ -167,8 +167,8 @@ class RunLogLine:
 
 
 @dataclass(frozen=True)
-class PlannedSlot:
-    """One entry of today's queue: a planned slot and what happened to it."""
+class AgendaEntry:
+    """One entry of today's agenda: a planned slot and what happened to it."""
 
     job: str
     planned_for: datetime

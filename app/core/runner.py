@@ -138,7 +138,7 @@ class Runner:
             "run %s of job %s (%s, attempt %s) ended %s, %s rows",
             claim.run_id,
             claim.job_name,
-            claim.trigger,
+            claim.reason,
             claim.attempt,
             status.value,
             rows,
@@ -234,7 +234,7 @@ class Runner:
 
         `where` ("in process 4242", "in a thread") lets an operator see RUN_ISOLATION at work."""
         level = {RunStatus.SUCCESS: "INFO", RunStatus.SKIPPED: "WARNING"}.get(status, "ERROR")
-        ran = f"{claim.trigger} run {where}" if where else f"{claim.trigger} run"
+        ran = f"{claim.reason} run {where}" if where else f"{claim.reason} run"
         text = f"{ran}, attempt {claim.attempt}: {status.value}, {rows} rows"
         try:
             self.store.log(claim.run_id, level, text + (f" ({error})" if error else ""), self.clock.now())

@@ -34,7 +34,7 @@ from app.core.instances import InstanceStore
 from app.core.listener import RequestListener
 from app.core.metrics import metrics_snapshot, start_metrics_server
 from app.core.presence import Presence
-from app.core.records import InstanceBeat, JobState, JobStatus, PlannedSlot, RunLogLine, RunRecord, SuccessRate
+from app.core.records import AgendaEntry, InstanceBeat, JobState, JobStatus, RunLogLine, RunRecord, SuccessRate
 from app.core.runner import Outcome, Runner
 from app.core.status import StatusReader, silent_after
 from app.core.store import JobStore
@@ -397,9 +397,9 @@ class SyncScheduler:
         self.prepare()
         return self.status_reader.history(job, limit, status)
 
-    def todays_queue(self) -> list[PlannedSlot]:
+    def todays_agenda(self) -> list[AgendaEntry]:
         self.prepare()
-        return self.agenda.queue(self.clock.now())
+        return self.agenda.entries(self.clock.now())
 
     # -- reads for the UI and CLI (they call these, never the stores behind them) ----------------------
 

@@ -24,7 +24,7 @@ RUN_FIELDS = (
     runs.c.id,
     runs.c.job_name,
     runs.c.scheduled_for,
-    runs.c.trigger,
+    runs.c.reason,
     runs.c.attempt,
     runs.c.status,
     runs.c.owner,
@@ -97,7 +97,7 @@ class StatusReader:
         now: datetime,
         local_state: str,
     ) -> JobStatus:
-        interval = timedelta(seconds=job.interval_seconds)
+        interval = timedelta(seconds=job.period_seconds)
         silent = heartbeat_at is None or now - heartbeat_at > silent_after(self.settings)
         state = local_state
         if local_state == "web":
@@ -117,7 +117,7 @@ class StatusReader:
             paused=job.paused,
             scheduler_paused=scheduler_paused,
             job_paused=job.job_paused,
-            interval_minutes=job.interval_seconds / 60.0,
+            interval_minutes=job.period_seconds / 60.0,
             trigger=job.trigger,
             priority=job.priority,
             depends_on=job.depends_on,

@@ -18,7 +18,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from app.core.database import dialect_insert, lost_connection, write_transaction
 from app.core.dependencies import DependencyState, state_from_rows
-from app.core.models import Job, Run, RunLog, RunStatus, RunTrigger, SchedulerState
+from app.core.models import Job, Run, RunLog, RunReason, RunStatus, SchedulerState
 from app.core.records import JobState, RunRecord
 from app.core.slots import needs_catch_up, retry_delay
 from app.core.tally import archive
@@ -60,7 +60,7 @@ class Claim:
     run_id: int
     job_name: str
     scheduled_for: datetime
-    trigger: str
+    reason: str
     attempt: int
     fence: int
     owner: str
@@ -88,7 +88,7 @@ class JobStore:
 
     def trigger_of(self, job: JobState) -> Trigger:
         """The job row's trigger."""
-        return self._trigger(job.trigger, job.interval_seconds)
+        return self._trigger(job.trigger, job.period_seconds)
 
     def _trigger(self, text: str, interval_seconds: float) -> Trigger:
         """A trigger text, or the job's interval when the text is empty."""
@@ -117,7 +117,7 @@ class JobStore:
                 conn.execute(
                     insert(jobs).values(
                         name=spec.name,
-                        interval_seconds=trigger.period(now, self.tz).total_seconds(),
+                        period_seconds=trigger.period(now, self.tz).total_seconds(),
                         trigger=trigger.text,
                         next_run_at=trigger.first_fire(now, self.tz),
                         paused=spec.paused or self._scheduler_paused(conn),
@@ -144,7 +144,7 @@ class JobStore:
         lease_free = or_(jobs.c.lease_owner.is_(None), jobs.c.lease_expires_at <= now)
         due = or_(
             jobs.c.requested_at.is_not(None),
-            and_(~jobs.c.paused, or_(jobs.c.next_run_at <= now, jobs.c.extra_at <= now)),
+            and_(~jobs.c.paused, or_(jobs.c.next_run_at <= now, jobs.c.follow_up_at <= now)),
         )
         query = (
             select(jobs.c.name).where(due, lease_free).order_by(jobs.c.priority.desc(), jobs.c.next_run_at, jobs.c.name)
@@ -170,7 +170,7 @@ class JobStore:
             slot = self._due_slot(job, now + lead)
             if slot is None:
                 return None
-            scheduled_for, trigger, attempt, slot_column = slot
+            scheduled_for, reason, attempt, slot_column = slot
             fence = job.fence + 1
             values: dict[str, Any] = {
                 "lease_owner": self.owner,
@@ -192,7 +192,7 @@ class JobStore:
             ).rowcount
             if won != 1:
                 return None
-            run_id = self._insert_run(conn, job, scheduled_for, trigger, attempt, fence, now)
+            run_id = self._insert_run(conn, job, scheduled_for, reason, attempt, fence, now)
             if run_id is None:
                 # Someone already ran this slot (the unique key held): skip it, keep the job moving.
                 logger.warning("slot %s of job %s already has a run; skipping it", scheduled_for, name)
@@ -207,7 +207,7 @@ class JobStore:
             run_id=int(run_id),
             job_name=name,
             scheduled_for=scheduled_for,
-            trigger=trigger.value,
+            reason=reason.value,
             attempt=attempt,
             fence=fence,
             owner=self.owner,
@@ -221,7 +221,7 @@ class JobStore:
         conn: Connection,
         job: JobState,
         scheduled_for: datetime,
-        trigger: RunTrigger,
+        reason: RunReason,
         attempt: int,
         fence: int,
         now: datetime,
@@ -230,12 +230,12 @@ class JobStore:
         values = {
             "job_name": job.name,
             "scheduled_for": scheduled_for,
-            "trigger": trigger.value,
+            "reason": reason.value,
             "attempt": attempt,
             "status": RunStatus.RUNNING.value,
             "owner": self.owner,
             "fence": fence,
-            "requested_by": job.requested_by if trigger == RunTrigger.MANUAL else None,
+            "requested_by": job.requested_by if reason == RunReason.MANUAL else None,
             "started_at": max(now, scheduled_for),
             "heartbeat_at": now,
             "lease_expires_at": now + self.lease,
@@ -274,20 +274,20 @@ class JobStore:
         return states
 
     @staticmethod
-    def _due_slot(job: JobState, now: datetime) -> tuple[datetime, RunTrigger, int, Any] | None:
+    def _due_slot(job: JobState, now: datetime) -> tuple[datetime, RunReason, int, Any] | None:
         """The slot a claim would take: a manual request, else a due retry/catch-up, else the series."""
         if job.requested_at is not None:
-            return job.requested_at, RunTrigger.MANUAL, 1, jobs.c.requested_at
+            return job.requested_at, RunReason.MANUAL, 1, jobs.c.requested_at
         if job.paused:
             return None
-        extra = job.extra_at
-        if extra is not None and extra <= now:
-            return extra, RunTrigger(job.extra_trigger), job.extra_attempt, jobs.c.extra_at
+        follow_up = job.follow_up_at
+        if follow_up is not None and follow_up <= now:
+            return follow_up, RunReason(job.follow_up_reason), job.follow_up_attempt, jobs.c.follow_up_at
         due = job.next_run_at
         if due is None or due > now:
             return None
-        late = now - due >= timedelta(seconds=max(job.interval_seconds, 1.0))
-        return due, RunTrigger.CATCH_UP if late else RunTrigger.SCHEDULE, 1, jobs.c.next_run_at
+        late = now - due >= timedelta(seconds=max(job.period_seconds, 1.0))
+        return due, RunReason.CATCH_UP if late else RunReason.SCHEDULE, 1, jobs.c.next_run_at
 
     # -- leases --------------------------------------------------------------------------------------
 
@@ -374,9 +374,9 @@ class JobStore:
                 return False
             if failed and claim.attempt <= claim.max_retries:
                 retry_at = now + retry_delay(claim.retry_backoff_seconds, claim.attempt)
-                if job.extra_at is None or retry_at < job.extra_at:
-                    values.update(extra_at=retry_at, extra_trigger=RunTrigger.RETRY.value)
-                    values["extra_attempt"] = claim.attempt + 1
+                if job.follow_up_at is None or retry_at < job.follow_up_at:
+                    values.update(follow_up_at=retry_at, follow_up_reason=RunReason.RETRY.value)
+                    values["follow_up_attempt"] = claim.attempt + 1
             if job.next_run_at is None:  # a fixed-delay series continues from the end of this run
                 values["next_run_at"] = self.trigger_of(job).after_run(now, self.tz)
             conn.execute(update(jobs).where(jobs.c.name == claim.job_name).values(**values))
@@ -428,8 +428,8 @@ class JobStore:
         if job.next_run_at is None:  # a fixed-delay series goes on from the takeover
             values["next_run_at"] = self.trigger_of(job).after_run(now, self.tz)
         attempt = run.attempt if run is not None else 1
-        if attempt <= job.max_retries or run is not None and run.trigger == RunTrigger.MANUAL:
-            values.update(extra_at=now, extra_trigger=RunTrigger.RETRY.value, extra_attempt=attempt + 1)
+        if attempt <= job.max_retries or run is not None and run.reason == RunReason.MANUAL:
+            values.update(follow_up_at=now, follow_up_reason=RunReason.RETRY.value, follow_up_attempt=attempt + 1)
         changed = conn.execute(
             update(jobs).where(jobs.c.name == job.name, jobs.c.fence == job.fence).values(**values)
         ).rowcount
@@ -545,7 +545,7 @@ class JobStore:
                 .where(jobs.c.name == name)
                 .values(
                     trigger=trigger.text,
-                    interval_seconds=trigger.period(now, self.tz).total_seconds(),
+                    period_seconds=trigger.period(now, self.tz).total_seconds(),
                     next_run_at=next_run_at,
                     updated_at=now,
                 )
@@ -558,12 +558,12 @@ class JobStore:
         True when this call made it due (the caller then wakes the timer).
         """
         job = self.get_job(name)
-        interval = timedelta(seconds=job.interval_seconds)
+        interval = timedelta(seconds=job.period_seconds)
         if not self.trigger_of(job).is_rate:
             return False  # a calendar job's missed slot is already due; it does not run by data age
         if job.paused or job.lease_held(now):
             return False  # a run in progress is about to freshen the data
-        if any(t is not None and t <= now for t in (job.next_run_at, job.extra_at)):
+        if any(t is not None and t <= now for t in (job.next_run_at, job.follow_up_at)):
             return False  # already due: the timer is aimed at it
         if not needs_catch_up(job.last_success_at, job.next_run_at, now, interval):
             return False
@@ -571,7 +571,7 @@ class JobStore:
             changed = conn.execute(
                 update(jobs)
                 .where(jobs.c.name == name, jobs.c.fence == job.fence)
-                .values(extra_at=now, extra_trigger=RunTrigger.CATCH_UP.value, extra_attempt=1)
+                .values(follow_up_at=now, follow_up_reason=RunReason.CATCH_UP.value, follow_up_attempt=1)
             ).rowcount
         return bool(changed)
 

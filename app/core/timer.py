@@ -64,7 +64,7 @@ class Timer:
             now = self.clock.now()
             aps.add_job(
                 fire,
-                IntervalTrigger(seconds=job.interval_seconds, timezone=self.tz),
+                IntervalTrigger(seconds=job.period_seconds, timezone=self.tz),
                 args=[job.name],
                 id=job.name,
                 name=job.name,
@@ -105,8 +105,8 @@ class Timer:
             timer_job = None if aps is None else aps.get_job(name)
             if aps is None or due is None or timer_job is None:
                 return
-            if timer_job.trigger.interval.total_seconds() != job.interval_seconds:
-                aps.reschedule_job(name, trigger=IntervalTrigger(seconds=job.interval_seconds))
+            if timer_job.trigger.interval.total_seconds() != job.period_seconds:
+                aps.reschedule_job(name, trigger=IntervalTrigger(seconds=job.period_seconds))
                 timer_job = aps.get_job(name)
             now = self.clock.now()
             wanted = max(due - TIMER_LEAD, now)

@@ -56,7 +56,7 @@ DST_MARGIN = timedelta(hours=3)
 # every slot computed from it stays inside the calendar (datetime ends at year 9999).
 MIN_PERIOD_SECONDS = 1.0
 MAX_PERIOD_SECONDS = 366 * 86400.0
-LAST_YEAR = 9998  # a one-time slot is before 9999 so the arithmetic around it (freshness, today's queue) fits
+LAST_YEAR = 9998  # a one-time slot is before 9999 so the arithmetic around it (freshness, today's agenda) fits
 MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # 29 February exists in leap years
 
 
@@ -147,7 +147,7 @@ class Trigger:
     def fires_between(
         self, start: datetime, end: datetime, tz: ZoneInfo, anchor: datetime | None = None, limit: int = 2000
     ) -> list[datetime]:
-        """Every slot in [start, end) (today's queue); a rate series is anchored at `anchor` (its next slot)."""
+        """Every slot in [start, end) (today's agenda); a rate series is anchored at `anchor` (its next slot)."""
         fires: list[datetime] = []
         if self.kind == TriggerKind.DELAY:
             return [anchor] if anchor is not None and start <= anchor < end else []

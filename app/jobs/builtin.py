@@ -1,4 +1,4 @@
-"""The built-in jobs: every dataset's sync, the daily renewal of today's queue, history retention, and the
+"""The built-in jobs: every dataset's sync, the daily renewal of today's agenda, history retention, and the
 e-mailed report when SMTP is configured. They join the catalogue as its provider of built-in jobs when this
 package is imported (by the composition roots, or by the core loading APPLICATION_JOBS)."""
 
@@ -50,7 +50,7 @@ def builtin_jobs(settings: Settings) -> tuple[list[JobDefinition], list[str]]:
         tags=("maintenance",),
     )
     jobs += [
-        JobDefinition(renewal, renew_todays_queue),
+        JobDefinition(renewal, renew_todays_agenda),
         JobDefinition(retention, make_retention_job(settings)),
     ]
     demo = any(d.source == "demo" for d in settings.datasets)  # the orders report reads the demo's orders
@@ -70,7 +70,7 @@ def builtin_jobs(settings: Settings) -> tuple[list[JobDefinition], list[str]]:
     return jobs, problems
 
 
-def renew_todays_queue(ctx: RunContext) -> dict[str, Any]:
+def renew_todays_agenda(ctx: RunContext) -> dict[str, Any]:
     planned = Agenda(ctx.store.engine, ctx.store).renew(ctx.now())
     return {"rows": planned, "planned": planned}
 

@@ -26,7 +26,7 @@ from app.demo.orders import DESTINATION_TABLE as DEMO_TABLE  # the demo dashboar
 from app.demo.source import DemoSource
 from app.demo.summary import maintain
 from app.errors import ConfigError, SourceError, TriggerError
-from app.sync.engine import AroundBatch, SyncEngine, SyncResult
+from app.sync.engine import AroundBatch, Syncer, SyncResult
 from app.sync.http_source import HttpJsonSource
 from app.sync.source import SEED_SETTINGS, Source, SqlTableSource
 
@@ -131,12 +131,12 @@ def build_source(settings: Settings, dataset: DatasetConfig, clock: Clock) -> So
     )
 
 
-def sync_engine(settings: Settings, dataset: DatasetConfig, clock: Clock) -> SyncEngine:
+def make_syncer(settings: Settings, dataset: DatasetConfig, clock: Clock) -> Syncer:
     _refuse_writing_into_the_source(settings, dataset)
     around: AroundBatch | None = None
     if dataset.source == "demo" and dataset.target == DEMO_TABLE:
         around = maintain  # the demo dashboard's daily summary commits with each batch
-    return SyncEngine(
+    return Syncer(
         get_engine(settings.database_url),
         build_source(settings, dataset, clock),
         dataset.target,
@@ -172,8 +172,8 @@ def make_sync_job(settings: Settings, dataset: DatasetConfig) -> JobFunc:
 
 
 def sync_dataset(ctx: RunContext, *, settings: Settings, dataset: DatasetConfig) -> dict[str, Any]:
-    engine = sync_engine(settings, dataset, ctx.clock)
-    result: SyncResult = engine.run(settings.sync_batch_size, guard=ctx.guard, progress=ctx.progress)
+    syncer = make_syncer(settings, dataset, ctx.clock)
+    result: SyncResult = syncer.run(settings.sync_batch_size, guard=ctx.guard, progress=ctx.progress)
     return {**result.as_dict(), "dataset": dataset.name}
 
 
@@ -184,9 +184,9 @@ def make_reconcile_job(settings: Settings, dataset: DatasetConfig) -> JobFunc:
 
 
 def reconcile_dataset(ctx: RunContext, *, settings: Settings, dataset: DatasetConfig) -> dict[str, Any]:
-    engine = sync_engine(settings, dataset, ctx.clock)
+    syncer = make_syncer(settings, dataset, ctx.clock)
     ctx.progress(0, f"comparing the keys of {dataset.target} with the source")
-    result = engine.reconcile(settings.sync_batch_size, guard=ctx.guard)
+    result = syncer.reconcile(settings.sync_batch_size, guard=ctx.guard)
     ctx.log("INFO", f"{result.deleted} row(s) deleted in the source removed from {dataset.target}")
     return {**result.as_dict(), "rows": result.deleted, "dataset": dataset.name}
 

@@ -48,12 +48,12 @@ ANALYZE_AT_ROWS = (10_000, 100_000)
 class Destination:
     """One table of the store, keyed by the source's key."""
 
-    def __init__(self, store: Engine, name: str, key: str | Sequence[str], cursor_field: str | None) -> None:
-        self.store = store
+    def __init__(self, engine: Engine, name: str, key: str | Sequence[str], cursor_field: str | None) -> None:
+        self.engine = engine
         self.name = name
         self.keys = (key,) if isinstance(key, str) else tuple(key)
         self.cursor_field = cursor_field
-        self.dialect = store.dialect
+        self.dialect = engine.dialect
         self.table: Table | None = None
         self.created = False  # prepare() created the table: a stored cursor does not describe its rows
         self._pending_index: Index | None = None
@@ -67,7 +67,7 @@ class Destination:
         """Create the table, or add the source's new columns to it; refuse changed or removed columns."""
         table = Table(self.name, MetaData(), *columns)
         try:
-            with write_transaction(self.store) as conn:
+            with write_transaction(self.engine) as conn:
                 inspector = inspect(conn)
                 if not inspector.has_table(self.name):
                     table.create(conn)
@@ -119,12 +119,12 @@ class Destination:
         (INDEX_DURING_FIRST_LOAD), and checkpoint SQLite's WAL."""
         try:
             if self._pending_index is not None:
-                with write_transaction(self.store) as conn:
+                with write_transaction(self.engine) as conn:
                     self._pending_index.create(conn, checkfirst=True)
                 logger.info("destination %s indexed on %s", self.name, self.cursor_field)
                 self._pending_index = None
             if self.dialect.name == "sqlite":
-                with self.store.connect() as conn:
+                with self.engine.connect() as conn:
                     conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
         except SQLAlchemyError as exc:
             raise StoreError(f"finishing the destination table {self.name!r} failed: {_reason(exc)}") from None

@@ -51,19 +51,22 @@ class _Unchanged(Exception):  # noqa: N818 - control flow, never raised out of t
     """A revisited batch whose rows all equal the store's: rolled back, so the data version stays."""
 
 
-class SyncEngine:
+class Syncer:
+    """Copies one source into one destination table of the app's database (`destination_engine`), a batch at a
+    time, each batch committed with the cursor."""
+
     def __init__(
         self,
-        store: Engine,
+        destination_engine: Engine,
         source: Source,
         destination: str,
         clock: Clock,
         cursor_name: str | None = None,
         around_batch: AroundBatch | None = None,
     ) -> None:
-        self.store = store
+        self.destination_engine = destination_engine
         self.source = source
-        self.destination = Destination(store, destination, source.keys, source.cursor_field)
+        self.destination = Destination(destination_engine, destination, source.keys, source.cursor_field)
         self.cursor_name = cursor_name or destination
         self.clock = clock
         self.around_batch = around_batch
@@ -71,19 +74,19 @@ class SyncEngine:
     def table(self) -> Table:
         """The destination table, created from the source's columns or widened by its new ones."""
         if self.destination.table is None:
-            self.destination.prepare(self.source.columns(self.store.dialect))
+            self.destination.prepare(self.source.columns(self.destination_engine.dialect))
         assert self.destination.table is not None
         return self.destination.table
 
     def read_cursor(self) -> tuple[dict[str, Any] | None, int]:
-        with self.store.connect() as conn:
+        with self.destination_engine.connect() as conn:
             row = conn.execute(
                 select(cursors.c.value, cursors.c.version).where(cursors.c.name == self.cursor_name)
             ).first()
         return (None, 0) if row is None else (row[0], int(row[1]))
 
     def reset(self) -> None:
-        reset_cursor(self.store, self.cursor_name, self.clock.now())
+        reset_cursor(self.destination_engine, self.cursor_name, self.clock.now())
 
     def run(self, batch_size: int, guard: Guard | None = None, progress: Progress | None = None) -> SyncResult:
         """Copy what changed since the stored cursor, batch by batch (each with its cursor, under `guard`).
@@ -104,7 +107,7 @@ class SyncEngine:
         rows = inserted = updated = batches = 0
         # One store connection for the run (a checkout and its liveness ping per batch cost a round trip each);
         # every batch is still its own transaction on it, and no transaction stays open between batches.
-        walk = self.source.read_batches(cursor, batch_size, self.store.dialect)
+        walk = self.source.read_batches(cursor, batch_size, self.destination_engine.dialect)
         # Closed on the way out, error or not: a source holds one connection for its walk, which a failed run's
         # traceback (which keeps this frame, and so the walk, alive) must not keep checked out.
         with self._connection() as conn, _closing(walk):
@@ -152,7 +155,8 @@ class SyncEngine:
             self._advance_cursor(conn, at[0], stored, self.clock.now())
             at[0] += 1
 
-        deleted = reconcile_deletes(self.store, self.destination.name, self.source, batch_size, with_cursor)
+        engine, table = self.destination_engine, self.destination.name
+        deleted = reconcile_deletes(engine, table, self.source, batch_size, with_cursor)
         return deleted, at[0]
 
     def _validate(self, batch: Batch) -> None:
@@ -170,7 +174,7 @@ class SyncEngine:
     @contextmanager
     def _connection(self) -> Iterator[Connection]:
         try:
-            held = self.store.connect()
+            held = self.destination_engine.connect()
         except SQLAlchemyError as exc:
             raise StoreError(f"connecting to the store for {self.destination.name!r} failed: {_reason(exc)}") from None
         with held:
@@ -179,7 +183,7 @@ class SyncEngine:
     @contextmanager
     def _transaction(self, held: Connection | None) -> Iterator[Connection]:
         if held is None:
-            with write_transaction(self.store) as conn:
+            with write_transaction(self.destination_engine) as conn:
                 yield conn
         else:
             with held.begin():

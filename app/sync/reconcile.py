@@ -39,7 +39,7 @@ class KeyedSource(Protocol):
 
 
 def reconcile_deletes(
-    store: Engine, destination: str, source: KeyedSource, batch_size: int = 5000, guard: Guard | None = None
+    engine: Engine, destination: str, source: KeyedSource, batch_size: int = 5000, guard: Guard | None = None
 ) -> int:
     """Delete the rows of `destination` whose key the source no longer has; returns how many were deleted.
 
@@ -47,7 +47,7 @@ def reconcile_deletes(
     beside the sync of the same table: a key is deleted only when the source lacks it at the moment it is
     looked up, and a row the source gains later is brought back by the next sync.
     """
-    walk = _KeyWalk(store, destination, source.keys)
+    walk = _KeyWalk(engine, destination, source.keys)
     size = max(1, min(batch_size, MAX_PARAMETERS // len(source.keys)))
     deleted = 0
     position: tuple[Any, ...] | None = None
@@ -55,10 +55,10 @@ def reconcile_deletes(
         found = walk.page(position, size)
         if not found:
             break
-        present = source.present_keys(found, store.dialect)
+        present = source.present_keys(found, engine.dialect)
         gone = [key for key in found if key not in present]
         if gone:
-            with write_transaction(store) as conn:
+            with write_transaction(engine) as conn:
                 if guard is not None:
                     guard(conn)
                 deleted += walk.delete(conn, gone)
@@ -73,9 +73,9 @@ def reconcile_deletes(
 class _KeyWalk:
     """The store's keys in key order, read and deleted as the driver holds them (no conversion either way)."""
 
-    def __init__(self, store: Engine, name: str, keys: tuple[str, ...]) -> None:
-        self.store = store
-        dialect = store.dialect
+    def __init__(self, engine: Engine, name: str, keys: tuple[str, ...]) -> None:
+        self.engine = engine
+        dialect = engine.dialect
         quote = dialect.identifier_preparer.quote
         self.marker = "?" if dialect.paramstyle == "qmark" else "%s"
         escape: Callable[[str], str] = (lambda s: s.replace("%", "%%")) if self.marker == "%s" else (lambda s: s)
@@ -95,16 +95,16 @@ class _KeyWalk:
         if after is not None:
             sql += f" WHERE {self.row_value} > {self._one()}"
         try:
-            with self.store.connect() as conn:
+            with self.engine.connect() as conn:
                 cursor = self._cursor(conn)
                 try:
                     cursor.execute(sql + self.order + str(int(limit)), params)
                     return [tuple(r) for r in cursor.fetchall()]
                 finally:
                     cursor.close()
-        except (SQLAlchemyError, self.store.dialect.loaded_dbapi.Error) as exc:
+        except (SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as exc:
             action = f"cannot read the keys of {self.name!r} in"
-            raise StoreError(describe(action, exc, self.store.url, store_role())) from None
+            raise StoreError(describe(action, exc, self.engine.url, store_role())) from None
 
     def delete(self, conn: Connection, keys: list[tuple[Any, ...]]) -> int:
         listed = ", ".join([self._one()] * len(keys))
@@ -115,9 +115,9 @@ class _KeyWalk:
             params = [v for k in keys for v in k]
             cursor.execute(f"DELETE FROM {self.table} WHERE {self.row_value} IN ({listed})", params)
             return int(cursor.rowcount)
-        except self.store.dialect.loaded_dbapi.Error as exc:
+        except self.engine.dialect.loaded_dbapi.Error as exc:
             action = f"cannot delete from {self.name!r} in"
-            raise StoreError(describe(action, exc, self.store.url, store_role())) from None
+            raise StoreError(describe(action, exc, self.engine.url, store_role())) from None
         finally:
             cursor.close()
 

@@ -17,7 +17,7 @@ __all__ = [
     "origin_word",
     "status_word",
     "t",
-    "trigger_word",
+    "reason_word",
     "zone_label",
     "zone_name",
 ]
@@ -615,7 +615,7 @@ def status_word(language: str, status: str | None) -> str:
     return t(language, key) if key in STRINGS["en"] else status
 
 
-def trigger_word(language: str, trigger: str | None) -> str:
+def reason_word(language: str, trigger: str | None) -> str:
     """What started a run (schedule, manual, catch-up, retry) in the UI's language ('—' when there is none)."""
     if not trigger:
         return DASH

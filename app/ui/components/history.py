@@ -8,7 +8,7 @@ import streamlit as st
 
 from app.core.scheduler import SyncScheduler
 from app.ui.formats import vega_locale
-from app.ui.text import DASH, STRINGS, local_time, number, status_word, t, trigger_word, zone_label
+from app.ui.text import DASH, STRINGS, local_time, number, reason_word, status_word, t, zone_label
 
 STATUSES = ["success", "failed", "timeout", "abandoned", "skipped", "running"]
 COLOURS = ["#2e7d32", "#c62828", "#ef6c00", "#6d4c41", "#9e9e9e", "#1565c0"]
@@ -63,7 +63,7 @@ def _runs_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
             t(lang, "col.id"): frame["id"],
             t(lang, "col.job"): frame["job_name"],
             t(lang, "col.status"): frame["status"].map(lambda s: status_word(lang, s)),
-            t(lang, "col.trigger"): frame["trigger"].map(lambda w: trigger_word(lang, w)),
+            t(lang, "col.reason"): frame["reason"].map(lambda w: reason_word(lang, w)),
             t(lang, "col.attempt"): frame["attempt"],
             t(lang, "col.started"): started,
             t(lang, "col.duration"): frame["duration_seconds"].map(lambda d: number(d, lang, 2)),
@@ -78,7 +78,7 @@ def _duration_chart(finished: pd.DataFrame, lang: str, zone: str) -> None:
     # Wall-clock times of the configured zone (the browser would convert aware times to its own zone), and
     # ticks at least a second apart: runs seconds apart otherwise get unreadable ".500" labels.
     # Only what the chart shows: a run's `result` (a dict of mixed types) cannot go through Arrow as is.
-    finished = finished[["id", "status", "trigger", "rows", "duration_seconds", "started_at"]]
+    finished = finished[["id", "status", "reason", "rows", "duration_seconds", "started_at"]]
     finished = finished.assign(
         started_at=finished["started_at"].dt.tz_localize(None),
         shown_status=finished["status"].map(lambda s: status_word(lang, s)),

@@ -26,7 +26,7 @@ def render_jobs(scheduler: SyncScheduler) -> None:
     rows = [
         {
             t(lang, "col.job"): j.name,
-            t(lang, "col.trigger"): j.trigger or f"every {j.interval_seconds:g}s",
+            t(lang, "col.trigger"): j.trigger or f"every {j.period_seconds:g}s",
             t(lang, "col.priority"): j.priority,
             t(lang, "col.state"): t(lang, "jobstate." + _state(j)),
             t(lang, "col.next_run"): local_time(j.next_run_at, zone, with_date=True, language=lang, now=now),

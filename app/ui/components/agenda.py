@@ -1,30 +1,30 @@
-"""Scheduler page: today's queue (every planned slot of every job, in order, and what happened to it)."""
+"""Scheduler page: today's agenda (every planned slot of every job, in order, and what happened to it)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from app.core.agenda import queue_counts
+from app.core.agenda import agenda_counts
 from app.core.scheduler import SyncScheduler
 from app.ui.text import DASH, number, status_word, t, zone_name
 
 
-def render_queue(scheduler: SyncScheduler) -> None:
+def render_agenda(scheduler: SyncScheduler) -> None:
     lang = scheduler.settings.ui_language
     st.subheader(t(lang, "queue"))
-    queue = scheduler.todays_queue()
-    if not queue:
+    entries = scheduler.todays_agenda()
+    if not entries:
         st.info(t(lang, "queue.none"))
         return
-    counts = queue_counts(queue)
+    counts = agenda_counts(entries)
     # two rows of three: six metrics side by side are cut at 1280 px in Portuguese
     cells = [*st.columns(3), *st.columns(3)]
     for column, (label, value) in zip(cells, counts.items(), strict=True):
         column.metric(status_word(lang, label), number(value, lang))
     zone = scheduler.settings.scheduler_timezone
     st.caption(t(lang, "queue.zone", zone=zone_name(zone, lang)))
-    frame = pd.DataFrame(queue)
+    frame = pd.DataFrame(entries)
     frame["time"] = pd.to_datetime(frame["planned_for"], utc=True).dt.tz_convert(zone).dt.strftime("%H:%M:%S")
     jobs = sorted(frame["job"].unique())
     picked = st.multiselect(t(lang, "queue.jobs"), jobs, key="fd_queue_jobs", placeholder=t(lang, "queue.all"))
