@@ -81,11 +81,11 @@ def test_an_old_database_gets_new_columns_in_place(sqlite_url: str) -> None:
     engine = create_engine(sqlite_url)
     migrations._baseline_metadata().create_all(engine)  # a database of a release before migrations
     with engine.begin() as conn:
-        conn.execute(text("ALTER TABLE jobs DROP COLUMN follow_up_attempt"))  # ... from before that column
+        conn.execute(text("ALTER TABLE jobs DROP COLUMN extra_attempt"))  # ... from before that column
     create_schema(engine)
     with engine.connect() as conn:
         columns = {row[1] for row in conn.execute(text("PRAGMA table_info(jobs)"))}
-    assert "follow_up_attempt" in columns and "follow_up_attempt" not in columns  # added, then renamed by 0002
+    assert "follow_up_attempt" in columns and "extra_attempt" not in columns  # added, then renamed by 0002
     engine.dispose()
 
 

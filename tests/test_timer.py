@@ -20,7 +20,7 @@ POLL = 5.0
 
 def state(name: str, next_run_at: datetime | None, interval: float = 600.0) -> JobState:
     values: dict[str, object] = {field.name: None for field in dataclasses.fields(JobState)}
-    values.update(name=name, description="", interval_seconds=interval, trigger="", depends_on=(), tags=())
+    values.update(name=name, description="", period_seconds=interval, trigger="", depends_on=(), tags=())
     values.update(timeout_seconds=30.0, max_retries=0, retry_backoff_seconds=10.0, priority=0, paused=False)
     values.update(job_paused=False, next_run_at=next_run_at, follow_up_reason="", follow_up_attempt=0, fence=0)
     return JobState(**values)  # type: ignore[arg-type]

@@ -39,13 +39,13 @@ def test_setting_origins_are_translated_rejected_ones_included() -> None:
     assert origin_word("en", "default (secrets value rejected)") == "default (secrets value rejected)"
 
 
-def test_the_scheduler_page_in_portuguese_has_no_english_run_triggers_or_job_origins(configure: Configure) -> None:
+def test_the_scheduler_page_in_portuguese_has_no_english_run_reasons_or_job_origins(configure: Configure) -> None:
     configure(UI_LANGUAGE="pt-BR")
     render("scheduler")
     wait_for_first_sync()
     at = render("scheduler")
     runs = table_with(at, "tentativa")
-    assert set(runs["gatilho"]) == {"agendada"}, runs["gatilho"].tolist()
+    assert set(runs["motivo"]) == {"agendada"}, runs["motivo"].tolist()
     jobs = table_with(at, "descrição")
     described = dict(zip(jobs["job"], jobs["descrição"], strict=True))
     expected = "Mantém em dia o conjunto de dados orders (a fonte de demonstração embutida)"
