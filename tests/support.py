@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
+
+import pytest
 
 from app.clock import Clock
 from app.config import Settings
@@ -66,3 +70,25 @@ def status_of(**fields: Any) -> JobStatus:
     base.update(job_paused=False, interval_minutes=15.0, trigger="", priority=0, depends_on=(), stale=False)
     base.update(timezone="UTC", data_version=0, requested=False, current_run=current)
     return JobStatus(**{**base, **fields})
+
+
+def alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie waiting for a reaper."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_until(
+    predicate: Callable[[], Any], what: str, timeout: float = 30.0, logs: Callable[[], str] = str, every: float = 0.05
+) -> Any:
+    """Poll `predicate` (real processes or servers, no clock to advance) until it is truthy; fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    pytest.fail(f"timed out after {timeout:g} s waiting for {what}\n{logs()}")

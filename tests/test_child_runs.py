@@ -21,19 +21,10 @@ from app.core import child
 from app.core.models import Job, Run, RunLog
 from app.core.scheduler import SyncScheduler
 from tests import child_jobs
-from tests.support import job, scheduler
+from tests.support import alive, job, scheduler
 
 runs, logs, jobs = Run.__table__, RunLog.__table__, Job.__table__
 GRACE = 1.0
-
-
-def alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie waiting for a reaper."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rpartition(")")[2].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def pids_of(s: SyncScheduler, job_name: str) -> list[int]:

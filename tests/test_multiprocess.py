@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, select
 
 from app.core.models import Run
 from tests.proc_worker import executions
+from tests.support import alive
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -44,15 +45,6 @@ def wait_for_line(proc: subprocess.Popen[str], marker: str, timeout: float) -> N
 
     threading.Thread(target=read, daemon=True).start()
     assert found.wait(timeout), f"process never printed {marker!r}"
-
-
-def alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie waiting for a reaper."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rpartition(")")[2].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 @pytest.mark.parametrize("isolation", ["thread", "process"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -27,7 +26,7 @@ from app.core.records import JobStatus
 from app.core.scheduler import SyncScheduler
 from app.ui.components.autorefresh import refresh_minutes
 from app.ui.components.scheduler_status import badge_state
-from tests.support import status_of
+from tests.support import status_of, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = {
@@ -88,13 +87,7 @@ def rendered_text(at: AppTest) -> str:
 
 
 def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+    return wait_until(predicate, what, timeout, every=0.1)
 
 
 def scheduler() -> SyncScheduler:

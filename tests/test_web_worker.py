@@ -30,6 +30,7 @@ from app.core.runner import RunContext
 from app.core.scheduler import JobDefinition, SyncScheduler, initialize_scheduler
 from app.core.store import REQUEST_CHANNEL, JobSpec
 from tests.browser_support import CHROMIUM_ARGS, VIEWPORT, clean_env, streamlit_process, tail
+from tests.support import wait_until
 from tests.test_ui import configure, render, rendered_text, toasts  # noqa: F401  # configure: a fixture
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -239,16 +240,6 @@ def worker_processes(count: int, env: dict[str, str], folder: Path, grace: float
             except subprocess.TimeoutExpired:
                 worker.process.kill()
                 worker.process.wait(timeout=10)
-
-
-def wait_until(predicate: Callable[[], Any], what: str, timeout: float, logs: Callable[[], str] = str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout:g} s waiting for {what}\n{logs()}")
 
 
 def owner_pid(owner: str) -> int:
