@@ -23,9 +23,9 @@ def table_with(at: Any, column: str) -> pd.DataFrame:
     return next(df.value for df in at.dataframe if column in df.value.columns)
 
 
-def test_every_run_trigger_has_its_word_in_both_languages() -> None:
-    for trigger in RunReason:
-        assert f"trigger.{trigger.value}" in STRINGS["en"] and f"trigger.{trigger.value}" in STRINGS["pt-BR"]
+def test_every_run_reason_has_its_word_in_both_languages() -> None:
+    for reason in RunReason:
+        assert f"reason.{reason.value}" in STRINGS["en"] and f"reason.{reason.value}" in STRINGS["pt-BR"]
     assert reason_word("pt-BR", "schedule") == "agendada"
     assert reason_word("pt-BR", "catch-up") == "recuperação"
     assert reason_word("en", "retry") == "retry"

@@ -200,10 +200,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "origin.secrets": "secrets",
         "origin.default": "default",
         "origin.rejected": "default ({origin} value rejected)",
-        "trigger.schedule": "schedule",
-        "trigger.manual": "manual",
-        "trigger.catch-up": "catch-up",
-        "trigger.retry": "retry",
+        "reason.schedule": "schedule",
+        "reason.manual": "manual",
+        "reason.catch-up": "catch-up",
+        "reason.retry": "retry",
         "col.default": "default",
         "col.alert": "alert",
         "col.detail": "detail",
@@ -488,10 +488,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "origin.secrets": "secrets",
         "origin.default": "padrão",
         "origin.rejected": "padrão (valor de {origin} recusado)",
-        "trigger.schedule": "agendada",
-        "trigger.manual": "manual",
-        "trigger.catch-up": "recuperação",
-        "trigger.retry": "nova tentativa",
+        "reason.schedule": "agendada",
+        "reason.manual": "manual",
+        "reason.catch-up": "recuperação",
+        "reason.retry": "nova tentativa",
         "col.default": "padrão",
         "col.alert": "alerta",
         "col.detail": "detalhe",
@@ -607,20 +607,20 @@ def t(language: str, key: str, **values: object) -> str:
     return table.get(key, STRINGS["en"][key]).format(**values)
 
 
+def _word(language: str, kind: str, value: str) -> str:
+    """A stored word (a status, a reason, an origin) in the UI's language; a word we have no text for as is."""
+    key = f"{kind}.{value}"
+    return t(language, key) if key in STRINGS["en"] else value
+
+
 def status_word(language: str, status: str | None) -> str:
     """A run's or a queue slot's status in the UI's language ('—' when there is none)."""
-    if not status:
-        return DASH
-    key = f"status.{status}"
-    return t(language, key) if key in STRINGS["en"] else status
+    return _word(language, "status", status) if status else DASH
 
 
-def reason_word(language: str, trigger: str | None) -> str:
+def reason_word(language: str, reason: str | None) -> str:
     """What started a run (schedule, manual, catch-up, retry) in the UI's language ('—' when there is none)."""
-    if not trigger:
-        return DASH
-    key = f"trigger.{trigger}"
-    return t(language, key) if key in STRINGS["en"] else trigger
+    return _word(language, "reason", reason) if reason else DASH
 
 
 def origin_word(language: str, origin: str) -> str:
@@ -629,5 +629,4 @@ def origin_word(language: str, origin: str) -> str:
     rejected = re.fullmatch(r"default \((\w+) value rejected\)", origin)
     if rejected:
         return t(language, "origin.rejected", origin=origin_word(language, rejected.group(1)))
-    key = f"origin.{origin}"
-    return t(language, key) if key in STRINGS["en"] else origin
+    return _word(language, "origin", origin)
