@@ -53,10 +53,14 @@ def preload(modules: Iterable[str]) -> None:
         PROCESSES.set_forkserver_preload(sorted(names))
 
 
+def module_of(value: Any) -> str:
+    """The module a function (or the function a `functools.partial` wraps) or an object's class is defined in."""
+    return str(getattr(getattr(value, "func", value), "__module__", "") or "")
+
+
 def unpicklable(value: Any) -> str | None:
     """Why `value` cannot be sent to a child process, or None when it can."""
-    module = getattr(getattr(value, "func", value), "__module__", None)
-    if module in ("__main__", "__mp_main__"):  # a run's process never re-runs the app's main script
+    if module_of(value) in ("__main__", "__mp_main__"):  # a run's process never re-runs the app's main script
         return "it is defined in the main script, not in an importable module"
     try:
         pickle.dumps(value)

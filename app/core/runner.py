@@ -7,7 +7,6 @@ This is the one place that catches every exception of a job (it records the run 
 from __future__ import annotations
 
 import logging
-import pickle
 import threading
 import time
 from collections.abc import Iterable
@@ -187,12 +186,12 @@ class Runner:
     def _clock_for_child(self) -> Clock:
         """The injected clock when it pickles (a copy), else the system clock."""
         if self._child_clock is None:
-            try:
-                pickle.dumps(self.clock)
-                self._child_clock = self.clock
-            except Exception:  # noqa: BLE001 - e.g. a test clock holding a lock
-                logger.debug("the clock %r does not pickle: runs in child processes use the system clock", self.clock)
-                self._child_clock = SystemClock()
+            why = unpicklable(self.clock)  # e.g. a test clock holding a lock
+            if why is not None:
+                logger.debug(
+                    "the clock %r cannot go to a child process (%s): runs there use the system clock", self.clock, why
+                )
+            self._child_clock = SystemClock() if why is not None else self.clock
         return self._child_clock
 
     def _log_failure(self, claim: Claim, error: str, failure: Failure) -> None:

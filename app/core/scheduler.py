@@ -97,7 +97,9 @@ class SyncScheduler:
             kill_grace_seconds=self.settings.run_kill_grace_seconds,
         )
         if self.settings.run_isolation == "process":
-            child.preload([*(_module_of(d.func) for d in self.definitions.values()), *_driver_modules(self.engine)])
+            child.preload(
+                [*(child.module_of(d.func) for d in self.definitions.values()), *_driver_modules(self.engine)]
+            )
         check_dependencies(self.definitions.values())
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -468,11 +470,6 @@ def _driver_modules(engine: Engine) -> list[str]:
     """The database driver and its SQLAlchemy dialect (a run's process connects at once: import them once)."""
     dbapi = getattr(engine.dialect, "dbapi", None)
     return [type(engine.dialect).__module__, *([dbapi.__name__] if dbapi is not None else [])]
-
-
-def _module_of(func: Any) -> str:
-    """The module a job function (or the function a `functools.partial` wraps) is defined in."""
-    return str(getattr(getattr(func, "func", func), "__module__", "") or "")
 
 
 def default_jobs(settings: Settings) -> list[JobDefinition]:
