@@ -70,6 +70,7 @@ mutate ui-run-reason-untranslated app/ui/components/history.py 'frame["reason"].
 mutate ui-job-origin-untranslated app/ui/components/jobs.py '                values["origin"] = _origin(values["origin"], lang)' '                pass' tests/test_ui_review.py
 mutate ui-setting-origin-untranslated pages/2_Settings.py '{name: origin_word(lang, value) if name == "origin" else plain(value)' '{name: plain(value)' tests/test_ui_review.py
 mutate settings-booleans-as-python app/config.py '        return "true" if value else "false"' '        return str(value)' tests/test_ui_review.py
+mutate badge-progress-sleeps app/ui/components/scheduler_status.py '        running_box(shown_view.progress)' '        st.status(shown_view.progress, state="running")' tests/test_layers.py -k sleeps
 mutate ui-emoji-dot app/ui/components/datasets.py '"info": ":blue[●]",' '"info": "🔵",' tests/test_ui_review.py -k sidebar
 mutate run-log-line-hides-the-process app/core/child.py '        return f"in process {self.pid}" if self.pid is not None' '        return "in a thread" if self.pid is not None' tests/test_child_runs.py -k "progress_log_lines and sqlite"
 mutate run-wait-timeout-exits-0 app/cli.py '        sys.exit(EXIT_FAILED)

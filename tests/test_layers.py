@@ -83,3 +83,47 @@ def test_the_check_sees_an_apscheduler_import() -> None:
     assert imports_apscheduler(TIMER.read_text(encoding="utf-8")), "the timer itself imports APScheduler"
     source = "import apscheduler\nfrom apscheduler.triggers.interval import IntervalTrigger\nimport apschedulerx\n"
     assert imports_apscheduler(source) == [1, 2]
+
+
+# -- nothing a page draws on every beat sleeps (issue 14 item 2) ---------------------------------------------
+# `st.status()` sleeps 50 ms on every call (so that an update() right after reaches the browser). Drawn in the
+# badge and the progress area on every beat of a run, it was most of what a page cost while a sync ran
+# (bench/pages_during_sync.py: the badge went from 10 to 66 ms). `running_box` draws the same spinner box.
+SLEEPING_ELEMENTS = {"status"}
+
+
+def sleeping_calls(source: str) -> list[tuple[int, str]]:
+    """(line, name) of every `st.status(...)` (or `something.status(...)` on a container) in a module."""
+    return [
+        (node.lineno, node.func.attr)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in SLEEPING_ELEMENTS
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id in {"st", "box", "left", "right", "col", "container"}
+    ]
+
+
+@pytest.mark.parametrize("path", CALLERS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_page_draws_an_element_that_sleeps(path: Path) -> None:
+    found = sleeping_calls(path.read_text(encoding="utf-8"))
+    assert not found, f"{path.relative_to(ROOT)} draws st.status (it sleeps 50 ms per call; use running_box): {found}"
+
+
+def test_the_check_sees_st_status() -> None:
+    assert sleeping_calls('st.status("Syncing", state="running")\nscheduler.status()\n') == [(1, "status")]
+
+
+def test_running_box_draws_a_spinner_box() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    def page() -> None:
+        from app.ui.components.scheduler_status import running_box
+
+        running_box("Syncing · 5,000 rows").write("batch 1")
+
+    at = AppTest.from_function(page).run()
+    assert not at.exception
+    [box] = at.expander
+    assert (box.label, box.proto.icon, box.proto.expanded) == ("Syncing · 5,000 rows", "spinner", False)

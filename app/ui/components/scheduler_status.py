@@ -7,6 +7,7 @@ import hmac
 from datetime import datetime, timedelta, timezone
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from app.config import Settings
 from app.core.records import JobStatus
@@ -86,7 +87,7 @@ def _badge() -> None:
     if status.state != "running" or len(pairs) <= 1 or shown_view.syncing:
         getattr(st, shown_view.kind)(shown_view.badge, icon=BADGE_ICONS[shown_view.phase])
     if shown_view.progress:
-        st.status(shown_view.progress, state="running")  # never a ✓ while the run goes on
+        running_box(shown_view.progress)  # never a ✓ while the run goes on
     if len(pairs) > 1 or status.state != "running":
         pressed = datasets_ui.render_sidebar_datasets(scheduler, lang, pairs)
     elif pressed := st.button(t(lang, "sync_now"), icon=":material/sync:", key="fd_sidebar_sync", width="stretch"):
@@ -94,6 +95,14 @@ def _badge() -> None:
     if pressed:
         st.session_state[SYNCING_KEY] = True
         st.rerun()  # the badge beats every second while the run goes on
+
+
+def running_box(label: str) -> DeltaGenerator:
+    """A collapsed box with a spinner for a run in progress: what `st.status(state="running")` draws, without
+    the 50 ms `st.status` sleeps on every call (so that an `update()` right after it reaches the browser;
+    these boxes are never updated, they are drawn anew on the next beat). That sleep was most of what the badge
+    and every page cost while a run went on (bench/pages_during_sync.py)."""
+    return st.expander(label, icon="spinner")
 
 
 def _fragment_rerun() -> bool:
@@ -347,13 +356,11 @@ def _progress_body(lang: str) -> None:
     if run is None:
         if handle is None:
             st.rerun()  # the run ended between two polls: refresh the page's data
-        st.status(t(lang, "progress.waiting"), state="running")
+        running_box(t(lang, "progress.waiting"))
         return
     if run.status == "running":
-        # the same words as the badge; a box that is not a `with` block keeps its spinner (no ✓ mid-run)
-        box = st.status(
-            freshness.view(dataclasses.replace(status, current_run=run), lang).progress or "", state="running"
-        )
+        # the same words as the badge
+        box = running_box(freshness.view(dataclasses.replace(status, current_run=run), lang).progress or "")
         if run.progress:
             box.write(str(run.progress))
         return
