@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app.errors import AppError
-from app.ui import resources
+from app.ui import data, resources
 from app.ui.components.autorefresh import render_smart_refresh
 from app.ui.components.dashboard import demo_dataset, render_dashboard
 from app.ui.components.datasets import render_data_page
@@ -24,7 +24,7 @@ if demo is None:
     render_data_page()
     st.stop()
 try:
-    status = resources.get_scheduler().get_status(demo.job)
+    status = data.status_this_run(demo.job)
 except AppError as exc:
     render_app_error(exc, settings.ui_language)
     st.stop()

@@ -349,6 +349,7 @@ class Settings:
     admin_password: str = setting("", _password, secret=Secrecy.VALUE, guard=True)
     admin_users: tuple[str, ...] = setting((), _admin_users, guard=True)
     ui_language: str = setting("en", _choice(*LANGUAGES))
+    reread_during_sync_seconds: float = setting(5.0, _number(0, 3600))
     smtp_host: str = setting("", _host)
     smtp_port: int = setting(587, _integer(1, 65535))
     smtp_tls: str = setting("starttls", _choice(*SMTP_TLS_MODES))

@@ -85,3 +85,10 @@ mutate renames-by-batch-copy app/core/migrations/versions/0002_one_word_per_conc
 mutate a-rename-left-out app/core/migrations/versions/0002_one_word_per_concept.py '    ("jobs", "extra_at", "follow_up_at"),
 ' '' tests/test_migrations.py -k baseline_revision
 mutate cli-run-shape-drops-the-trigger-key app/shapes.py ', "trigger": run.reason}' '}' tests/test_cli.py -k json_shapes
+# pages while a sync runs (issue 14 item 2): one status read per script run, versions paced during a run
+mutate pages-read-status-per-call app/ui/data.py '    if run is None:
+        return scheduler.get_status(job)' '    if True:
+        return scheduler.get_status(job)' tests/test_ui.py -k reads_each_status
+mutate pages-requery-every-commit app/ui/data.py '    used = {str(s.job): paced(s, every) for s in found}' '    used = {str(s.job): int(s.data_version) for s in found}' tests/test_ui.py -k versions_are_paced
+mutate pace-never-holds app/ui/data.py '                    return kept[0]  # a run goes on' '                    pass  # a run goes on' tests/test_ui.py -k pages_move_on
+mutate pace-holds-after-the-run app/ui/data.py '            if status.current_run is not None and every > 0' '            if every > 0' tests/test_ui.py -k pages_move_on

@@ -5,6 +5,7 @@ cursor of each dataset's sync): a finished sync refreshes exactly the caches tha
 nothing else re-queries. A page in 20 lines::
 
     import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
     from app.ui import data
 
     data.page("Events", datasets=["events"])           # title, navigation, live badge, Sync now
@@ -23,12 +24,15 @@ same name).
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from app.config import Settings
 from app.core.database import get_engine
@@ -41,6 +45,7 @@ from app.ui.text import human_age, local_time, t
 
 T = TypeVar("T")
 PAGE_DATASETS_KEY = "fd_page_datasets"
+STATUS_MEMO_KEY = "fd_statuses_this_run"
 __all__ = [
     "Freshness",
     "compute",
@@ -92,27 +97,84 @@ def dataset(name: str) -> DatasetConfig:
 
 
 def versions(names: Iterable[str] | None = None) -> tuple[int, ...]:
-    """The data version of each named dataset (all when None): what the caches here are keyed on."""
-    scheduler = resources.get_scheduler()
+    """The data version of each named dataset (all when None): what the caches here are keyed on.
+
+    While a run of a dataset is in progress every committed batch is a new version; pages move on to it at
+    most every REREAD_DURING_SYNC_SECONDS (`paced`), so that a page rerun during a long sync reads its caches
+    instead of querying again. Once the run ends the version is the committed one: a finished sync refreshes
+    exactly what changed."""
     chosen = [dataset(n) for n in names] if names is not None else list(datasets())
-    found = [scheduler.get_status(d.job) for d in chosen]
-    shown(found)
-    return tuple(int(status.data_version) for status in found)
+    found = [status_this_run(d.job) for d in chosen]
+    every = resources.get_settings().reread_during_sync_seconds
+    used = {str(s.job): paced(s, every) for s in found}
+    shown(found, used)
+    return tuple(used[str(s.job)] for s in found)
 
 
-def shown(found: Sequence[JobStatus]) -> None:
+class Pace:
+    """Per process (every session reads the same caches): the version pages read for each job while its run
+    is in progress, and when they moved on to it (monotonic seconds)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: dict[str, tuple[int, float]] = {}
+
+    def version(self, status: JobStatus, every: float, now: float) -> int:
+        job, committed = str(status.job), int(status.data_version)
+        with self._lock:
+            kept = self._kept.get(job)
+            if status.current_run is not None and every > 0 and kept is not None and kept[0] != committed:
+                if now - kept[1] < every:
+                    return kept[0]  # a run goes on: the last version read, until `every` seconds passed
+            if kept is None or kept[0] != committed:
+                self._kept[job] = (committed, now)
+            return committed
+
+
+PACE = Pace()
+
+
+def paced(status: JobStatus, every: float) -> int:
+    """The version a page reads for this status: the committed one, except while a run is in progress."""
+    return PACE.version(status, every, time.monotonic())
+
+
+def status_this_run(job: str) -> JobStatus:
+    """The job's status, read once per script run (a page's cached reads each ask for the versions: the
+    dashboard's five asked five times, six queries each). A fragment's own rerun is a run of its own."""
+    scheduler = resources.get_scheduler()
+    run = _script_run()
+    if run is None:
+        return scheduler.get_status(job)
+    memo: tuple[object, dict[str, JobStatus]] | None = st.session_state.get(STATUS_MEMO_KEY)
+    if memo is None or memo[0] is not run:
+        memo = (run, {})
+        st.session_state[STATUS_MEMO_KEY] = memo
+    if job not in memo[1]:
+        memo[1][job] = scheduler.get_status(job)
+    return memo[1][job]
+
+
+def _script_run() -> object | None:
+    """An object that is new for every script run (full or fragment) of this session, or None outside one:
+    Streamlit gives each run a new `cursors` dict when it resets the run's context."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return None if ctx is None else ctx.cursors
+
+
+def shown(found: Sequence[JobStatus], used: Mapping[str, int] | None = None) -> None:
     """What this page run draws: the data versions (and whether a run was in progress), so that the badge's
     beat redraws the page once a sync commits or ends instead of leaving old numbers beside a new badge."""
     from app.ui.components.scheduler_status import SYNCING_KEY, remember_versions
 
-    remember_versions({str(s.job): int(s.data_version) for s in found})
+    remember_versions({str(s.job): int(s.data_version) for s in found} | dict(used or {}))
     if any(s.current_run for s in found):
         st.session_state[SYNCING_KEY] = True
 
 
 def freshness(name: str) -> Freshness:
     ds = dataset(name)
-    status = resources.get_scheduler().get_status(ds.job)
+    status = status_this_run(ds.job)
     shown([status])
     return freshness_of(ds, status, resources.get_settings().ui_language)
 

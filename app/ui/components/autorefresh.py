@@ -10,7 +10,7 @@ import streamlit as st
 from streamlit_autorefresh import st_autorefresh
 
 from app.errors import AppError
-from app.ui import resources
+from app.ui import data, resources
 from app.ui.text import human_age, t
 
 HIGH_TRAFFIC_FACTOR = 2
@@ -30,7 +30,7 @@ def render_smart_refresh(page_name: str, high_traffic: bool = False, interval_mi
         return False
     try:
         scheduler = resources.get_scheduler()
-        status = scheduler.get_status(resources.primary_job())
+        status = data.status_this_run(resources.primary_job())
     except AppError:
         return False  # the page's own status area explains the database problem
     # this process's timer, not the job's state: a paused job (or Stop) does not mean "not running here"

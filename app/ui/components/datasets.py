@@ -33,12 +33,12 @@ DOTS = {
 }
 
 
-def statuses(scheduler: SyncScheduler, chosen: tuple[DatasetConfig, ...]) -> list[tuple[DatasetConfig, Any]]:
-    """(dataset, status dict) for each dataset whose job exists, worst freshness first."""
+def statuses(chosen: tuple[DatasetConfig, ...]) -> list[tuple[DatasetConfig, Any]]:
+    """(dataset, status) for each dataset whose job exists, worst freshness first (read once per run)."""
     found = []
     for ds in chosen:
         try:
-            found.append((ds, scheduler.get_status(ds.job)))
+            found.append((ds, data.status_this_run(ds.job)))
         except AppError:
             continue  # a dataset left out of the catalogue (bad trigger): the Settings page says why
     return sorted(found, key=lambda pair: LEVEL_ORDER[data.freshness_of(pair[0], pair[1]).level])
@@ -143,7 +143,7 @@ def render_data_page() -> None:
     lang = settings.ui_language
     try:
         scheduler = resources.get_scheduler()
-        pairs = {ds.name: status for ds, status in statuses(scheduler, settings.datasets)}
+        pairs = {ds.name: status for ds, status in statuses(settings.datasets)}
         data.shown(list(pairs.values()))  # the badge redraws the page when one of these moves on
     except AppError as exc:
         st.error(t(lang, "db_error", error=str(exc)))

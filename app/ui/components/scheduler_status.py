@@ -14,7 +14,7 @@ from app.core.records import JobStatus
 from app.core.scheduler import SyncScheduler
 from app.core.slots import cooldown_left
 from app.errors import AppError, ConfigError
-from app.ui import resources
+from app.ui import data, resources
 from app.ui.components import datasets as datasets_ui
 from app.ui.components import freshness
 from app.ui.text import human_age, local_time, number, percent, status_word, t, zone_label
@@ -54,8 +54,8 @@ def _badge() -> None:
     lang = settings.ui_language
     try:
         scheduler = resources.get_scheduler()
-        status = scheduler.get_status(resources.primary_job())
-        pairs = datasets_ui.statuses(scheduler, settings.datasets)
+        status = data.status_this_run(resources.primary_job())
+        pairs = datasets_ui.statuses(settings.datasets)
     except AppError as exc:
         # the page's main area shows the whole message; a cut-off copy here only adds noise
         key = "badge.config" if isinstance(exc, ConfigError) else "badge.error"
@@ -162,7 +162,7 @@ def render_data_as_of(status: JobStatus, language: str) -> None:
 
 def _as_of(job: str, language: str) -> None:
     try:
-        status = resources.get_scheduler().get_status(job)
+        status = data.status_this_run(job)
     except AppError:
         return  # the page says what is wrong
     polled = [h.poll() for h in datasets_ui.pending_requests()]
