@@ -82,9 +82,19 @@ def _daily(engine: Engine, regions: tuple[str, ...] = (), statuses: tuple[str, .
     return pd.DataFrame([r for r in rows if r["day"] in shown], columns=["day", "region", "revenue"])
 
 
-def _recent(engine: Engine, regions: tuple[str, ...], statuses: tuple[str, ...], tz_name: str) -> pd.DataFrame:
-    table = pd.DataFrame(orders.recent(engine, regions, statuses))
-    return _local_times(table.drop(columns=["deleted"], errors="ignore"), tz_name)
+def _recent(
+    engine: Engine, regions: tuple[str, ...], statuses: tuple[str, ...], tz_name: str, lang: str
+) -> pd.DataFrame:
+    """The latest updated orders as the table shows them: local times, status words and amounts in the
+    language's format, no raw None (formatted once per data version, not on every rerun: 500 amounts through
+    Babel were an eighth of a dashboard rerun)."""
+    table = _local_times(pd.DataFrame(orders.recent(engine, regions, statuses)), tz_name)
+    table = table.drop(columns=["deleted"], errors="ignore")
+    if "status" in table:
+        table = table.assign(status=table["status"].map(lambda s: _order_status(s, lang)))
+    if "amount" in table:  # "1.980,90" in pt-BR like the KPIs (the grid would format for the browser's locale)
+        table = table.assign(amount=table["amount"].map(lambda a: number(a, lang, 2)))
+    return table.apply(lambda c: c.fillna("—") if c.dtype == object else c)  # never a raw None
 
 
 def _chart_spec(lang: str) -> dict[str, Any]:
@@ -153,16 +163,13 @@ def render_dashboard(
     daily = data.compute(_daily, *chosen, datasets=on)
     if not daily.empty:
         st.vega_lite_chart(daily, _chart_spec(lang), width="stretch")
-    table = data.compute(_recent, *chosen, tz_name, datasets=on)
+    table = data.compute(_recent, *chosen, tz_name, lang, datasets=on)
     st.caption(t(lang, "dash.latest", count=number(len(table), lang)))
     _orders_table(table, lang, tz_name)
 
 
 def _orders_table(table: pd.DataFrame, lang: str, tz_name: str) -> None:
-    if "status" in table:
-        table = table.assign(status=table["status"].map(lambda s: _order_status(s, lang)))
-    if "amount" in table:  # "1.980,90" in pt-BR like the KPIs (the grid would format for the browser's locale)
-        table = table.assign(amount=table["amount"].map(lambda a: number(a, lang, 2)))
+    """The table `_recent` made, with translated column labels and times in `tz_name`."""
     zone = zone_label(tz_name, datetime.now(timezone.utc), lang)
     stamp = "DD/MM/YYYY HH:mm" if lang == "pt-BR" else "YYYY-MM-DD HH:mm"
     labels = {
@@ -176,7 +183,6 @@ def _orders_table(table: pd.DataFrame, lang: str, tz_name: str) -> None:
     }
     for name in ("channel", "product", "quantity"):
         labels[name] = st.column_config.Column(t(lang, f"col.{name}"))
-    table = table.apply(lambda c: c.fillna("—") if c.dtype == object else c)  # never a raw None
     # what an analyst reads first comes first: amount and status are never the columns cut off at 1280 px
     first = ["id", "status", "amount", "region", "customer", "product", "updated_at", "created_at"]
     order = [c for c in first if c in table] + [c for c in table.columns if c not in first]
