@@ -84,3 +84,7 @@ mutate renames-by-batch-copy app/core/migrations/versions/0002_one_word_per_conc
 mutate a-rename-left-out app/core/migrations/versions/0002_one_word_per_concept.py '    ("jobs", "extra_at", "follow_up_at"),
 ' '' tests/test_migrations.py -k baseline_revision
 mutate cli-run-shape-drops-the-trigger-key app/shapes.py ', "trigger": run.reason}' '}' tests/test_cli.py -k json_shapes
+# Health and status from the heartbeats (fixes, items 1-2): a clean stop counts at once; a CLI is no scheduler.
+mutate a-stopped-beat-counts-as-running app/core/status.py '            select(func.max(instances.c.heartbeat_at)).where(instances.c.state == "running")' '            select(func.max(instances.c.heartbeat_at))' tests/test_cli.py -k health
+mutate a-stopped-beat-reads-as-silent app/core/status.py '    if newest is not None and newest[2] in ("stopped", "hibernating"):' '    if newest is not None and newest[2] in ("hibernating",):' tests/test_cli.py -k health
+mutate a-tick-without-timer-beats app/core/scheduler.py '        state = self.state_name if self.timer_running else None' '        state = self.state_name' tests/test_cli.py -k health

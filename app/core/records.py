@@ -178,6 +178,25 @@ class AgendaEntry:
 
 
 @dataclass(frozen=True)
+class Scheduling:
+    """Whether any scheduler process schedules now, from every process's heartbeat (see status.scheduling).
+
+    `state`: running (one beat "running" recently), stopped (the newest beat is a clean stop), hibernating
+    (the newest beat says so), silent (the newest beat is "running" but old, or nobody ever beat). The
+    newest beat's process and time (None when nobody ever beat) name who went quiet and since when.
+    """
+
+    state: str
+    last_beat_at: datetime | None
+    last_instance: str | None
+
+    @property
+    def since(self) -> datetime | None:
+        """Since when nobody schedules (None while one does)."""
+        return None if self.state == "running" else self.last_beat_at
+
+
+@dataclass(frozen=True)
 class InstanceBeat:
     """A scheduler process's latest heartbeat (``scheduler_instances``)."""
 

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, Table, case, func, select
 
 from app.config import Settings
 from app.core.models import Instance, Job, Run, RunLog, RunStatus, SchedulerState, SyncCursor
-from app.core.records import InstanceBeat, JobState, JobStatus, RunLogLine, RunRecord, SuccessRate
+from app.core.records import InstanceBeat, JobState, JobStatus, RunLogLine, RunRecord, Scheduling, SuccessRate
 from app.core.slots import is_stale
 from app.errors import UnknownJobError
 
@@ -43,6 +43,23 @@ RUN_FIELDS = (
 def silent_after(settings: Settings) -> timedelta:
     """How long without a heartbeat before a scheduler counts as silent (three missed ticks, >= 30 s)."""
     return timedelta(seconds=max(3 * settings.scheduler_poll_seconds, 30.0))
+
+
+def scheduling(
+    running_at: datetime | None,
+    newest: tuple[str, datetime, str] | None,
+    now: datetime,
+    silent: timedelta,
+) -> Scheduling:
+    """Whether any process schedules now: one beat "running" within `silent` (`running_at`, the newest such
+    beat), else what the newest beat of all (`newest`: id, time, state) says. A clean stop counts at once:
+    a process that beat "stopped" schedules nothing, however recent that beat."""
+    last_id, last_at = (None, None) if newest is None else newest[:2]
+    if running_at is not None and now - running_at <= silent:
+        return Scheduling("running", last_at, last_id)
+    if newest is not None and newest[2] in ("stopped", "hibernating"):
+        return Scheduling(newest[2], last_at, last_id)
+    return Scheduling("silent", last_at, last_id)
 
 
 class StatusReader:
@@ -171,6 +188,23 @@ class StatusReader:
             query = query.where(run_logs.c.run_id == run_id)
         with self.engine.connect() as conn:
             return [RunLogLine.from_row(r) for r in conn.execute(query).mappings()]
+
+    def scheduling(self, now: datetime) -> Scheduling:
+        """What the scheduler processes' heartbeats say about scheduling now (two index lookups)."""
+        with self.engine.connect() as conn:
+            return self._scheduling_in(conn, now)
+
+    def _scheduling_in(self, conn: Connection, now: datetime) -> Scheduling:
+        running_at = conn.execute(
+            select(func.max(instances.c.heartbeat_at)).where(instances.c.state == "running")
+        ).scalar()
+        newest = conn.execute(
+            select(instances.c.id, instances.c.heartbeat_at, instances.c.state)
+            .order_by(instances.c.heartbeat_at.desc())
+            .limit(1)
+        ).first()
+        beat = None if newest is None else (str(newest.id), newest.heartbeat_at, str(newest.state))
+        return scheduling(running_at, beat, now, silent_after(self.settings))
 
     def instances(self, limit: int = 20) -> list[InstanceBeat]:
         """The scheduler processes that beat most recently, newest first."""
