@@ -228,7 +228,7 @@ def datasets(obj: Context) -> None:
 @click.option("--job", default=None, help="A job or a dataset's name (default: the first dataset's sync job).")
 @click.pass_obj
 def status(obj: Context, job: str | None) -> None:
-    """How fresh the data is, the last and next run."""
+    """How fresh the data is, the last and next run; the state is what the scheduler processes' heartbeats say."""
     job = obj.job(job)
     try:
         data = obj.scheduler.get_status(job, seen_by="cli")
@@ -238,8 +238,14 @@ def status(obj: Context, job: str | None) -> None:
     paused = [
         p for p, on in (("scheduler paused by Stop", data.scheduler_paused), ("job paused", data.job_paused)) if on
     ]
+    state = data.state
+    if data.silent_since:
+        state += f" since {data.silent_since}"
+    elif state == "silent":
+        state += " (no scheduler has ever run)"
     lines = [
         f"job:          {data.job} ({', '.join(paused) if paused else 'active'})",
+        f"state:        {state}",
         f"trigger:      {data.trigger or str(data.interval_minutes) + ' min'}",
         f"last run:     {data.last_run or '-'} {data.last_result or ''}",
         f"last success: {data.last_success_at or '-'} (data {'-' if age is None else f'{age:.0f} s'} old)",

@@ -27,7 +27,7 @@ mutate request-run-without-notify app/core/store.py '                conn.execut
 mutate web-role-runs-requests-itself app/core/scheduler.py '        return self.worker or self.settings.scheduler_role != "web"' '        return True' tests/test_web_worker.py -k never_runs_it_itself
 mutate web-dispatch-unguarded app/core/dispatch.py '        if not self.executes_runs():  # the last guard of the web role: whatever calls this, runs happen in workers
             return outcomes' '' tests/test_web_worker.py -k never_runs_it_itself
-mutate web-status-ignores-worker-heartbeats app/core/status.py '            state = "running" if not silent and beat_state == "running" else "silent"' '            pass' tests/test_web_worker.py -k follows_the_workers
+mutate web-status-ignores-worker-heartbeats app/core/status.py '            state = "running" if found.state == "running" else "silent"' '            pass' tests/test_web_worker.py -k follows_the_workers
 mutate worker-hibernates app/core/hibernation.py '        if self.worker:
             return False  # a worker' '        if False:
             return False  # a worker' tests/test_web_worker.py -k never_hibernates
@@ -88,3 +88,5 @@ mutate cli-run-shape-drops-the-trigger-key app/shapes.py ', "trigger": run.reaso
 mutate a-stopped-beat-counts-as-running app/core/status.py '            select(func.max(instances.c.heartbeat_at)).where(instances.c.state == "running")' '            select(func.max(instances.c.heartbeat_at))' tests/test_cli.py -k health
 mutate a-stopped-beat-reads-as-silent app/core/status.py '    if newest is not None and newest[2] in ("stopped", "hibernating"):' '    if newest is not None and newest[2] in ("hibernating",):' tests/test_cli.py -k health
 mutate a-tick-without-timer-beats app/core/scheduler.py '        state = self.state_name if self.timer_running else None' '        state = self.state_name' tests/test_cli.py -k health
+mutate cli-status-is-its-own-word app/core/scheduler.py 'None if seen_by else self.state_name' 'seen_by or self.state_name' tests/test_web_worker.py -k cli_status_follows
+mutate cli-stopped-without-since app/core/status.py 'if state == "silent" or (local_state is None and state == "stopped") else None' 'if state == "silent" else None' tests/test_web_worker.py -k cli_status_follows

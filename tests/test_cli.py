@@ -47,6 +47,21 @@ def test_run_wait_then_status_history_and_health(tmp_path: Path) -> None:
     assert health == {"healthy": False, "problems": ["no scheduler has ever run"]}  # the CLI's run is none
 
 
+def test_status_says_what_the_workers_heartbeats_say_not_cli(tmp_path: Path) -> None:
+    before = json.loads(cli(tmp_path, "--json", "status").stdout)
+    assert (before["state"], before["running"], before["silent_since"]) == ("silent", False, None)
+    engine = create_engine(f"sqlite:///{tmp_path / 'fd.db'}")
+    beats, now = InstanceStore(engine), SystemClock().now()
+    beats.beat("worker-1", now, "running", 0)
+    running = json.loads(cli(tmp_path, "--json", "status").stdout)
+    assert (running["state"], running["running"], running["silent_since"]) == ("running", True, None)
+    assert running.keys() == before.keys()  # the same JSON keys as ever
+    beats.beat("worker-1", now + timedelta(seconds=1), "stopped", 0)
+    stopped = cli(tmp_path, "status")
+    assert "state:        stopped since 20" in stopped.stdout, stopped.stdout
+    engine.dispose()
+
+
 def test_health_is_unhealthy_at_once_when_the_last_scheduler_stopped(tmp_path: Path) -> None:
     assert cli(tmp_path, "run", "--wait").returncode == 0  # fresh data: the scheduler is the only cause left
     engine = create_engine(f"sqlite:///{tmp_path / 'fd.db'}")

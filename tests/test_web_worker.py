@@ -117,6 +117,27 @@ def test_the_web_status_follows_the_workers_heartbeats(db_url: str, make_setting
     web.instances.beat("worker-1", clock.now(), "stopped", 0)  # stopped cleanly, and none other beats
     status = web.get_status("counted")
     assert status.state == "silent" and status.silent_since is not None and web.running_workers() == 0
+    web.instances.beat("worker-2", clock.now() - timedelta(seconds=1), "running", 0)  # another one runs
+    assert web.get_status("counted").state == "running"  # worker-1's later stop does not hide it
+
+
+def test_the_cli_status_follows_the_workers_heartbeats(db_url: str, make_settings: Callable[..., Settings]) -> None:
+    clock = FrozenClock(START)
+    cli = SyncScheduler(settings=make_settings(db_url, scheduler_poll_seconds=5), clock=clock, jobs=[counting_job([])])
+    cli.prepare()  # like `python -m app status`: a process with no timer
+    status = cli.get_status("counted", seen_by="cli")
+    assert (status.state, status.running, status.silent_since) == ("silent", False, None)  # none ever beat
+    cli.instances.beat("worker-1", START, "running", 0)
+    status = cli.get_status("counted", seen_by="cli")
+    assert (status.state, status.running, status.silent_since) == ("running", True, None)
+    clock.advance(timedelta(seconds=31))  # three missed 5 s ticks, at least 30 s
+    status = cli.get_status("counted", seen_by="cli")
+    assert (status.state, status.silent_since) == ("silent", cli.status_reader.iso(START))
+    cli.instances.beat("worker-1", clock.now(), "stopped", 0)  # a clean exit
+    status = cli.get_status("counted", seen_by="cli")
+    assert (status.state, status.running, status.silent_since) == ("stopped", False, cli.status_reader.iso(clock.now()))
+    cli.instances.beat("worker-2", clock.now(), "running", 0)
+    assert cli.get_status("counted", seen_by="cli").state == "running"
 
 
 def test_a_worker_never_hibernates(sqlite_url: str, make_settings: Callable[..., Settings]) -> None:

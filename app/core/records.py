@@ -108,7 +108,7 @@ class JobStatus:
 
     job: str
     running: bool
-    state: str  # running, paused, silent, stopped, hibernating (or the caller's own word, e.g. "cli")
+    state: str  # running, paused, silent, stopped, hibernating
     paused: bool  # either of the two below: no scheduled runs
     scheduler_paused: bool  # Stop (every job, every replica)
     job_paused: bool  # this job, paused by an operator

@@ -365,9 +365,10 @@ class SyncScheduler:
         return self.instances.running_since(now - silent_after(self.settings))
 
     def get_status(self, job: str = DEFAULT_JOB, seen_by: str | None = None) -> JobStatus:
-        """The job's status; `seen_by` names a caller without a timer (the CLI's "cli") as its state."""
+        """The job's status; `seen_by` names a caller without a timer (the CLI's "cli"): its state is what the
+        scheduler processes' heartbeats say (running, stopped, hibernating, silent), not this process's."""
         self.prepare()
-        return self.status_reader.job_status(job, self.clock.now(), seen_by or self.state_name)
+        return self.status_reader.job_status(job, self.clock.now(), None if seen_by else self.state_name)
 
     # -- runtime control of jobs (persisted: every replica follows) ------------------------------------
 
