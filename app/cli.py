@@ -24,9 +24,8 @@ import app.jobs.builtin  # noqa: F401  # the composition root: built-in and data
 from app import shapes
 from app.config import Settings, effective_rows, load_settings, secret_values
 from app.core.models import RunStatus
-from app.core.records import JobStatus
+from app.core.records import JobStatus, Scheduling
 from app.core.scheduler import DEFAULT_JOB, SyncScheduler
-from app.core.status import silent_after
 from app.errors import AppError, ConfigError, SchedulerError
 from app.redaction import scrub
 
@@ -229,7 +228,7 @@ def datasets(obj: Context) -> None:
 @click.option("--job", default=None, help="A job or a dataset's name (default: the first dataset's sync job).")
 @click.pass_obj
 def status(obj: Context, job: str | None) -> None:
-    """How fresh the data is, the last and next run."""
+    """How fresh the data is, the last and next run; the state is what the scheduler processes' heartbeats say."""
     job = obj.job(job)
     try:
         data = obj.scheduler.get_status(job, seen_by="cli")
@@ -239,8 +238,14 @@ def status(obj: Context, job: str | None) -> None:
     paused = [
         p for p, on in (("scheduler paused by Stop", data.scheduler_paused), ("job paused", data.job_paused)) if on
     ]
+    state = data.state
+    if data.silent_since:
+        state += f" since {data.silent_since}"
+    elif state == "silent":
+        state += " (no scheduler has ever run)"
     lines = [
         f"job:          {data.job} ({', '.join(paused) if paused else 'active'})",
+        f"state:        {state}",
         f"trigger:      {data.trigger or str(data.interval_minutes) + ' min'}",
         f"last run:     {data.last_run or '-'} {data.last_result or ''}",
         f"last success: {data.last_success_at or '-'} (data {'-' if age is None else f'{age:.0f} s'} old)",
@@ -474,16 +479,15 @@ def purge(obj: Context, older_than: str | None) -> None:
 @click.option("--job", default=None, help="A job or a dataset's name (default: the first dataset's sync job).")
 @click.pass_obj
 def health(obj: Context, job: str | None) -> None:
-    """Exit 0 when the database answers, a scheduler beat recently and no dataset's data is stale (or that of
-    --job); 1 otherwise."""
+    """Exit 0 when the database answers, a scheduler process runs (it beat "running" recently) and no dataset's
+    data is stale (or that of --job); 1 otherwise, naming each cause."""
     problems: list[str] = []
     jobs = [obj.job(job)] if job is not None else [d.job for d in obj.settings.datasets] or [DEFAULT_JOB]
     try:
         scheduler = obj.scheduler
-        now = scheduler.clock.now()
-        beats = scheduler.heartbeats(1)
-        if not beats or now - beats[0].heartbeat_at > silent_after(obj.settings):
-            problems.append("no scheduler heartbeat recently" if beats else "no scheduler has ever run")
+        problem = _scheduling_problem(scheduler.scheduling(), obj)
+        if problem:
+            problems.append(problem)
         for name in jobs:
             data = scheduler.get_status(name, seen_by="cli")
             if data.stale and not data.paused:
@@ -495,6 +499,20 @@ def health(obj: Context, job: str | None) -> None:
     verdict = {"healthy": not problems, "problems": problems}
     obj.emit(verdict, "healthy" if not problems else "unhealthy: " + "; ".join(problems))
     sys.exit(0 if not problems else EXIT_FAILED)
+
+
+def _scheduling_problem(found: Scheduling, obj: Context) -> str | None:
+    """Why no scheduler schedules now (health's first cause), or None when one runs."""
+    at, who = _local(found.last_beat_at, obj), found.last_instance
+    if found.state == "running":
+        return None
+    if found.state == "stopped":
+        return f"no scheduler is running: the last one ({who}) stopped at {at}"
+    if found.state == "hibernating":
+        return f"no scheduler is running: the last one ({who}) hibernates since {at} until a page view wakes it"
+    if found.last_beat_at is None:
+        return "no scheduler has ever run"
+    return f"scheduler silent: no heartbeat since {at} (the last one was {who})"
 
 
 @main.command()

@@ -20,3 +20,6 @@ mutate rejected-secret-shown app/config.py '    if secrecy is Secrecy.VALUE and 
         return shown(raw, secrecy)' '' $T -k masked_in_rows
 mutate dataset-token-not-declared-secret app/dataset_config.py 'token: str = setting("", _text, secret=Secrecy.VALUE)' \
   'token: str = setting("", _text)' $T -k named_like
+# fixes, item 6: a catalogue problem under a headline in the UI's language, its detail as the core wrote it
+mutate catalogue-problem-without-headline app/ui/components/jobs.py "st.warning(f\"{t(lang, 'catalogue.problems', count=len(problems))}\\n\\n{details}\"" \
+  'st.warning(details' tests/test_ui_jobs.py -k portuguese

@@ -27,7 +27,7 @@ mutate request-run-without-notify app/core/store.py '                conn.execut
 mutate web-role-runs-requests-itself app/core/scheduler.py '        return self.worker or self.settings.scheduler_role != "web"' '        return True' tests/test_web_worker.py -k never_runs_it_itself
 mutate web-dispatch-unguarded app/core/dispatch.py '        if not self.executes_runs():  # the last guard of the web role: whatever calls this, runs happen in workers
             return outcomes' '' tests/test_web_worker.py -k never_runs_it_itself
-mutate web-status-ignores-worker-heartbeats app/core/status.py '            state = "running" if not silent and beat_state == "running" else "silent"' '            pass' tests/test_web_worker.py -k follows_the_workers
+mutate web-status-ignores-worker-heartbeats app/core/status.py '            state = "running" if found.state == "running" else "silent"' '            pass' tests/test_web_worker.py -k follows_the_workers
 mutate worker-hibernates app/core/hibernation.py '        if self.worker:
             return False  # a worker' '        if False:
             return False  # a worker' tests/test_web_worker.py -k never_hibernates
@@ -92,3 +92,16 @@ mutate pages-read-status-per-call app/ui/data.py '    if run is None:
 mutate pages-requery-every-commit app/ui/data.py '    used = {str(s.job): paced(s, every) for s in found}' '    used = {str(s.job): int(s.data_version) for s in found}' tests/test_ui.py -k versions_are_paced
 mutate pace-never-holds app/ui/data.py '                    return kept[0]  # a run goes on' '                    pass  # a run goes on' tests/test_ui.py -k pages_move_on
 mutate pace-holds-after-the-run app/ui/data.py '            if status.current_run is not None and every > 0' '            if every > 0' tests/test_ui.py -k pages_move_on
+# Health and status from the heartbeats (fixes, items 1-2): a clean stop counts at once; a CLI is no scheduler.
+mutate a-stopped-beat-counts-as-running app/core/status.py '            select(func.max(instances.c.heartbeat_at)).where(instances.c.state == "running")' '            select(func.max(instances.c.heartbeat_at))' tests/test_cli.py -k health
+mutate a-stopped-beat-reads-as-silent app/core/status.py '    if newest is not None and newest[2] in ("stopped", "hibernating"):' '    if newest is not None and newest[2] in ("hibernating",):' tests/test_cli.py -k health
+mutate a-tick-without-timer-beats app/core/scheduler.py '        state = self.state_name if self.timer_running else None' '        state = self.state_name' tests/test_cli.py -k health
+mutate cli-status-is-its-own-word app/core/scheduler.py 'None if seen_by else self.state_name' 'seen_by or self.state_name' tests/test_web_worker.py -k cli_status_follows
+mutate cli-stopped-without-since app/core/status.py 'if state == "silent" or (local_state is None and state == "stopped") else None' 'if state == "silent" else None' tests/test_web_worker.py -k cli_status_follows
+# Orderly exit (fixes, item 3): the live schedulers stop before Python closes its thread pools.
+mutate no-scheduler-shutdown-at-exit app/core/process_registry.py '    if hook:
+        _before_thread_pools_close(shutdown_live)' '    if hook:
+        pass' tests/test_timer.py -k exits
+mutate exit-hook-after-the-pools-closed app/core/process_registry.py '            register_hook(hook)
+            return' '            atexit.register(hook)
+            return' tests/test_timer.py -k exits

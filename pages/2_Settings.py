@@ -5,6 +5,7 @@ import streamlit as st
 from app.config import effective_rows
 from app.core.catalogue import catalogue
 from app.ui import resources
+from app.ui.components.jobs import render_catalogue_problems
 from app.ui.components.navigation import render_navigation
 from app.ui.components.scheduler_status import render_freshness, render_scheduler_badge
 from app.ui.text import DASH, origin_word, t
@@ -44,8 +45,7 @@ elif not catalogue.problems and not settings.fatal:
         st.success(t(lang, "settings.ok"), icon=":material/check_circle:")
     else:  # "every setting is valid" right under "the database is not usable" would read as a contradiction
         st.info(t(lang, "settings.db_bad"), icon=":material/database:")
-for problem in catalogue.problems:  # JOB_MODULES that failed to import, jobs left out for their dependencies
-    st.warning(problem, icon=":material/warning:")
+render_catalogue_problems(lang)  # JOB_MODULES that failed to import, jobs left out for their dependencies
 st.caption(t(lang, "settings.where"))
 rows = [
     {name: origin_word(lang, value) if name == "origin" else plain(value) for name, value in row.items()}

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from app.clock import FrozenClock
+from app.clock import FrozenClock, SystemClock
 from app.core import migrations
 from app.core.database import create_schema
+from app.core.instances import InstanceStore
 from tests.support import ScriptedJob, job, scheduler
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +43,38 @@ def test_run_wait_then_status_history_and_health(tmp_path: Path) -> None:
     assert status["last_result"] == "success" and status["data_version"] == 1
     history = cli(tmp_path, "history", "--limit", "5").stdout
     assert "incremental_sync" in history and "manual" in history
-    assert json.loads(cli(tmp_path, "--json", "health").stdout)["healthy"] is True
+    health = json.loads(cli(tmp_path, "--json", "health").stdout)  # fresh data, and no scheduler runs:
+    assert health == {"healthy": False, "problems": ["no scheduler has ever run"]}  # the CLI's run is none
+
+
+def test_status_says_what_the_workers_heartbeats_say_not_cli(tmp_path: Path) -> None:
+    before = json.loads(cli(tmp_path, "--json", "status").stdout)
+    assert (before["state"], before["running"], before["silent_since"]) == ("silent", False, None)
+    engine = create_engine(f"sqlite:///{tmp_path / 'fd.db'}")
+    beats, now = InstanceStore(engine), SystemClock().now()
+    beats.beat("worker-1", now, "running", 0)
+    running = json.loads(cli(tmp_path, "--json", "status").stdout)
+    assert (running["state"], running["running"], running["silent_since"]) == ("running", True, None)
+    assert running.keys() == before.keys()  # the same JSON keys as ever
+    beats.beat("worker-1", now + timedelta(seconds=1), "stopped", 0)
+    stopped = cli(tmp_path, "status")
+    assert "state:        stopped since 20" in stopped.stdout, stopped.stdout
+    engine.dispose()
+
+
+def test_health_is_unhealthy_at_once_when_the_last_scheduler_stopped(tmp_path: Path) -> None:
+    assert cli(tmp_path, "run", "--wait").returncode == 0  # fresh data: the scheduler is the only cause left
+    engine = create_engine(f"sqlite:///{tmp_path / 'fd.db'}")
+    beats, now = InstanceStore(engine), SystemClock().now()
+    beats.beat("worker-1", now, "running", 0)
+    assert cli(tmp_path, "health").returncode == 0
+    beats.beat("worker-1", now + timedelta(seconds=1), "stopped", 0)  # a clean exit, a second ago
+    stopped = cli(tmp_path, "health")
+    assert stopped.returncode == 1, stopped.stdout
+    assert "no scheduler is running: the last one (worker-1) stopped at" in stopped.stdout
+    beats.beat("worker-2", now, "running", 0)  # another worker runs: its beat is older than that stop
+    assert cli(tmp_path, "health").returncode == 0
+    engine.dispose()
 
 
 def test_pause_resume_are_persisted_and_unknown_jobs_are_named(tmp_path: Path) -> None:

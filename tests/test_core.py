@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.clock import FrozenClock
 from app.core.models import Instance, Run, RunStatus
-from app.core.runner import RunContext
+from app.core.runner import RunContext, Runner
 from app.core.store import JobStore
 from app.errors import CursorMovedError, LeaseLostError, LeaseTakenOverError, RunCancelledError
 from tests.support import ScriptedJob, job, scheduler
@@ -259,8 +260,8 @@ def test_hibernates_without_sessions_and_wakes_with_a_catch_up(db_url: str, make
 def test_a_silent_scheduler_is_visible_in_the_status(sqlite_url: str, make_settings: Any) -> None:
     clock = FrozenClock()
     s = scheduler(make_settings(sqlite_url, scheduler_poll_seconds=5), clock, job("j", ScriptedJob()))
-    s.tick()
     s.timer._aps = type("Timer", (), {"running": True})()  # a timer that claims to run but stopped ticking
+    s.tick()  # its last beat (a process without a running timer writes none)
     clock.advance(29)
     assert s.get_status("j").state == "running"
     clock.advance(2)
@@ -429,6 +430,24 @@ def test_a_timeout_cancels_the_job_and_its_next_progress_call_stops_it(db_url: s
     assert [o.status.value for o in s.tick()] == ["timeout"]
     assert saw_cancel.wait(10), "the timeout did not cancel the job"
     assert stopped.wait(10), "progress() after the cancel did not stop the job"
+
+
+def test_a_run_in_progress_outlives_a_shutdown_of_its_scheduler(sqlite_url: str, make_settings: Any) -> None:
+    # Shutdown (a worker's SIGTERM, a cache release, Restart) only stops new claims: the run in progress ends
+    # on its own (a worker gives it --grace seconds, then leaves it to its lease). So the runner takes no
+    # stopping flag: one that cancelled the run would break the grace, one it ignored would promise it.
+    assert list(inspect.signature(Runner.execute).parameters) == ["self", "claim", "func"]
+    work = ScriptedJob(hang=True)
+    s = scheduler(make_settings(sqlite_url), FrozenClock(), job("j", work))
+    outcomes: list[Any] = []
+    ticking = threading.Thread(target=lambda: outcomes.extend(s.tick()))
+    ticking.start()
+    assert work.started.wait(10)
+    s.shutdown(wait=False)
+    assert s.wait_for_runs(0.2) is False  # still running after the shutdown
+    work.release.set()
+    ticking.join(10)
+    assert [(o.status.value, o.recorded) for o in outcomes] == [("success", True)]
 
 
 def test_lease_taken_over_cursor_moved_and_cancelled_are_three_signals(sqlite_url: str, make_settings: Any) -> None:

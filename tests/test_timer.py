@@ -5,15 +5,22 @@ ahead of the real time so that nothing fires while a test looks at it."""
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from app.clock import FrozenClock, SystemClock
+from app.config import load_settings
 from app.core.records import JobState
+from app.core.scheduler import SyncScheduler
 from app.core.timer import TIMER_LEAD, Timer
+
+ROOT = Path(__file__).resolve().parents[1]
 
 POLL = 5.0
 
@@ -90,3 +97,44 @@ def test_a_detached_timer_stops_and_is_gone(clock: FrozenClock) -> None:
     shutdown(True)
     timer.aim(state("j", clock.now()), held_back=False)  # no timer: nothing to aim, no error
     timer.wake("j")
+
+
+# A process whose main thread ends with a scheduler running (Streamlit's "Stopping...", a script): Python
+# marks every thread pool shut down before it exits, while APScheduler's daemon thread still fires the
+# housekeeping into its pool every SCHEDULER_POLL_SECONDS. The atexit sleep holds the process in that window.
+EXITS_WITH_A_RUNNING_SCHEDULER = """
+import atexit, logging, sys, threading
+logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+from app.config import load_settings
+from app.core import process_registry
+from app.core.catalogue import JobDefinition
+from app.core.scheduler import SyncScheduler
+from app.core.store import JobSpec
+
+env = {"DATABASE_URL": sys.argv[1], "SCHEDULER_POLL_SECONDS": "0.05", "RUN_ISOLATION": "thread"}
+job = JobDefinition(JobSpec("j", 3600.0, timeout_seconds=60), lambda ctx: {"rows": 0})
+scheduler = SyncScheduler(settings=load_settings(env=env, secrets={}), jobs=[job])
+process_registry.register(scheduler)  # as get_scheduler() does
+scheduler.start()
+scheduler.stop()  # Stop, Start and Restart as the buttons do
+scheduler.start()
+scheduler.restart()
+threading.Event().wait(0.3)  # a few housekeeping ticks
+atexit.register(threading.Event().wait, 0.5)  # runs after Python shut its thread pools down
+"""
+
+
+def test_a_process_that_exits_with_its_scheduler_running_logs_no_traceback(sqlite_url: str) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", EXITS_WITH_A_RUNNING_SCHEDULER, sqlite_url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "scheduler" in out.stderr and "started" in out.stderr  # the log was captured
+    problems = [line for line in out.stderr.splitlines() if line.startswith(("ERROR", "CRITICAL", "Traceback"))]
+    assert problems == [], out.stderr
+    stopped = SyncScheduler(settings=load_settings(env={"DATABASE_URL": sqlite_url}, secrets={}), jobs=[])
+    assert stopped.scheduling().state == "stopped"  # it beat "stopped" on its way out: health knows at once

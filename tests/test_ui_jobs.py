@@ -64,6 +64,23 @@ def test_history_can_be_filtered_by_job(configure: Configure) -> None:
     assert set(history["job"]) == {"incremental_sync"}
 
 
+def test_in_portuguese_a_configuration_problem_has_a_portuguese_headline_over_the_exact_english_detail(
+    configure: Configure,
+) -> None:
+    configure(JOB_MODULES="no_such_jobs_module", UI_LANGUAGE="pt-BR")
+    detail = (
+        "JOB_MODULES: cannot import 'no_such_jobs_module' (ModuleNotFoundError: No module named 'no_such_jobs_module')"
+    )
+    for name in ("settings", "scheduler"):
+        [warning] = [str(w.value) for w in render(name).warning if detail in str(w.value)]
+        assert warning.startswith("1 problema(s) deixaram jobs fora do catálogo; os demais jobs rodam:"), warning
+    configure(DATABASE_URL="notaurl")  # a placement key: nothing runs, the page says why
+    errors = [str(e.value) for e in render("dashboard").error]
+    assert "Configuração inutilizável · detalhes na página" in errors  # the sidebar badge
+    headline = "O Freshdash não pode rodar com estas configurações: DATABASE_URL=notaurl: must be a SQLAlchemy URL"
+    assert any(e.startswith(headline) for e in errors), errors
+
+
 def test_viewers_cannot_change_jobs_when_an_admin_guard_is_set(configure: Configure) -> None:
     configure(ADMIN_PASSWORD="s3cret-admin")
     at = render("scheduler")

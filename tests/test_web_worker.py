@@ -7,6 +7,7 @@ processes (and, in the browser test, two real `streamlit run` web servers) on on
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -116,6 +117,27 @@ def test_the_web_status_follows_the_workers_heartbeats(db_url: str, make_setting
     web.instances.beat("worker-1", clock.now(), "stopped", 0)  # stopped cleanly, and none other beats
     status = web.get_status("counted")
     assert status.state == "silent" and status.silent_since is not None and web.running_workers() == 0
+    web.instances.beat("worker-2", clock.now() - timedelta(seconds=1), "running", 0)  # another one runs
+    assert web.get_status("counted").state == "running"  # worker-1's later stop does not hide it
+
+
+def test_the_cli_status_follows_the_workers_heartbeats(db_url: str, make_settings: Callable[..., Settings]) -> None:
+    clock = FrozenClock(START)
+    cli = SyncScheduler(settings=make_settings(db_url, scheduler_poll_seconds=5), clock=clock, jobs=[counting_job([])])
+    cli.prepare()  # like `python -m app status`: a process with no timer
+    status = cli.get_status("counted", seen_by="cli")
+    assert (status.state, status.running, status.silent_since) == ("silent", False, None)  # none ever beat
+    cli.instances.beat("worker-1", START, "running", 0)
+    status = cli.get_status("counted", seen_by="cli")
+    assert (status.state, status.running, status.silent_since) == ("running", True, None)
+    clock.advance(timedelta(seconds=31))  # three missed 5 s ticks, at least 30 s
+    status = cli.get_status("counted", seen_by="cli")
+    assert (status.state, status.silent_since) == ("silent", cli.status_reader.iso(START))
+    cli.instances.beat("worker-1", clock.now(), "stopped", 0)  # a clean exit
+    status = cli.get_status("counted", seen_by="cli")
+    assert (status.state, status.running, status.silent_since) == ("stopped", False, cli.status_reader.iso(clock.now()))
+    cli.instances.beat("worker-2", clock.now(), "running", 0)
+    assert cli.get_status("counted", seen_by="cli").state == "running"
 
 
 def test_a_worker_never_hibernates(sqlite_url: str, make_settings: Callable[..., Settings]) -> None:
@@ -369,6 +391,27 @@ def test_sigterm_leaves_a_run_longer_than_the_grace_to_its_lease_and_exits_0(sql
         assert worker.process.wait(timeout=15) == 0, tail(worker.log)  # not the 60 s of the run
     assert "leaving it to its lease" in worker.text()
     assert [r["status"] for r in runs_of(sqlite_url, "slow_job")] == ["running"]  # until its lease expires
+
+
+@pytest.mark.slow
+def test_health_turns_unhealthy_as_soon_as_the_only_worker_exits_cleanly(sqlite_url: str, tmp_path: Path) -> None:
+    env = process_env(sqlite_url, tmp_path)
+
+    def health() -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "app", "--json", "health"]
+        return subprocess.run(command, cwd=ROOT, env=clean_env(env), capture_output=True, text=True, timeout=60)
+
+    with worker_processes(1, env, tmp_path) as workers:
+        worker = workers[0]
+        wait_until(lambda: succeeded(sqlite_url), "the catch-up run", 60, lambda: tail(worker.log))
+        healthy = health()
+        assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+        worker.process.send_signal(signal.SIGTERM)
+        assert worker.process.wait(timeout=30) == 0, tail(worker.log)
+    unhealthy = health()  # at once, not after the 30 s a silent scheduler gets
+    assert unhealthy.returncode == 1, unhealthy.stdout
+    [problem] = json.loads(unhealthy.stdout)["problems"]
+    assert problem.startswith("no scheduler is running: the last one (") and " stopped at " in problem
 
 
 def test_a_worker_refuses_to_start_with_scheduler_enabled_false(sqlite_url: str) -> None:

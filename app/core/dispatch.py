@@ -99,7 +99,7 @@ class Dispatcher:
             if verdict == Verdict.SKIP and claim.reason != RunReason.MANUAL.value:
                 outcome = self.runner.skip(claim, reason)
             else:
-                outcome = self.runner.execute(claim, self.definitions[name].func, self._stopping)
+                outcome = self.runner.execute(claim, self.definitions[name].func)
             for dependent in self.dependents.get(name, []):
                 self._wake_job(dependent)
             return outcome

@@ -35,9 +35,11 @@ class Housekeeping:
         self.instance_id = instance_id
         self._watched_at: datetime | None = None
 
-    def once(self, now: datetime, state: str, sessions: int) -> None:
-        """Beat (`state`, the sessions seen), reap expired leases, and watch when WATCH_EVERY has passed."""
-        self.instances.beat(self.instance_id, now, state, sessions)
+    def once(self, now: datetime, state: str | None, sessions: int) -> None:
+        """Beat (`state`, the sessions seen; None: no timer here, no beat), reap expired leases, and watch when
+        WATCH_EVERY has passed."""
+        if state is not None:
+            self.instances.beat(self.instance_id, now, state, sessions)
         reaped = self.store.reap_expired(now)
         if reaped:
             logger.warning("%d run(s) abandoned after their lease expired", reaped)

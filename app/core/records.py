@@ -108,7 +108,7 @@ class JobStatus:
 
     job: str
     running: bool
-    state: str  # running, paused, silent, stopped, hibernating (or the caller's own word, e.g. "cli")
+    state: str  # running, paused, silent, stopped, hibernating
     paused: bool  # either of the two below: no scheduled runs
     scheduler_paused: bool  # Stop (every job, every replica)
     job_paused: bool  # this job, paused by an operator
@@ -175,6 +175,25 @@ class AgendaEntry:
     priority: int
     state: str  # planned, missed, or the status of the run that took the slot
     run_id: int | None
+
+
+@dataclass(frozen=True)
+class Scheduling:
+    """Whether any scheduler process schedules now, from every process's heartbeat (see status.scheduling).
+
+    `state`: running (one beat "running" recently), stopped (the newest beat is a clean stop), hibernating
+    (the newest beat says so), silent (the newest beat is "running" but old, or nobody ever beat). The
+    newest beat's process and time (None when nobody ever beat) name who went quiet and since when.
+    """
+
+    state: str
+    last_beat_at: datetime | None
+    last_instance: str | None
+
+    @property
+    def since(self) -> datetime | None:
+        """Since when nobody schedules (None while one does)."""
+        return None if self.state == "running" else self.last_beat_at
 
 
 @dataclass(frozen=True)

@@ -104,8 +104,11 @@ class Runner:
         self._told: set[str] = set()  # jobs whose runs stay in a thread, already warned about
         self._child_clock: Clock | None = None
 
-    def execute(self, claim: Claim, func: JobFunc, stopping: threading.Event | None = None) -> Outcome:
-        """Run `func` for `claim` until it returns, raises, times out or loses its lease."""
+    def execute(self, claim: Claim, func: JobFunc) -> Outcome:
+        """Run `func` for `claim` until it returns, raises, times out or loses its lease.
+
+        A shutdown of the scheduler does not stop it: the dispatcher claims nothing more, and a worker gives
+        the run its --grace seconds, then leaves it to its lease."""
         ctx = RunContext(self.store, claim, self.clock)
         early = (claim.scheduled_for - self.clock.now()).total_seconds()
         if early > 0:  # claimed ahead of the slot (timer lead): start on the slot, not before

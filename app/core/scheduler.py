@@ -34,7 +34,16 @@ from app.core.instances import InstanceStore
 from app.core.listener import RequestListener
 from app.core.metrics import metrics_snapshot, start_metrics_server
 from app.core.presence import Presence
-from app.core.records import AgendaEntry, InstanceBeat, JobState, JobStatus, RunLogLine, RunRecord, SuccessRate
+from app.core.records import (
+    AgendaEntry,
+    InstanceBeat,
+    JobState,
+    JobStatus,
+    RunLogLine,
+    RunRecord,
+    Scheduling,
+    SuccessRate,
+)
 from app.core.runner import Outcome, Runner
 from app.core.status import StatusReader, silent_after
 from app.core.store import JobStore
@@ -267,11 +276,11 @@ class SyncScheduler:
             self._driver.start()
 
     def tick(self) -> list[Outcome]:
-        """One iteration without the timer: heartbeat, reap, then claim and run every due job here,
-        highest priority first, each after its dependencies."""
+        """One iteration without the timer: reap, heartbeat (only with a running timer), then claim and run
+        every due job here, highest priority first, each after its dependencies."""
         self.prepare()
         now = self.clock.now()
-        if self.executes_runs:  # a web process is no scheduler: no heartbeat of its own
+        if self.executes_runs:  # a web process is no scheduler: no housekeeping of its own
             self._housekeeping_once(now)
         return self.dispatcher.dispatch()
 
@@ -328,7 +337,10 @@ class SyncScheduler:
             logger.exception("scheduler housekeeping failed; retrying at the next tick")
 
     def _housekeeping_once(self, now: datetime) -> None:
-        self.housekeeping.once(now, self.state_name, self.hibernation.sessions(now))
+        # A beat tells whether this process schedules: one without a running timer (the CLI's `run --wait`)
+        # stays out of the heartbeats rather than beat "stopped" over a worker that went silent.
+        state = self.state_name if self.timer_running else None
+        self.housekeeping.once(now, state, self.hibernation.sessions(now))
 
     @property
     def state_name(self) -> str:
@@ -353,9 +365,10 @@ class SyncScheduler:
         return self.instances.running_since(now - silent_after(self.settings))
 
     def get_status(self, job: str = DEFAULT_JOB, seen_by: str | None = None) -> JobStatus:
-        """The job's status; `seen_by` names a caller without a timer (the CLI's "cli") as its state."""
+        """The job's status; `seen_by` names a caller without a timer (the CLI's "cli"): its state is what the
+        scheduler processes' heartbeats say (running, stopped, hibernating, silent), not this process's."""
         self.prepare()
-        return self.status_reader.job_status(job, self.clock.now(), seen_by or self.state_name)
+        return self.status_reader.job_status(job, self.clock.now(), None if seen_by else self.state_name)
 
     # -- runtime control of jobs (persisted: every replica follows) ------------------------------------
 
@@ -432,6 +445,11 @@ class SyncScheduler:
     def success_rate(self, job: str = DEFAULT_JOB, window: timedelta = timedelta(hours=24)) -> SuccessRate:
         self.prepare()
         return self.status_reader.success_rate(job, self.clock.now(), window)
+
+    def scheduling(self) -> Scheduling:
+        """Whether any scheduler process (every replica and worker) schedules now, from their heartbeats."""
+        self.prepare()
+        return self.status_reader.scheduling(self.clock.now())
 
     def heartbeats(self, limit: int = 20) -> list[InstanceBeat]:
         """The scheduler processes (every replica) that beat most recently, newest first."""

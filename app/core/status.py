@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, Table, case, func, select
 
 from app.config import Settings
 from app.core.models import Instance, Job, Run, RunLog, RunStatus, SchedulerState, SyncCursor
-from app.core.records import InstanceBeat, JobState, JobStatus, RunLogLine, RunRecord, SuccessRate
+from app.core.records import InstanceBeat, JobState, JobStatus, RunLogLine, RunRecord, Scheduling, SuccessRate
 from app.core.slots import is_stale
 from app.errors import UnknownJobError
 
@@ -45,6 +45,23 @@ def silent_after(settings: Settings) -> timedelta:
     return timedelta(seconds=max(3 * settings.scheduler_poll_seconds, 30.0))
 
 
+def scheduling(
+    running_at: datetime | None,
+    newest: tuple[str, datetime, str] | None,
+    now: datetime,
+    silent: timedelta,
+) -> Scheduling:
+    """Whether any process schedules now: one beat "running" within `silent` (`running_at`, the newest such
+    beat), else what the newest beat of all (`newest`: id, time, state) says. A clean stop counts at once:
+    a process that beat "stopped" schedules nothing, however recent that beat."""
+    last_id, last_at = (None, None) if newest is None else newest[:2]
+    if running_at is not None and now - running_at <= silent:
+        return Scheduling("running", last_at, last_id)
+    if newest is not None and newest[2] in ("stopped", "hibernating"):
+        return Scheduling(newest[2], last_at, last_id)
+    return Scheduling("silent", last_at, last_id)
+
+
 class StatusReader:
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
@@ -58,8 +75,11 @@ class StatusReader:
             row = conn.execute(select(*RUN_FIELDS).where(runs.c.id == run_id)).mappings().first()
         return None if row is None else RunRecord.from_row(row)
 
-    def job_status(self, name: str, now: datetime, local_state: str) -> JobStatus:
-        """Everything a status panel needs, in four primary-key or index lookups."""
+    def job_status(self, name: str, now: datetime, local_state: str | None) -> JobStatus:
+        """Everything a status panel needs, in a few primary-key or index lookups.
+
+        `local_state`: this process's scheduler state; "web" or None (a caller without a timer, the CLI) read
+        the scheduler processes' heartbeats instead."""
         with self.engine.connect() as conn:
             row = conn.execute(select(jobs).where(jobs.c.name == name)).mappings().first()
             if row is None:
@@ -70,15 +90,10 @@ class StatusReader:
                 last = self._run_in(conn, job.last_run_id)
             if job.current_run_id is not None:
                 current = self._run_in(conn, job.current_run_id)
-            beat = conn.execute(
-                select(instances.c.heartbeat_at, instances.c.state).order_by(instances.c.heartbeat_at.desc()).limit(1)
-            ).first()
+            found = self._scheduling_in(conn, now)
             version = conn.execute(select(cursors.c.version).where(cursors.c.name == name)).scalar()
             stopped = conn.execute(select(switches.c.paused).where(switches.c.name == "scheduler")).scalar()
-        heartbeat_at, beat_state = (None, None) if beat is None else (beat.heartbeat_at, str(beat.state))
-        return self._compose(
-            job, bool(stopped), last, current, heartbeat_at, beat_state, int(version or 0), now, local_state
-        )
+        return self._compose(job, bool(stopped), last, current, found, int(version or 0), now, local_state)
 
     @staticmethod
     def _run_in(conn: Connection, run_id: int) -> RunRecord | None:
@@ -91,23 +106,26 @@ class StatusReader:
         scheduler_paused: bool,
         last: RunRecord | None,
         current: RunRecord | None,
-        heartbeat_at: datetime | None,
-        beat_state: str | None,
+        found: Scheduling,
         version: int,
         now: datetime,
-        local_state: str,
+        local_state: str | None,
     ) -> JobStatus:
         interval = timedelta(seconds=job.period_seconds)
+        heartbeat_at = found.last_beat_at
         silent = heartbeat_at is None or now - heartbeat_at > silent_after(self.settings)
-        state = local_state
+        # No timer here (the web role, the CLI): the scheduler processes' heartbeats tell whether jobs run.
+        # The web role says "silent since" its last beat for any other answer: the UI's "stopped" means
+        # "off in this process". The CLI names it: running, stopped, hibernating or silent.
+        state = found.state if local_state is None else local_state
         if local_state == "web":
-            # No timer here: the workers' heartbeats tell whether jobs run (a worker that stopped cleanly
-            # beats "stopped" last). Silent since its last beat when none is running.
-            state = "running" if not silent and beat_state == "running" else "silent"
+            state = "running" if found.state == "running" else "silent"
         if job.paused:
             state = "paused"
         elif local_state == "running" and silent:
             state = "silent"
+        # Since when nobody schedules: the newest beat (a clean stop's, for the CLI's "stopped").
+        since = heartbeat_at if state == "silent" or (local_state is None and state == "stopped") else None
         last_success = job.last_success_at
         age = None if last_success is None else (now - last_success).total_seconds()
         return JobStatus(
@@ -136,7 +154,7 @@ class StatusReader:
             requested=job.requested_at is not None,
             current_run=current,
             heartbeat_at=self.iso(heartbeat_at),
-            silent_since=self.iso(heartbeat_at) if state == "silent" else None,
+            silent_since=self.iso(since),
         )
 
     def history(self, job: str | None = None, limit: int = 50, status: str | None = None) -> list[RunRecord]:
@@ -171,6 +189,23 @@ class StatusReader:
             query = query.where(run_logs.c.run_id == run_id)
         with self.engine.connect() as conn:
             return [RunLogLine.from_row(r) for r in conn.execute(query).mappings()]
+
+    def scheduling(self, now: datetime) -> Scheduling:
+        """What the scheduler processes' heartbeats say about scheduling now (two index lookups)."""
+        with self.engine.connect() as conn:
+            return self._scheduling_in(conn, now)
+
+    def _scheduling_in(self, conn: Connection, now: datetime) -> Scheduling:
+        running_at = conn.execute(
+            select(func.max(instances.c.heartbeat_at)).where(instances.c.state == "running")
+        ).scalar()
+        newest = conn.execute(
+            select(instances.c.id, instances.c.heartbeat_at, instances.c.state)
+            .order_by(instances.c.heartbeat_at.desc())
+            .limit(1)
+        ).first()
+        beat = None if newest is None else (str(newest.id), newest.heartbeat_at, str(newest.state))
+        return scheduling(running_at, beat, now, silent_after(self.settings))
 
     def instances(self, limit: int = 20) -> list[InstanceBeat]:
         """The scheduler processes that beat most recently, newest first."""

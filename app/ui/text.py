@@ -139,6 +139,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "settings.title": "Settings",
         "settings.issues": "{count} setting(s) could not be used; the defaults apply instead:",
         "settings.ok": "Every setting is valid.",
+        "catalogue.problems": "{count} problem(s) left jobs out of the catalogue; the other jobs run:",
         "settings.fatal": "{count} setting(s) that decide where data lives cannot be used; nothing runs until fixed:",
         "settings.where": "Set values in `.streamlit/secrets.toml` (or the Community Cloud secrets box) or as "
         "environment variables, which win. Secrets are masked here. See `.streamlit/secrets.toml.example` for "
@@ -427,6 +428,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "settings.title": "Configurações",
         "settings.issues": "{count} configuração(ões) não puderam ser usadas; valem os padrões:",
         "settings.ok": "Todas as configurações são válidas.",
+        "catalogue.problems": "{count} problema(s) deixaram jobs fora do catálogo; os demais jobs rodam:",
         "settings.fatal": "{count} configuração(ões) que decidem onde ficam os dados não podem ser usadas; nada roda:",
         "settings.where": "Defina valores em `.streamlit/secrets.toml` (ou na caixa de secrets do Community Cloud) "
         "ou como variáveis de ambiente, que têm prioridade. Segredos aparecem mascarados. Veja "

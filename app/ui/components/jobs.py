@@ -17,6 +17,15 @@ from app.ui.components.scheduler_status import is_admin
 from app.ui.text import DASH, local_time, number, t
 
 
+def render_catalogue_problems(lang: str) -> None:
+    """What the catalogue left out (a JOB_MODULES module that failed, a dataset or job it could not use): a
+    headline in the UI's language over each problem as the core wrote it (English, naming key and value)."""
+    problems = catalogue.problems
+    if problems:
+        details = "\n".join(f"- {problem}" for problem in problems)
+        st.warning(f"{t(lang, 'catalogue.problems', count=len(problems))}\n\n{details}", icon=":material/warning:")
+
+
 def render_jobs(scheduler: SyncScheduler) -> None:
     lang = scheduler.settings.ui_language
     st.subheader(t(lang, "jobs"))
@@ -39,8 +48,7 @@ def render_jobs(scheduler: SyncScheduler) -> None:
         for j in jobs
     ]
     st.dataframe(rows, hide_index=True, width="stretch")
-    for problem in catalogue.problems:  # a JOB_MODULES module that failed, a job with a bad dependency
-        st.warning(problem, icon=":material/warning:")
+    render_catalogue_problems(lang)
     st.caption(t(lang, "jobs.priority"))
     if not report_is_configured(scheduler.settings):
         st.caption(t(lang, "jobs.report_off"))
