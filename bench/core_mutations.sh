@@ -105,3 +105,6 @@ mutate no-scheduler-shutdown-at-exit app/core/process_registry.py '    if hook:
 mutate exit-hook-after-the-pools-closed app/core/process_registry.py '            register_hook(hook)
             return' '            atexit.register(hook)
             return' tests/test_timer.py -k exits
+# a status is one statement (a page reads it on every run)
+mutate status-reads-the-last-run-apart app/core/status.py '        last, current = _run_of(row, "last__"), _run_of(row, "current__")' '        last, current = self.run(row["last__id"]) if row["last__id"] else None, _run_of(row, "current__")' tests/test_records.py -k one_statement
+mutate status-swaps-last-and-current app/core/status.py '        last, current = _run_of(row, "last__"), _run_of(row, "current__")' '        current, last = _run_of(row, "last__"), _run_of(row, "current__")' tests/test_records.py tests/test_core.py

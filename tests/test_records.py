@@ -64,3 +64,32 @@ def test_get_scheduler_status_style_dict_from_a_real_scheduler(sqlite_url: str, 
     assert isinstance(run, RunRecord) and s.get_run(run.id) == run
     shown = status.as_dict()
     assert shown["last_result"] == "success" and shown["current_run"] is None and shown["depends_on"] == []
+
+
+def test_a_status_is_one_statement_on_each_store(db_url: str, make_settings: Any) -> None:
+    """A page reads the status on every run, and while a sync keeps the store busy each round trip costs more:
+    the job, its last and current run, the beats, the data version and the switch come back in ONE SELECT."""
+    from sqlalchemy import event
+
+    clock = FrozenClock()
+    s = scheduler(make_settings(db_url), clock, job("j", ScriptedJob(failures=1)))
+    s.tick()  # a failed run ...
+    clock.advance(timedelta(minutes=5))
+    s.run_now("j")
+    s.tick()  # ... then a successful one
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(s.engine, "before_cursor_execute", seen)
+    try:
+        status = s.get_status("j")
+    finally:
+        event.remove(s.engine, "before_cursor_execute", seen)
+    selects = [x for x in statements if x.split()[0].upper() == "SELECT" and x.split()[1:2] != ["1"]]
+    assert len(selects) == 1, selects  # (a pool's ping, SELECT 1, and SQLite's BEGIN aside)
+    last = s.history("j")[0]
+    assert (status.last_result, status.last_run is not None, status.current_run) == ("success", True, None)
+    assert status.last_rows == last.rows and status.last_error is None
+    assert status.state in {"running", "silent", "stopped"} and status.data_version >= 0

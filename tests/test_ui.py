@@ -504,13 +504,14 @@ def test_a_page_run_reads_each_status_once_and_the_next_run_reads_again(
     wait_for_first_sync()
     at.run()
     reads: list[str] = []
-    original = SyncScheduler.get_status
+    kind = type(scheduler())  # the page's class (a test that reloads app.core.scheduler makes a new one)
+    original = kind.get_status
 
     def counted(self: SyncScheduler, job: str | None = None, **kwargs: Any) -> JobStatus:
         reads.append(str(job))
         return original(self, job, **kwargs)
 
-    monkeypatch.setattr(SyncScheduler, "get_status", counted)
+    monkeypatch.setattr(kind, "get_status", counted)
     at.run()
     assert not at.exception
     assert {m.label for m in at.metric} >= {"Orders", "Revenue (R$)"}

@@ -5,10 +5,11 @@ Queries here run on every page view; each one is served by an index (see models.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, case, func, select
+from sqlalchemy import Connection, Engine, Select, Table, bindparam, case, func, select
 
 from app.config import Settings
 from app.core.models import Instance, Job, Run, RunLog, RunStatus, SchedulerState, SyncCursor
@@ -62,6 +63,45 @@ def scheduling(
     return Scheduling("silent", last_at, last_id)
 
 
+def _status_query() -> Select[Any]:
+    """Everything `job_status` reads, as ONE statement (a page reads it on every run, and while a sync keeps
+    the database busy each round trip costs more): the job's row, its last and current run (primary-key joins),
+    the newest heartbeat and the newest "running" one, its data version and the scheduler switch (scalar
+    subqueries, each served by a key or an index)."""
+    last, current = runs.alias("last_run"), runs.alias("current_run")
+
+    def newest(column: Any) -> Any:  # of the newest beat; the id breaks a tie, so all three read one row
+        return select(column).order_by(instances.c.heartbeat_at.desc(), instances.c.id.desc()).limit(1)
+
+    columns = [
+        *jobs.c,
+        *(last.c[c.name].label(f"last__{c.name}") for c in RUN_FIELDS),
+        *(current.c[c.name].label(f"current__{c.name}") for c in RUN_FIELDS),
+        newest(instances.c.id).scalar_subquery().label("beat__id"),
+        newest(instances.c.heartbeat_at).scalar_subquery().label("beat__at"),
+        newest(instances.c.state).scalar_subquery().label("beat__state"),
+        select(func.max(instances.c.heartbeat_at))
+        .where(instances.c.state == "running")
+        .scalar_subquery()
+        .label("beat__running_at"),
+        select(cursors.c.version).where(cursors.c.name == jobs.c.name).scalar_subquery().label("cursor__version"),
+        select(switches.c.paused).where(switches.c.name == "scheduler").scalar_subquery().label("switch__paused"),
+    ]
+    joined = jobs.outerjoin(last, last.c.id == jobs.c.last_run_id).outerjoin(
+        current, current.c.id == jobs.c.current_run_id
+    )
+    return select(*columns).select_from(joined).where(jobs.c.name == bindparam("name"))
+
+
+STATUS_QUERY = _status_query()
+
+
+def _run_of(row: Mapping[Any, Any], prefix: str) -> RunRecord | None:
+    if row[f"{prefix}id"] is None:
+        return None
+    return RunRecord.from_row({c.name: row[f"{prefix}{c.name}"] for c in RUN_FIELDS})
+
+
 class StatusReader:
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
@@ -81,24 +121,15 @@ class StatusReader:
         `local_state`: this process's scheduler state; "web" or None (a caller without a timer, the CLI) read
         the scheduler processes' heartbeats instead."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(jobs).where(jobs.c.name == name)).mappings().first()
-            if row is None:
-                raise UnknownJobError(name)
-            job = JobState.from_row(row)
-            last = current = None
-            if job.last_run_id is not None:
-                last = self._run_in(conn, job.last_run_id)
-            if job.current_run_id is not None:
-                current = self._run_in(conn, job.current_run_id)
-            found = self._scheduling_in(conn, now)
-            version = conn.execute(select(cursors.c.version).where(cursors.c.name == name)).scalar()
-            stopped = conn.execute(select(switches.c.paused).where(switches.c.name == "scheduler")).scalar()
-        return self._compose(job, bool(stopped), last, current, found, int(version or 0), now, local_state)
-
-    @staticmethod
-    def _run_in(conn: Connection, run_id: int) -> RunRecord | None:
-        row = conn.execute(select(*RUN_FIELDS).where(runs.c.id == run_id)).mappings().first()
-        return None if row is None else RunRecord.from_row(row)
+            row = conn.execute(STATUS_QUERY, {"name": name}).mappings().first()
+        if row is None:
+            raise UnknownJobError(name)
+        job = JobState.from_row(row)
+        last, current = _run_of(row, "last__"), _run_of(row, "current__")
+        newest = None if row["beat__id"] is None else (str(row["beat__id"]), row["beat__at"], str(row["beat__state"]))
+        found = scheduling(row["beat__running_at"], newest, now, silent_after(self.settings))
+        version, stopped = int(row["cursor__version"] or 0), bool(row["switch__paused"])
+        return self._compose(job, stopped, last, current, found, version, now, local_state)
 
     def _compose(
         self,
