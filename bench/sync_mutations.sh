@@ -55,3 +55,4 @@ mutate no-statistics-during-a-first-load app/sync/destination.py '        if not
 mutate statistics-on-every-run app/sync/destination.py '        if not self._empty_at_start or not any(' '        if not any(' tests/test_pg_copy.py -k analyzes
 mutate failed-run-keeps-its-source-connection app/sync/engine.py '        if close is not None:
             close()' '        pass' tests/test_pg_copy.py -k gives_back
+mutate mysql-double-through-decimal-processor app/sync/types.py 'convert=None if to_pg else _no_nan, source_processor=False)' 'convert=None if to_pg else _no_nan)' tests/test_types_matrix.py -k "every and mariadb"

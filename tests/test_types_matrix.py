@@ -168,7 +168,7 @@ def mariadb_case(url: str) -> SourceCase:
             ),
             Col("narrow", "DECIMAL(10,2)", [Decimal("12345678.91"), Decimal("-0.01"), None], _dec),
             Col("f4", "FLOAT", [1.1, -2.5, None], float),
-            Col("f8", "DOUBLE", [0.1, 1e300, None], float),
+            Col("f8", "DOUBLE", [3.141592653589793, 1.2345678901234567e-07, None], float),
             Col("bin_text", "VARCHAR(20) COLLATE utf8mb4_bin", ["Ação", "a", None]),
             Col("ch", "CHAR(5)", ["ab", "abcde", None]),
             Col("body", "TEXT COLLATE utf8mb4_unicode_ci", ["long ✓ text", "", None]),

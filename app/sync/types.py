@@ -99,7 +99,9 @@ def _plan(name: str, t: TypeEngine[Any], src: str, store: str) -> ColumnPlan | N
         return _integer(name, t, src, to_pg)
     if isinstance(t, sqltypes.Float):
         kept = t if src == "postgresql" and to_pg else sqltypes.Double() if to_pg else _generic(t)
-        return ColumnPlan(name, t, kept, convert=None if to_pg else _no_nan)
+        # The driver's float is the value. SQLAlchemy reflects a MySQL DOUBLE as asdecimal=True, whose result
+        # processor rounds it to 10 decimal places (3.141592653589793 -> Decimal('3.1415926536')).
+        return ColumnPlan(name, t, kept, convert=None if to_pg else _no_nan, source_processor=False)
     if isinstance(t, sqltypes.Numeric):
         return _decimal(name, t, src, to_pg)
     if isinstance(t, sqltypes.String):
