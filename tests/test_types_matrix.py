@@ -179,6 +179,24 @@ def mariadb_case(url: str) -> SourceCase:
             Col(
                 "at", "DATETIME(6)", [datetime(2026, 2, 1, 9, 0, 0, 123456), datetime(1000, 1, 1), None], _iso(datetime)
             ),
+            Col(
+                "at2",
+                "DATETIME(2)",
+                [datetime(2026, 2, 1, 9, 0, 0, 120000), datetime(9999, 12, 31), None],
+                _iso(datetime),
+            ),
+            Col(
+                "at0",
+                "DATETIME",
+                [datetime(2026, 2, 1, 9, 0, 1), datetime(1000, 1, 1, 23, 59, 59), None],
+                _iso(datetime),
+            ),
+            Col(
+                "stamp",
+                "TIMESTAMP(3) NULL",
+                [datetime(2026, 2, 1, 9, 0, 0, 5000), datetime(1970, 1, 2), None],
+                _iso(datetime),
+            ),
             Col("clock", "TIME(6)", [time(23, 59, 59, 1), time(0, 0), None], _time_of_day),
             Col("blob", "BLOB", [b"\x00\xff", b"", None], bytes),
             Col("fixed", "BINARY(3)", [b"ab", b"xyz", None], bytes, expected=[b"ab\x00", b"xyz", None]),
@@ -314,6 +332,16 @@ def test_values_that_would_change_fail_naming_the_column(mariadb_url: str, pg_ur
         conn.exec_driver_sql("INSERT INTO big VALUES (1, '2026-02-01', 18446744073709551615)")
     with pytest.raises(SourceError, match=r"column 'n' of the row \{'id': 1\}: 18446744073709551615 does not fit"):
         Syncer(store, SqlTableSource(mariadb, "big"), "big", FrozenClock(), "big").run(10)
+    with mariadb.begin() as conn:  # a zero date (allowed without NO_ZERO_DATE) has no Python value
+        conn.exec_driver_sql("SET SESSION sql_mode = ''")
+        conn.exec_driver_sql("CREATE TABLE zero (id INT PRIMARY KEY, updated_at DATETIME NOT NULL, at DATETIME(3))")
+        conn.exec_driver_sql("INSERT INTO zero VALUES (1, '2026-02-01', '2026-02-01 09:00:00.5'), (2, '2026-02-02', 0)")
+    for url in (sqlite_url, pg_url):
+        zero_store = get_engine(url)
+        create_schema(zero_store)
+        zero = r"column 'at' of the row \{'id': 2\}: '0000-00-00 00:00:00[.0]*' is not a date and time"
+        with pytest.raises(SourceError, match=zero):
+            Syncer(zero_store, SqlTableSource(mariadb, "zero"), "zero", FrozenClock(), "zero").run(10)
     pg = create_engine(pg_url)
     with pg.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE f (id int PRIMARY KEY, updated_at timestamp NOT NULL, x float8)")
