@@ -348,6 +348,11 @@ def test_values_that_would_change_fail_naming_the_column(mariadb_url: str, pg_ur
         conn.exec_driver_sql("INSERT INTO f VALUES (1, '2026-02-01', 'NaN')")
     with pytest.raises(SourceError, match="column 'x' of the row .*NaN cannot be stored in SQLite"):
         Syncer(store, SqlTableSource(pg, "f"), "f", FrozenClock(), "f").run(10)
+    with pg.begin() as conn:  # a decimal column is converted at once: its check must hold there too
+        conn.exec_driver_sql("CREATE TABLE d (id int PRIMARY KEY, updated_at timestamp NOT NULL, y numeric(10, 2))")
+        conn.exec_driver_sql("INSERT INTO d VALUES (1, '2026-02-01', 1.5), (2, '2026-02-02', 'NaN')")
+    with pytest.raises(SourceError, match=r"column 'y' of the row \{'id': 2\}: NaN cannot be stored in a SQLite"):
+        Syncer(store, SqlTableSource(pg, "d"), "d", FrozenClock(), "d").run(10)
 
 
 def test_sqlite_values_a_postgresql_store_cannot_take_fail_naming_the_column(tmp_path: Path, pg_url: str) -> None:
