@@ -293,6 +293,31 @@ def test_every_common_type_is_copied_exactly(case: SourceCase, db_url: str) -> N
         }
 
 
+def test_a_mariadb_url_is_read_like_a_mysql_one(mariadb_url: str, sqlite_url: str) -> None:
+    """SQLAlchemy names the dialect of a mariadb:// URL "mariadb": its TIME, DATETIME and DOUBLE columns still
+    take MySQL's plans."""
+    case = mariadb_case(mariadb_url.replace("mysql+pymysql://", "mariadb+pymysql://", 1))
+    assert create_engine(case.url).dialect.name == "mariadb"
+    store = get_engine(sqlite_url)
+    create_schema(store)
+    sync(case, store)
+    assert_store_equals(store, case)
+
+
+@pytest.mark.parametrize("scheme", ["mysql+pymysql", "mariadb+pymysql"])
+def test_a_mysql_time_that_is_a_duration_fails_naming_the_column(
+    scheme: str, mariadb_url: str, sqlite_url: str
+) -> None:
+    source = create_engine(mariadb_url.replace("mysql+pymysql", scheme, 1))
+    with source.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE spans (id INT PRIMARY KEY, updated_at DATETIME NOT NULL, t TIME)")
+        conn.exec_driver_sql("INSERT INTO spans VALUES (1, '2026-02-01', '23:00:00'), (2, '2026-02-02', '25:00:00')")
+    store = get_engine(sqlite_url)
+    create_schema(store)
+    with pytest.raises(SourceError, match=r"column 't' of the row \{'id': 2\}: .* is not a time of day"):
+        Syncer(store, SqlTableSource(source, "spans"), "spans", FrozenClock(), "spans").run(10)
+
+
 def test_a_copy_refreshed_after_changes_still_equals_the_source(tmp_path: Path, db_url: str) -> None:
     """The second run goes through the keyset cursor and the upsert of every type (PostgreSQL source)."""
     case = sqlite_case(f"sqlite:///{tmp_path / 'again.db'}")

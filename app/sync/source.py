@@ -382,7 +382,7 @@ class SqlTableSource:
         one = f"({', '.join([marker] * len(self.keys))})"
         # SQLite takes a row value IN only over VALUES (or a subquery); MySQL takes the plain list.
         listed = ", ".join([one] * count)
-        listed = listed if dialect.name == "mysql" else f"VALUES {listed}"
+        listed = listed if dialect.name in ("mysql", "mariadb") else f"VALUES {listed}"
         return f"SELECT {columns} FROM {table} WHERE ({columns}) IN ({listed})"
 
     def read_batches(self, after: Cursor | None, batch_size: int, store: Dialect | None = None) -> Iterator[Batch]:

@@ -66,7 +66,8 @@ def plan_column(name: str, type_: TypeEngine[Any], source: Dialect, store: Diale
     if source.name == "sqlite" and store.name == "sqlite":
         # Driver values pass unchanged and the declared type keeps its affinity: SQLite holds what it held.
         return ColumnPlan(name, type_, sqltypes.BLOB() if isinstance(type_, NullType) else _generic(type_))
-    plan = _plan(name, type_, source.name, store.name)
+    # A mariadb:// URL's dialect is MySQL's under another name (same driver, same types).
+    plan = _plan(name, type_, "mysql" if source.name == "mariadb" else source.name, store.name)
     if plan is None:
         raise SourceError(
             f"column {name!r} has type {show_type(type_)} in the {source.name} source, which Freshdash cannot copy "
