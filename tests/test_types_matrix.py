@@ -22,6 +22,7 @@ from app.core.database import create_schema, get_engine
 from app.errors import SourceError
 from app.sync.engine import Syncer
 from app.sync.source import SqlTableSource
+from app.sync.types import datetime_text
 
 UTC = timezone.utc
 T0 = datetime(2026, 2, 1, 9, 0)
@@ -302,6 +303,22 @@ def test_a_mariadb_url_is_read_like_a_mysql_one(mariadb_url: str, sqlite_url: st
     create_schema(store)
     sync(case, store)
     assert_store_equals(store, case)
+
+
+def test_a_mariadb_cursor_of_two_fraction_digits_is_resumed(mariadb_url: str, sqlite_url: str) -> None:
+    """The cursor is kept as MariaDB's own text ('… 09:00:00.12'), which Python 3.10's fromisoformat refuses."""
+    assert datetime_text("2026-02-01 09:00:00.12") == datetime(2026, 2, 1, 9, 0, 0, 120000)
+    source = create_engine(mariadb_url)
+    with source.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE ticks (id INT PRIMARY KEY, updated_at DATETIME(2) NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO ticks VALUES (1, '2026-02-01 09:00:00.12'), (2, '2026-02-01 09:00:00.5')")
+    store = get_engine(sqlite_url)
+    create_schema(store)
+    syncer = Syncer(store, SqlTableSource(source, "ticks"), "ticks", FrozenClock(), "ticks")
+    assert syncer.run(1).rows == 2
+    with source.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO ticks VALUES (3, '2026-02-01 09:00:00.51')")
+    assert syncer.run(1).rows == 1
 
 
 @pytest.mark.parametrize("scheme", ["mysql+pymysql", "mariadb+pymysql"])

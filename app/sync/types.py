@@ -341,14 +341,23 @@ def _iso_time(value: Any) -> time:
     return found
 
 
-def _mysql_datetime(value: Any) -> datetime:
-    """A MySQL DATETIME or TIMESTAMP as text ('2026-02-01 09:00:00.123'): zero dates and parts fail."""
+def datetime_text(value: str) -> datetime:
+    """datetime.fromisoformat, also for a fraction of 1, 2, 4 or 5 digits (MySQL's DATETIME(2) text), which
+    Python 3.10 refuses."""
     try:
         return datetime.fromisoformat(value)
     except ValueError:
-        head, dot, fraction = str(value).partition(".")
-        if dot and fraction.isdigit() and len(fraction) < 6:  # Python 3.10 parses 3 or 6 digits only
-            return _mysql_datetime(f"{head}.{fraction.ljust(6, '0')}")
+        head, dot, fraction = value.partition(".")
+        if dot and fraction.isdigit() and len(fraction) < 6:
+            return datetime.fromisoformat(f"{head}.{fraction.ljust(6, '0')}")
+        raise
+
+
+def _mysql_datetime(value: Any) -> datetime:
+    """A MySQL DATETIME or TIMESTAMP as text ('2026-02-01 09:00:00.123'): zero dates fail."""
+    try:
+        return datetime_text(value)
+    except (ValueError, TypeError):
         raise ValueError(f"{_short(value)} is not a date and time (a MySQL zero date has no Python value)") from None
 
 
