@@ -55,3 +55,8 @@ mutate no-statistics-during-a-first-load app/sync/destination.py '        if not
 mutate statistics-on-every-run app/sync/destination.py '        if not self._empty_at_start or not any(' '        if not any(' tests/test_pg_copy.py -k analyzes
 mutate failed-run-keeps-its-source-connection app/sync/engine.py '        if close is not None:
             close()' '        pass' tests/test_pg_copy.py -k gives_back
+mutate mysql-double-through-decimal-processor app/sync/types.py 'convert=None if to_pg else _no_nan, source_processor=False)' 'convert=None if to_pg else _no_nan)' tests/test_types_matrix.py -k "every and mariadb"
+mutate decimal-column-conversion-unchecked app/sync/types.py '    if not all(map(Decimal.is_finite, values)):' '    if False:' tests/test_types_matrix.py -k would_change
+mutate converted-column-loses-its-nulls app/sync/keyset.py '    return [None if v is None else next(found) for v in values]' '    return list(found)' tests/test_types_matrix.py -k "every and mariadb"
+mutate mysql-zero-date-passes app/sync/types.py '        raise ValueError(f"{_short(value)} is not a date and time (a MySQL zero date has no Python value)") from None' '        return value' tests/test_types_matrix.py -k would_change
+mutate mariadb-dialect-not-read-as-mysql app/sync/types.py '"mysql" if source.name == "mariadb" else source.name' 'source.name' tests/test_types_matrix.py -k "mariadb_url or duration"

@@ -22,6 +22,7 @@ from app.core.database import create_schema, get_engine
 from app.errors import SourceError
 from app.sync.engine import Syncer
 from app.sync.source import SqlTableSource
+from app.sync.types import datetime_text
 
 UTC = timezone.utc
 T0 = datetime(2026, 2, 1, 9, 0)
@@ -168,7 +169,7 @@ def mariadb_case(url: str) -> SourceCase:
             ),
             Col("narrow", "DECIMAL(10,2)", [Decimal("12345678.91"), Decimal("-0.01"), None], _dec),
             Col("f4", "FLOAT", [1.1, -2.5, None], float),
-            Col("f8", "DOUBLE", [0.1, 1e300, None], float),
+            Col("f8", "DOUBLE", [3.141592653589793, 1.2345678901234567e-07, None], float),
             Col("bin_text", "VARCHAR(20) COLLATE utf8mb4_bin", ["Ação", "a", None]),
             Col("ch", "CHAR(5)", ["ab", "abcde", None]),
             Col("body", "TEXT COLLATE utf8mb4_unicode_ci", ["long ✓ text", "", None]),
@@ -178,6 +179,24 @@ def mariadb_case(url: str) -> SourceCase:
             Col("day", "DATE", [date(2026, 2, 28), date(1000, 1, 1), None], _iso(date)),
             Col(
                 "at", "DATETIME(6)", [datetime(2026, 2, 1, 9, 0, 0, 123456), datetime(1000, 1, 1), None], _iso(datetime)
+            ),
+            Col(
+                "at2",
+                "DATETIME(2)",
+                [datetime(2026, 2, 1, 9, 0, 0, 120000), datetime(9999, 12, 31), None],
+                _iso(datetime),
+            ),
+            Col(
+                "at0",
+                "DATETIME",
+                [datetime(2026, 2, 1, 9, 0, 1), datetime(1000, 1, 1, 23, 59, 59), None],
+                _iso(datetime),
+            ),
+            Col(
+                "stamp",
+                "TIMESTAMP(3) NULL",
+                [datetime(2026, 2, 1, 9, 0, 0, 5000), datetime(1970, 1, 2), None],
+                _iso(datetime),
             ),
             Col("clock", "TIME(6)", [time(23, 59, 59, 1), time(0, 0), None], _time_of_day),
             Col("blob", "BLOB", [b"\x00\xff", b"", None], bytes),
@@ -275,6 +294,47 @@ def test_every_common_type_is_copied_exactly(case: SourceCase, db_url: str) -> N
         }
 
 
+def test_a_mariadb_url_is_read_like_a_mysql_one(mariadb_url: str, sqlite_url: str) -> None:
+    """SQLAlchemy names the dialect of a mariadb:// URL "mariadb": its TIME, DATETIME and DOUBLE columns still
+    take MySQL's plans."""
+    case = mariadb_case(mariadb_url.replace("mysql+pymysql://", "mariadb+pymysql://", 1))
+    assert create_engine(case.url).dialect.name == "mariadb"
+    store = get_engine(sqlite_url)
+    create_schema(store)
+    sync(case, store)
+    assert_store_equals(store, case)
+
+
+def test_a_mariadb_cursor_of_two_fraction_digits_is_resumed(mariadb_url: str, sqlite_url: str) -> None:
+    """The cursor is kept as MariaDB's own text ('… 09:00:00.12'), which Python 3.10's fromisoformat refuses."""
+    assert datetime_text("2026-02-01 09:00:00.12") == datetime(2026, 2, 1, 9, 0, 0, 120000)
+    source = create_engine(mariadb_url)
+    with source.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE ticks (id INT PRIMARY KEY, updated_at DATETIME(2) NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO ticks VALUES (1, '2026-02-01 09:00:00.12'), (2, '2026-02-01 09:00:00.5')")
+    store = get_engine(sqlite_url)
+    create_schema(store)
+    syncer = Syncer(store, SqlTableSource(source, "ticks"), "ticks", FrozenClock(), "ticks")
+    assert syncer.run(1).rows == 2
+    with source.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO ticks VALUES (3, '2026-02-01 09:00:00.51')")
+    assert syncer.run(1).rows == 1
+
+
+@pytest.mark.parametrize("scheme", ["mysql+pymysql", "mariadb+pymysql"])
+def test_a_mysql_time_that_is_a_duration_fails_naming_the_column(
+    scheme: str, mariadb_url: str, sqlite_url: str
+) -> None:
+    source = create_engine(mariadb_url.replace("mysql+pymysql", scheme, 1))
+    with source.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE spans (id INT PRIMARY KEY, updated_at DATETIME NOT NULL, t TIME)")
+        conn.exec_driver_sql("INSERT INTO spans VALUES (1, '2026-02-01', '23:00:00'), (2, '2026-02-02', '25:00:00')")
+    store = get_engine(sqlite_url)
+    create_schema(store)
+    with pytest.raises(SourceError, match=r"column 't' of the row \{'id': 2\}: .* is not a time of day"):
+        Syncer(store, SqlTableSource(source, "spans"), "spans", FrozenClock(), "spans").run(10)
+
+
 def test_a_copy_refreshed_after_changes_still_equals_the_source(tmp_path: Path, db_url: str) -> None:
     """The second run goes through the keyset cursor and the upsert of every type (PostgreSQL source)."""
     case = sqlite_case(f"sqlite:///{tmp_path / 'again.db'}")
@@ -314,12 +374,27 @@ def test_values_that_would_change_fail_naming_the_column(mariadb_url: str, pg_ur
         conn.exec_driver_sql("INSERT INTO big VALUES (1, '2026-02-01', 18446744073709551615)")
     with pytest.raises(SourceError, match=r"column 'n' of the row \{'id': 1\}: 18446744073709551615 does not fit"):
         Syncer(store, SqlTableSource(mariadb, "big"), "big", FrozenClock(), "big").run(10)
+    with mariadb.begin() as conn:  # a zero date (allowed without NO_ZERO_DATE) has no Python value
+        conn.exec_driver_sql("SET SESSION sql_mode = ''")
+        conn.exec_driver_sql("CREATE TABLE zero (id INT PRIMARY KEY, updated_at DATETIME NOT NULL, at DATETIME(3))")
+        conn.exec_driver_sql("INSERT INTO zero VALUES (1, '2026-02-01', '2026-02-01 09:00:00.5'), (2, '2026-02-02', 0)")
+    for url in (sqlite_url, pg_url):
+        zero_store = get_engine(url)
+        create_schema(zero_store)
+        zero = r"column 'at' of the row \{'id': 2\}: '0000-00-00 00:00:00[.0]*' is not a date and time"
+        with pytest.raises(SourceError, match=zero):
+            Syncer(zero_store, SqlTableSource(mariadb, "zero"), "zero", FrozenClock(), "zero").run(10)
     pg = create_engine(pg_url)
     with pg.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE f (id int PRIMARY KEY, updated_at timestamp NOT NULL, x float8)")
         conn.exec_driver_sql("INSERT INTO f VALUES (1, '2026-02-01', 'NaN')")
     with pytest.raises(SourceError, match="column 'x' of the row .*NaN cannot be stored in SQLite"):
         Syncer(store, SqlTableSource(pg, "f"), "f", FrozenClock(), "f").run(10)
+    with pg.begin() as conn:  # a decimal column is converted at once: its check must hold there too
+        conn.exec_driver_sql("CREATE TABLE d (id int PRIMARY KEY, updated_at timestamp NOT NULL, y numeric(10, 2))")
+        conn.exec_driver_sql("INSERT INTO d VALUES (1, '2026-02-01', 1.5), (2, '2026-02-02', 'NaN')")
+    with pytest.raises(SourceError, match=r"column 'y' of the row \{'id': 2\}: NaN cannot be stored in a SQLite"):
+        Syncer(store, SqlTableSource(pg, "d"), "d", FrozenClock(), "d").run(10)
 
 
 def test_sqlite_values_a_postgresql_store_cannot_take_fail_naming_the_column(tmp_path: Path, pg_url: str) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import Compiled
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.sync.types import COLUMN_CHECKS, ColumnPlan
+from app.sync.types import COLUMN_CHECKS, COLUMN_CONVERTERS, ColumnPlan
 
 Row = Sequence[Any]
 Processor = Callable[[Any], Any]
@@ -136,8 +136,10 @@ class KeysetReader:
         try:
             for n, decoder in decoders:
                 values = list(map(itemgetter(n), rows))
-                check = COLUMN_CHECKS.get(decoder)
-                if None in values:
+                check, convert = COLUMN_CHECKS.get(decoder), COLUMN_CONVERTERS.get(decoder)
+                if convert is not None:
+                    replaced[n] = _converted(convert, values)
+                elif None in values:
                     replaced[n] = [None if v is None else decoder(v) for v in values]
                 elif check is not None:
                     if not check(values):
@@ -178,6 +180,14 @@ class KeysetReader:
         if self.value_at < 0:
             return None, typed, None
         return typed[0], typed[1:], raw if exact else None
+
+
+def _converted(convert: Callable[[Sequence[Any]], list[Any]], values: list[Any]) -> list[Any]:
+    """A column converted at once; its NULLs stay in place."""
+    if None not in values:
+        return convert(values)
+    found = iter(convert([v for v in values if v is not None]))
+    return [None if v is None else next(found) for v in values]
 
 
 def _compose(first: Processor, second: Processor) -> Processor:

@@ -20,7 +20,7 @@ from app.core.failures import Role, describe, source_role
 from app.errors import SourceError, StoreError
 from app.redaction import redact_url
 from app.sync.keyset import KeysetReader
-from app.sync.types import ColumnPlan, plan_column
+from app.sync.types import ColumnPlan, datetime_text, plan_column
 
 Row = Sequence[Any]
 SEED_SETTINGS = {  # which setting each part of a SQL source comes from, for messages
@@ -318,7 +318,7 @@ class SqlTableSource:
         if isinstance(value, python_type):
             return value
         if python_type is datetime and isinstance(value, str):
-            return datetime.fromisoformat(value)
+            return datetime_text(value)  # an isoformat() text, or MySQL's own (a cursor read as text)
         if python_type is date and isinstance(value, str):
             return date.fromisoformat(value)
         return python_type(value)
@@ -382,7 +382,7 @@ class SqlTableSource:
         one = f"({', '.join([marker] * len(self.keys))})"
         # SQLite takes a row value IN only over VALUES (or a subquery); MySQL takes the plain list.
         listed = ", ".join([one] * count)
-        listed = listed if dialect.name == "mysql" else f"VALUES {listed}"
+        listed = listed if dialect.name in ("mysql", "mariadb") else f"VALUES {listed}"
         return f"SELECT {columns} FROM {table} WHERE ({columns}) IN ({listed})"
 
     def read_batches(self, after: Cursor | None, batch_size: int, store: Dialect | None = None) -> Iterator[Batch]:

@@ -66,7 +66,8 @@ def plan_column(name: str, type_: TypeEngine[Any], source: Dialect, store: Diale
     if source.name == "sqlite" and store.name == "sqlite":
         # Driver values pass unchanged and the declared type keeps its affinity: SQLite holds what it held.
         return ColumnPlan(name, type_, sqltypes.BLOB() if isinstance(type_, NullType) else _generic(type_))
-    plan = _plan(name, type_, source.name, store.name)
+    # A mariadb:// URL's dialect is MySQL's under another name (same driver, same types).
+    plan = _plan(name, type_, "mysql" if source.name == "mariadb" else source.name, store.name)
     if plan is None:
         raise SourceError(
             f"column {name!r} has type {show_type(type_)} in the {source.name} source, which Freshdash cannot copy "
@@ -99,7 +100,9 @@ def _plan(name: str, t: TypeEngine[Any], src: str, store: str) -> ColumnPlan | N
         return _integer(name, t, src, to_pg)
     if isinstance(t, sqltypes.Float):
         kept = t if src == "postgresql" and to_pg else sqltypes.Double() if to_pg else _generic(t)
-        return ColumnPlan(name, t, kept, convert=None if to_pg else _no_nan)
+        # The driver's float is the value. SQLAlchemy reflects a MySQL DOUBLE as asdecimal=True, whose result
+        # processor rounds it to 10 decimal places (3.141592653589793 -> Decimal('3.1415926536')).
+        return ColumnPlan(name, t, kept, convert=None if to_pg else _no_nan, source_processor=False)
     if isinstance(t, sqltypes.Numeric):
         return _decimal(name, t, src, to_pg)
     if isinstance(t, sqltypes.String):
@@ -136,6 +139,13 @@ def _structured(name: str, t: TypeEngine[Any], src: str, to_pg: bool) -> ColumnP
 
 def _temporal(name: str, t: TypeEngine[Any], src: str, to_pg: bool) -> ColumnPlan:
     """Dates, times and timestamps; SQLite's are text, parsed strictly (an offset or a non-ISO text fails)."""
+    if src == "mysql" and isinstance(t, (sqltypes.DateTime, sqltypes.Date)):
+        # Read as the server's own text and parsed by fromisoformat (C) over the column: PyMySQL's per-value
+        # regex parsing took a third of a read. The text is what PyMySQL parses, so the value is the same; a
+        # zero date ('0000-00-00'), which PyMySQL hands over as a string, now fails naming the column.
+        kind = sqltypes.Date() if not isinstance(t, sqltypes.DateTime) else sqltypes.DateTime()
+        convert = _mysql_date if isinstance(kind, sqltypes.Date) else _mysql_datetime
+        return ColumnPlan(name, t, kind, as_text=True, convert=convert, source_processor=False)
     if isinstance(t, sqltypes.DateTime):
         if src == "sqlite":
             return ColumnPlan(name, t, sqltypes.DateTime(), convert=_iso_datetime, source_processor=False)
@@ -331,12 +341,54 @@ def _iso_time(value: Any) -> time:
     return found
 
 
+def datetime_text(value: str) -> datetime:
+    """datetime.fromisoformat, also for a fraction of 1, 2, 4 or 5 digits (MySQL's DATETIME(2) text), which
+    Python 3.10 refuses."""
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        head, dot, fraction = value.partition(".")
+        if dot and fraction.isdigit() and len(fraction) < 6:
+            return datetime.fromisoformat(f"{head}.{fraction.ljust(6, '0')}")
+        raise
+
+
+def _mysql_datetime(value: Any) -> datetime:
+    """A MySQL DATETIME or TIMESTAMP as text ('2026-02-01 09:00:00.123'): zero dates fail."""
+    try:
+        return datetime_text(value)
+    except (ValueError, TypeError):
+        raise ValueError(f"{_short(value)} is not a date and time (a MySQL zero date has no Python value)") from None
+
+
+def _mysql_date(value: Any) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{_short(value)} is not a date (a MySQL zero date has no Python value)") from None
+
+
 def _time_of_day(value: Any) -> time:
     if isinstance(value, time):
         return value
     if isinstance(value, timedelta) and timedelta(0) <= value < timedelta(days=1):
         return (datetime.min + value).time()
     raise ValueError(f"{_short(value)} is not a time of day (a MySQL TIME may be a duration; this one is)")
+
+
+def _finite_floats(values: Sequence[Decimal]) -> list[float]:
+    if not all(map(Decimal.is_finite, values)):
+        raise ValueError("a value is not finite")
+    return list(map(float, values))
+
+
+# Decoders with a twin that converts a whole column (without NULLs) at C speed, raising ValueError or
+# TypeError where the decoder would raise for some value (that column is then decoded value by value).
+COLUMN_CONVERTERS: dict[Callable[[Any], Any], Callable[[Sequence[Any]], list[Any]]] = {
+    _mysql_datetime: lambda values: list(map(datetime.fromisoformat, values)),
+    _mysql_date: lambda values: list(map(date.fromisoformat, values)),
+    _decimal_float: _finite_floats,
+}
 
 
 def _bytes(value: Any) -> bytes:
