@@ -6,8 +6,8 @@ set -u
 source "$(dirname "$0")/_mutate.sh"
 T=tests/test_redaction.py
 mutate undeclared-field-silently-skipped app/config.py '            raise TypeError(f"{cls.__name__}.{f.name} is not declared with setting(default, parser, ...)")' '            continue' $T -k declared_without
-mutate smtp-password-not-declared-secret app/config.py 'smtp_password: str = setting("", _text, secret=Secrecy.VALUE)' \
-  'smtp_password: str = setting("", _text)' $T -k named_like
+mutate smtp-password-not-declared-secret app/config.py 'smtp_password: str = setting("", plain_text, secret=Secrecy.VALUE)' \
+  'smtp_password: str = setting("", plain_text)' $T -k named_like
 mutate secret-value-shown app/redaction.py '        return redact_http_url(str(value))
     return MASK' '        return redact_http_url(str(value))
     return str(value)' $T -k "masked_in_rows or settings_page"
