@@ -40,6 +40,7 @@ mutate guard-raises-the-base-class app/core/store.py '            raise LeaseTak
 mutate progress-raises-the-base-class app/core/context.py '            raise RunCancelledError(f"run' '            raise __import__("app.errors").errors.LeaseLostError(f"run' tests/test_core.py -k three_signals
 mutate ui-reaches-into-the-store app/ui/components/history.py 'scheduler.list_jobs()' 'scheduler.store.list_jobs()' tests/test_layers.py
 mutate cli-reaches-into-the-status-reader app/cli/reports.py 'obj.scheduler.history(job, limit, status_filter)' 'obj.scheduler.status_reader.history(job, limit, status_filter)' tests/test_layers.py
+mutate cli-action-reaches-into-the-store app/cli/actions.py 'obj.scheduler.reset_cursor(job)' 'obj.scheduler.store.reset_cursor(job)' tests/test_layers.py -k cli/actions
 mutate seed-status-keeps-a-tuple app/core/records.py '        values["depends_on"] = list(self.depends_on)
 ' '' tests/test_records.py
 mutate seed-status-keeps-a-record app/core/records.py '        values["current_run"] = None if self.current_run is None else self.current_run.as_dict()
