@@ -1,4 +1,4 @@
-"""Entry point of `python -m app` (see app/cli.py)."""
+"""Entry point of `python -m app` (see app/cli/)."""
 
 import logging
 

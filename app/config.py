@@ -19,14 +19,31 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from zoneinfo import ZoneInfo
 
 from app.redaction import Secrecy, secrets_in, shown
 from app.redaction import redact_url as redact_url  # re-exported: the name callers knew
+from app.setting_values import (
+    PROJECT_ROOT,
+    addresses,
+    boolean,
+    choice,
+    host,
+    http_url,
+    identifier,
+    identities,
+    integer,
+    local_path,
+    names,
+    number,
+    optional_address,
+    optional_url,
+    password,
+    plain_text,
+    store_url,
+    time_of_day,
+    time_zone,
+)
 
 if TYPE_CHECKING:
     from app.dataset_config import DatasetConfig, ReportConfig
@@ -36,234 +53,16 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SECRETS_PATH = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'data' / 'freshdash.db'}"
 DEFAULT_DEMO_SOURCE_PATH = str(PROJECT_ROOT / "data" / "demo_source.db")
 # The application's built-in jobs, imported by the core's catalogue the way a user's JOB_MODULES are.
 APPLICATION_JOBS = "app.jobs.builtin"
 ENVIRONMENT, SECRETS, DEFAULT = "environment", "secrets", "default"
-# The bare scheme a user copies from a hosting panel -> the driver this project installs.
-BUNDLED_DRIVERS = {
-    "postgres": "postgresql+psycopg",
-    "postgresql": "postgresql+psycopg",
-    "mysql": "mysql+pymysql",
-    "mariadb": "mysql+pymysql",
-}
 LANGUAGES = ("en", "pt-BR")
 SOURCE_KINDS = ("demo", "sql", "http")
 SMTP_TLS_MODES = ("starttls", "ssl", "none")
 SCHEDULER_ROLES = ("all", "web")  # web: pages and requests only; runs happen in `python -m app worker`
-
-
-# -- parsers: each returns the typed value or raises ValueError with what is allowed --------------------
-
-
-def _number(low: float, high: float) -> Callable[[Any], float]:
-    def parse(raw: Any) -> float:
-        if isinstance(raw, bool):
-            raise ValueError(f"must be a number between {low:g} and {high:g}")
-        try:
-            value = float(raw)
-        except (TypeError, ValueError):
-            raise ValueError(f"must be a number between {low:g} and {high:g}") from None
-        if not (low <= value <= high) or value != value:
-            raise ValueError(f"must be a number between {low:g} and {high:g}")
-        return value
-
-    return parse
-
-
-def _integer(low: int, high: int) -> Callable[[Any], int]:
-    def parse(raw: Any) -> int:
-        text = str(raw).strip()
-        if isinstance(raw, bool) or not text.lstrip("-").isdigit():
-            raise ValueError(f"must be a whole number between {low} and {high}")
-        value = int(text)
-        if not low <= value <= high:
-            raise ValueError(f"must be a whole number between {low} and {high}")
-        return value
-
-    return parse
-
-
-def _boolean(raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in {"1", "true", "yes", "on"}:
-        return True
-    if text in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError("must be true or false")
-
-
-def _timezone(raw: Any) -> str:
-    text = str(raw).strip()
-    try:
-        ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("must be an IANA time zone such as America/Sao_Paulo or UTC") from None
-    return text
-
-
-def normalize_url(text: str) -> str:
-    """postgres://, postgresql://, mysql:// and mariadb:// name the bundled drivers (psycopg 3, PyMySQL)."""
-    scheme, sep, rest = text.partition("://")
-    driver = BUNDLED_DRIVERS.get(scheme.lower()) if sep else None
-    return f"{driver}://{rest}" if driver else text
-
-
-def _sqlalchemy_url(text: str, example: str) -> Any:
-    """A parsed URL whose dialect and driver are installed; ValueError naming what is wrong otherwise."""
-    try:
-        url = make_url(text)
-    except (ArgumentError, ValueError):
-        raise ValueError(f"must be a SQLAlchemy URL such as {example}") from None
-    try:
-        dialect = url.get_dialect()
-    except NoSuchModuleError:
-        raise ValueError(
-            f"names an unknown database or driver {url.drivername!r}; use a URL such as {example}"
-        ) from None
-    try:
-        dialect.import_dbapi()
-    except ImportError as exc:
-        raise ValueError(f"needs the driver {exc.name or url.drivername!r}, which is not installed") from None
-    return url
-
-
-def _database_url(raw: Any) -> str:
-    text = normalize_url(str(raw).strip())
-    example = "sqlite:///data/freshdash.db or postgresql://user:password@host:5432/db"
-    if text.split("://", 1)[0].split("+", 1)[0].lower() not in {"sqlite", "postgresql"} and "://" in text:
-        raise ValueError("must be a sqlite:// or postgresql:// URL")
-    url = _sqlalchemy_url(text, example)
-    if url.get_backend_name() not in {"sqlite", "postgresql"}:
-        raise ValueError("must be a sqlite:// or postgresql:// URL")
-    return _anchor_sqlite(url, text)
-
-
-def _anchor_sqlite(url: Any, text: str) -> str:
-    """A relative SQLite path means relative to the project, whatever folder the app was started from."""
-    database = url.database or ""
-    if url.get_backend_name() != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
-        return text
-    if Path(database).is_absolute():
-        return text
-    return str(url.set(database=str(PROJECT_ROOT / database)).render_as_string(hide_password=False))
-
-
-def _path(raw: Any) -> str:
-    path = Path(str(raw).strip()).expanduser()
-    return str(path if path.is_absolute() else PROJECT_ROOT / path)
-
-
-def _optional_url(raw: Any) -> str:
-    """Any SQLAlchemy URL (a source may be MySQL, SQLite ...), or empty."""
-    text = normalize_url(str(raw).strip())
-    if not text:
-        return ""
-    _sqlalchemy_url(text, "postgresql://user:password@host:5432/db or mysql://user:password@host:3306/db")
-    return text
-
-
-def _http_url(raw: Any) -> str:
-    text = str(raw).strip()
-    if not text:
-        return ""
-    try:
-        parts = urlsplit(text)
-        valid = parts.scheme in {"http", "https"} and bool(parts.hostname) and (parts.port or 0) >= 0
-    except ValueError:  # a port that is not a number
-        valid = False
-    if not valid or any(c.isspace() for c in text):
-        raise ValueError("must be an http:// or https:// URL of a JSON endpoint, e.g. https://api.example.com/orders")
-    return text
-
-
-def _choice(*allowed: str) -> Callable[[Any], str]:
-    def parse(raw: Any) -> str:
-        text = str(raw).strip()
-        if text not in allowed:
-            raise ValueError("must be one of " + ", ".join(allowed))
-        return text
-
-    return parse
-
-
-def _identifier(raw: Any) -> str:
-    text = str(raw).strip()
-    if not text or not all(c.isalnum() or c == "_" for c in text) or text[0].isdigit():
-        raise ValueError("must be a plain SQL name (letters, digits and _, not starting with a digit)")
-    return text
-
-
-def _text(raw: Any) -> str:
-    return str(raw)
-
-
-def _password(raw: Any) -> str:
-    """A guard: present means "guard the controls", so a value that guards nothing is refused."""
-    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
-        raise ValueError("must be a text value (the password), not a table, a list or true/false")
-    text = str(raw)
-    if not text.strip():
-        raise ValueError("is set but empty: set a password, or remove the key to leave the controls open")
-    return text
-
-
-def _admin_users(raw: Any) -> tuple[str, ...]:
-    if isinstance(raw, (bool, dict)) or (not isinstance(raw, (str, list, tuple))):
-        raise ValueError("must be e-mail addresses (st.user identities) such as ana@example.com, separated by commas")
-    users = _names(raw)
-    if not users:
-        raise ValueError("is set but lists nobody: name the e-mail addresses, or remove the key")
-    try:
-        return tuple(_address(user) for user in users)
-    except ValueError:
-        raise ValueError(
-            "must be e-mail addresses (st.user identities) such as ana@example.com, separated by commas"
-        ) from None
-
-
-def _names(raw: Any) -> tuple[str, ...]:
-    items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
-    return tuple(str(item).strip() for item in items if str(item).strip())
-
-
-def _address(text: str) -> str:
-    """One plain e-mail address (``name@host``); display names and angle brackets are not accepted."""
-    local, _, domain = text.rpartition("@")
-    if not local or not domain or any(c.isspace() or c in '<>,;"' for c in text):
-        raise ValueError("must be e-mail addresses such as ana@example.com, separated by commas")
-    return text
-
-
-def _addresses(raw: Any) -> tuple[str, ...]:
-    return tuple(_address(item) for item in _names(raw))
-
-
-def _optional_address(raw: Any) -> str:
-    text = str(raw).strip()
-    return _address(text) if text else ""
-
-
-def _host(raw: Any) -> str:
-    text = str(raw).strip()
-    if any(c.isspace() or c in "/@:" for c in text) and not (text.startswith("[") and text.endswith("]")):
-        raise ValueError("must be a host name or IP address such as smtp.example.com (the port goes in SMTP_PORT)")
-    return text
-
-
-def _time_of_day(raw: Any) -> str:
-    text = str(raw).strip()
-    hours, _, minutes = text.partition(":")
-    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and len(hours) <= 2):
-        raise ValueError("must be a local time of day as HH:MM, e.g. 07:00")
-    if not (0 <= int(hours) <= 23 and 0 <= int(minutes) <= 59):
-        raise ValueError("must be a local time of day as HH:MM, e.g. 07:00")
-    return f"{int(hours):02d}:{minutes}"
 
 
 # -- the settings: each key declared once, with its parser, default and what it decides ---------------
@@ -313,57 +112,57 @@ _MINUTES_IN_A_WEEK = 7 * 24 * 60
 
 @dataclass(frozen=True)
 class Settings:
-    sync_interval_minutes: float = setting(15.0, _number(0.01, _MINUTES_IN_A_WEEK))
-    scheduler_timezone: str = setting("America/Sao_Paulo", _timezone)
-    autorefresh_interval_minutes: float = setting(30.0, _number(0.1, 24 * 60))
-    enable_autorefresh_fallback: bool = setting(True, _boolean)
-    database_url: str = setting(DEFAULT_DATABASE_URL, _database_url, secret=Secrecy.DATABASE_URL, placement=True)
-    scheduler_enabled: bool = setting(True, _boolean)
-    scheduler_role: str = setting("all", _choice(*SCHEDULER_ROLES))
-    scheduler_idle_minutes: float = setting(30.0, _number(0.01, _MINUTES_IN_A_WEEK))
-    scheduler_poll_seconds: float = setting(5.0, _number(0.05, 3600))
-    run_timeout_minutes: float = setting(10.0, _number(0.001, 24 * 60))
+    sync_interval_minutes: float = setting(15.0, number(0.01, _MINUTES_IN_A_WEEK))
+    scheduler_timezone: str = setting("America/Sao_Paulo", time_zone)
+    autorefresh_interval_minutes: float = setting(30.0, number(0.1, 24 * 60))
+    enable_autorefresh_fallback: bool = setting(True, boolean)
+    database_url: str = setting(DEFAULT_DATABASE_URL, store_url, secret=Secrecy.DATABASE_URL, placement=True)
+    scheduler_enabled: bool = setting(True, boolean)
+    scheduler_role: str = setting("all", choice(*SCHEDULER_ROLES))
+    scheduler_idle_minutes: float = setting(30.0, number(0.01, _MINUTES_IN_A_WEEK))
+    scheduler_poll_seconds: float = setting(5.0, number(0.05, 3600))
+    run_timeout_minutes: float = setting(10.0, number(0.001, 24 * 60))
     # each run in a child process that a timeout can stop, or "thread"
-    run_isolation: str = setting("process", _choice("process", "thread"))
-    run_kill_grace_seconds: float = setting(10.0, _number(0, 3600))
-    run_max_retries: int = setting(2, _integer(0, 20))
-    retry_backoff_seconds: float = setting(30.0, _number(0, 86400))
-    lease_seconds: float = setting(60.0, _number(0.5, 3600))
-    manual_sync_cooldown_seconds: float = setting(60.0, _number(0, 86400))
-    history_retention_days: int = setting(30, _integer(1, 3650))
-    max_concurrent_runs: int = setting(4, _integer(1, 64))
-    job_modules: tuple[str, ...] = setting((), _names)
-    sync_source: str = setting("demo", _choice(*SOURCE_KINDS))
-    sync_batch_size: int = setting(5000, _integer(1, 1_000_000))
-    demo_source_path: str = setting(DEFAULT_DEMO_SOURCE_PATH, _path)
-    demo_orders_per_minute: int = setting(20, _integer(0, 100_000))
-    source_url: str = setting("", _optional_url, secret=Secrecy.DATABASE_URL, placement=True)
-    source_table: str = setting("orders", _identifier)
-    source_key: str = setting("id", _identifier)
-    source_cursor_field: str = setting("updated_at", _identifier)
-    source_endpoint: str = setting("", _http_url, secret=Secrecy.HTTP_URL, placement=True)
-    source_token: str = setting("", _text, secret=Secrecy.VALUE)
-    source_rate_limit_per_second: float = setting(5.0, _number(0, 10_000))
-    source_timeout_seconds: float = setting(30.0, _number(0.1, 3600))
-    source_max_retries: int = setting(4, _integer(0, 20))
-    admin_password: str = setting("", _password, secret=Secrecy.VALUE, guard=True)
-    admin_users: tuple[str, ...] = setting((), _admin_users, guard=True)
-    ui_language: str = setting("en", _choice(*LANGUAGES))
-    reread_during_sync_seconds: float = setting(5.0, _number(0, 3600))
-    smtp_host: str = setting("", _host)
-    smtp_port: int = setting(587, _integer(1, 65535))
-    smtp_tls: str = setting("starttls", _choice(*SMTP_TLS_MODES))
-    smtp_user: str = setting("", _text)
-    smtp_password: str = setting("", _text, secret=Secrecy.VALUE)
-    smtp_from: str = setting("", _optional_address)
-    smtp_timeout_seconds: float = setting(30.0, _number(0.1, 3600))
-    report_recipients: tuple[str, ...] = setting((), _addresses)
-    report_period_days: int = setting(1, _integer(1, 366))
-    report_time: str = setting("07:00", _time_of_day)
-    metrics_port: int = setting(0, _integer(0, 65535))
-    alert_after_failures: int = setting(3, _integer(1, 1000))
-    alert_stale_minutes: float = setting(0.0, _number(0, 366 * 24 * 60))
-    alert_recipients: tuple[str, ...] = setting((), _addresses)
+    run_isolation: str = setting("process", choice("process", "thread"))
+    run_kill_grace_seconds: float = setting(10.0, number(0, 3600))
+    run_max_retries: int = setting(2, integer(0, 20))
+    retry_backoff_seconds: float = setting(30.0, number(0, 86400))
+    lease_seconds: float = setting(60.0, number(0.5, 3600))
+    manual_sync_cooldown_seconds: float = setting(60.0, number(0, 86400))
+    history_retention_days: int = setting(30, integer(1, 3650))
+    max_concurrent_runs: int = setting(4, integer(1, 64))
+    job_modules: tuple[str, ...] = setting((), names)
+    sync_source: str = setting("demo", choice(*SOURCE_KINDS))
+    sync_batch_size: int = setting(5000, integer(1, 1_000_000))
+    demo_source_path: str = setting(DEFAULT_DEMO_SOURCE_PATH, local_path)
+    demo_orders_per_minute: int = setting(20, integer(0, 100_000))
+    source_url: str = setting("", optional_url, secret=Secrecy.DATABASE_URL, placement=True)
+    source_table: str = setting("orders", identifier)
+    source_key: str = setting("id", identifier)
+    source_cursor_field: str = setting("updated_at", identifier)
+    source_endpoint: str = setting("", http_url, secret=Secrecy.HTTP_URL, placement=True)
+    source_token: str = setting("", plain_text, secret=Secrecy.VALUE)
+    source_rate_limit_per_second: float = setting(5.0, number(0, 10_000))
+    source_timeout_seconds: float = setting(30.0, number(0.1, 3600))
+    source_max_retries: int = setting(4, integer(0, 20))
+    admin_password: str = setting("", password, secret=Secrecy.VALUE, guard=True)
+    admin_users: tuple[str, ...] = setting((), identities, guard=True)
+    ui_language: str = setting("en", choice(*LANGUAGES))
+    reread_during_sync_seconds: float = setting(5.0, number(0, 3600))
+    smtp_host: str = setting("", host)
+    smtp_port: int = setting(587, integer(1, 65535))
+    smtp_tls: str = setting("starttls", choice(*SMTP_TLS_MODES))
+    smtp_user: str = setting("", plain_text)
+    smtp_password: str = setting("", plain_text, secret=Secrecy.VALUE)
+    smtp_from: str = setting("", optional_address)
+    smtp_timeout_seconds: float = setting(30.0, number(0.1, 3600))
+    report_recipients: tuple[str, ...] = setting((), addresses)
+    report_period_days: int = setting(1, integer(1, 366))
+    report_time: str = setting("07:00", time_of_day)
+    metrics_port: int = setting(0, integer(0, 65535))
+    alert_after_failures: int = setting(3, integer(1, 1000))
+    alert_stale_minutes: float = setting(0.0, number(0, 366 * 24 * 60))
+    alert_recipients: tuple[str, ...] = setting((), addresses)
     # -- not keys: what the loader derived (_DERIVED_FIELDS) --
     # [datasets.NAME] tables / DATASETS__NAME__KEY variables, parsed by app/dataset_config.py
     declared_datasets: tuple[DatasetConfig, ...] = ()

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from app.config import PARSERS, declared_settings, setting
+from app.config import declared_settings, setting
 from app.redaction import MASK, Secrecy, secrets_in, shown
+from app.setting_values import addresses, http_url
 
 if TYPE_CHECKING:
     from app.config import ConfigIssue, Settings
@@ -56,7 +57,7 @@ def _sql_url(raw: Any) -> str:
 
 
 def _http_url(raw: Any) -> str:
-    text: str = PARSERS["SOURCE_ENDPOINT"](raw)
+    text = http_url(raw)
     if not text:
         raise ValueError("must be an http:// or https:// URL of a JSON endpoint")
     return text
@@ -355,11 +356,6 @@ class ReportConfig:
         return f"report_{self.name}"
 
 
-def _recipients(raw: Any) -> tuple[str, ...]:
-    found: tuple[str, ...] = PARSERS["REPORT_RECIPIENTS"](raw)
-    return found
-
-
 def _positive(high: int) -> Callable[[Any], int]:
     def parse(raw: Any) -> int:
         text = str(raw).strip()
@@ -391,7 +387,7 @@ REPORT_PARSERS: dict[str, Callable[[Any], Any]] = {
     "query": _select,
     "datasets": _names,
     "trigger": _trigger_text,
-    "recipients": _recipients,
+    "recipients": addresses,
     "period_days": _positive(366),
     "time_column": _identifier,
     "max_rows": _positive(1_000_000),

@@ -5,9 +5,14 @@
 set -u
 source "$(dirname "$0")/_mutate.sh"
 T=tests/test_redaction.py
+# the value parsers (app/setting_values.py) sit below the loader: they import neither it nor the core
+mutate setting-values-import-the-core app/setting_values.py '    text = str(raw).strip()
+    hours, _, minutes' '    from app.core.scheduler import SyncScheduler  # noqa: F401
+    text = str(raw).strip()
+    hours, _, minutes' tests/test_datasets.py -k "layer and setting_values"
 mutate undeclared-field-silently-skipped app/config.py '            raise TypeError(f"{cls.__name__}.{f.name} is not declared with setting(default, parser, ...)")' '            continue' $T -k declared_without
-mutate smtp-password-not-declared-secret app/config.py 'smtp_password: str = setting("", _text, secret=Secrecy.VALUE)' \
-  'smtp_password: str = setting("", _text)' $T -k named_like
+mutate smtp-password-not-declared-secret app/config.py 'smtp_password: str = setting("", plain_text, secret=Secrecy.VALUE)' \
+  'smtp_password: str = setting("", plain_text)' $T -k named_like
 mutate secret-value-shown app/redaction.py '        return redact_http_url(str(value))
     return MASK' '        return redact_http_url(str(value))
     return str(value)' $T -k "masked_in_rows or settings_page"

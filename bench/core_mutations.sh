@@ -39,7 +39,8 @@ mutate poll-without-sqlite-wakeups app/core/listener.py '            self.check_
 mutate guard-raises-the-base-class app/core/store.py '            raise LeaseTakenOverError(f"run' '            raise __import__("app.errors").errors.LeaseLostError(f"run' tests/test_core.py -k three_signals
 mutate progress-raises-the-base-class app/core/context.py '            raise RunCancelledError(f"run' '            raise __import__("app.errors").errors.LeaseLostError(f"run' tests/test_core.py -k three_signals
 mutate ui-reaches-into-the-store app/ui/components/history.py 'scheduler.list_jobs()' 'scheduler.store.list_jobs()' tests/test_layers.py
-mutate cli-reaches-into-the-status-reader app/cli.py 'obj.scheduler.history(job, limit, status_filter)' 'obj.scheduler.status_reader.history(job, limit, status_filter)' tests/test_layers.py
+mutate cli-reaches-into-the-status-reader app/cli/reports.py 'obj.scheduler.history(job, limit, status_filter)' 'obj.scheduler.status_reader.history(job, limit, status_filter)' tests/test_layers.py
+mutate cli-action-reaches-into-the-store app/cli/actions.py 'obj.scheduler.reset_cursor(job)' 'obj.scheduler.store.reset_cursor(job)' tests/test_layers.py -k cli/actions
 mutate seed-status-keeps-a-tuple app/core/records.py '        values["depends_on"] = list(self.depends_on)
 ' '' tests/test_records.py
 mutate seed-status-keeps-a-record app/core/records.py '        values["current_run"] = None if self.current_run is None else self.current_run.as_dict()
@@ -73,7 +74,7 @@ mutate settings-booleans-as-python app/config.py '        return "true" if value
 mutate badge-progress-sleeps app/ui/components/scheduler_status.py '        running_box(shown_view.progress)' '        st.status(shown_view.progress, state="running")' tests/test_layers.py -k sleeps
 mutate ui-emoji-dot app/ui/components/datasets.py '"info": ":blue[●]",' '"info": "🔵",' tests/test_ui_review.py -k sidebar
 mutate run-log-line-hides-the-process app/core/child.py '        return f"in process {self.pid}" if self.pid is not None' '        return "in a thread" if self.pid is not None' tests/test_child_runs.py -k "progress_log_lines and sqlite"
-mutate run-wait-timeout-exits-0 app/cli.py '        sys.exit(EXIT_FAILED)
+mutate run-wait-timeout-exits-0 app/cli/actions.py '        sys.exit(EXIT_FAILED)
     if record is None:' '    if record is None:' tests/test_cli.py -k nobody_starts
 mutate ui-never-beat-reads-silent-since-a-dash app/ui/components/freshness.py '    if state == "silent" and not status.silent_since:' '    if False:' tests/test_ui_review.py -k never_beat
 mutate ui-idle-dashboard-promises-a-sync app/ui/components/dashboard.py '    if status and status.state in {"silent", "stopped"}:' '    if False:' tests/test_ui_review.py -k empty_dashboard

@@ -17,7 +17,7 @@ CALLERS = sorted(
         *(ROOT / "app" / "ui").rglob("*.py"),
         *(ROOT / "pages").glob("*.py"),
         ROOT / "streamlit_app.py",
-        ROOT / "app" / "cli.py",
+        *(ROOT / "app" / "cli").glob("*.py"),
     ]
 )
 
