@@ -109,3 +109,5 @@ mutate exit-hook-after-the-pools-closed app/core/process_registry.py '          
 # a status is one statement (a page reads it on every run)
 mutate status-reads-the-last-run-apart app/core/status.py '        last, current = _run_of(row, "last__"), _run_of(row, "current__")' '        last, current = self.run(row["last__id"]) if row["last__id"] else None, _run_of(row, "current__")' tests/test_records.py -k one_statement
 mutate status-swaps-last-and-current app/core/status.py '        last, current = _run_of(row, "last__"), _run_of(row, "current__")' '        current, last = _run_of(row, "last__"), _run_of(row, "current__")' tests/test_records.py tests/test_core.py
+# the orders table: the zone's wall clock as naive values (pyarrow imports pytz for every aware column)
+mutate orders-table-zone-aware app/ui/components/dashboard.py '.dt.tz_convert(tz_name).dt.tz_localize(None)' '.dt.tz_convert(tz_name)' tests/test_ui.py -k wall_clock

@@ -206,11 +206,14 @@ def _empty_message(status: JobStatus | None, lang: str) -> str:
 
 
 def _local_times(table: pd.DataFrame, tz_name: str) -> pd.DataFrame:
-    """Synced times are UTC; show them in the same zone as "Data as of" so the two can be compared."""
+    """Synced times are UTC; show them in the same zone as "Data as of" so the two can be compared: the wall
+    clock of that zone, which the column header names. Not zone-aware values: pyarrow tries `import pytz` for
+    each aware column every time Streamlit converts the table, and without pytz (pandas 3 dropped it) that
+    failed import cost a page 30-70 ms in a running server (bench/pages_during_sync.py, cProfile)."""
     table = table.copy()
     for column in ("created_at", "updated_at"):
         if column in table:
-            table[column] = pd.to_datetime(table[column], utc=True).dt.tz_convert(tz_name)
+            table[column] = pd.to_datetime(table[column], utc=True).dt.tz_convert(tz_name).dt.tz_localize(None)
     return table
 
 
