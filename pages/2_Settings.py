@@ -5,6 +5,7 @@ import streamlit as st
 from app.config import effective_rows
 from app.core.catalogue import catalogue
 from app.ui import resources
+from app.ui.components.datasets import settings_rows
 from app.ui.components.jobs import render_catalogue_problems
 from app.ui.components.navigation import render_navigation
 from app.ui.components.scheduler_status import render_freshness, render_scheduler_badge
@@ -67,9 +68,10 @@ st.dataframe(
 )
 st.subheader(t(lang, "settings.datasets"))  # [datasets.NAME]: each dataset's keys, secrets masked
 st.dataframe(
-    [{"dataset": d.name, "job": d.job, **d.shown()} for d in settings.datasets],
+    settings_rows(lang, settings.datasets),
     hide_index=True,
     width="stretch",
+    column_config={"key": st.column_config.TextColumn(t(lang, "col.key"), width=250)},
 )
 if settings.reports:
     st.subheader(t(lang, "settings.reports"))

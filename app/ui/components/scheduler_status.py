@@ -84,10 +84,10 @@ def _badge() -> None:
         st.session_state[VERSION_KEY] = {**shown, **{j: v for j, v in current.items() if j in shown}}
         st.rerun()
     shown_view = freshness.view(status, lang, requested=waiting)
-    if status.state != "running" or len(pairs) <= 1 or shown_view.syncing:
-        getattr(st, shown_view.kind)(shown_view.badge, icon=BADGE_ICONS[shown_view.phase])
-    if shown_view.progress:
+    if shown_view.progress:  # the spinner box alone: the badge would say the same words right above it
         running_box(shown_view.progress)  # never a ✓ while the run goes on
+    elif status.state != "running" or len(pairs) <= 1:
+        getattr(st, shown_view.kind)(shown_view.badge, icon=BADGE_ICONS[shown_view.phase])
     if len(pairs) > 1 or status.state != "running":
         pressed = datasets_ui.render_sidebar_datasets(scheduler, lang, pairs)
     elif pressed := st.button(t(lang, "sync_now"), icon=":material/sync:", key="fd_sidebar_sync", width="stretch"):
@@ -202,7 +202,8 @@ def render_scheduler_status(show_controls: bool = True) -> bool:
     cols[0].metric(
         f"{t(lang, 'last_run')} ({zone_label(status.timezone, now, lang)})", last, help=_last_help(status, lang)
     )
-    cols[0].caption(status_word(lang, status.last_result))  # beside, not inside: a metric must not be cut
+    if status.last_result:  # beside, not inside: a metric must not be cut; no lone "—" under a "—"
+        cols[0].caption(status_word(lang, status.last_result))
     cols[1].metric(
         f"{t(lang, 'next_run')} ({zone_label(status.timezone, now, lang)})",
         local_time(status.next_run, status.timezone, True, lang, now, show_zone=False),
