@@ -243,13 +243,14 @@ def status(obj: Context, job: str | None) -> None:
         state += f" since {data.silent_since}"
     elif state == "silent":
         state += " (no scheduler has ever run)"
+    last_run = " ".join(part for part in (data.last_run, data.last_result) if part) if data.last_run else "never"
     lines = [
         f"job:          {data.job} ({', '.join(paused) if paused else 'active'})",
         f"state:        {state}",
         f"trigger:      {data.trigger or str(data.interval_minutes) + ' min'}",
-        f"last run:     {data.last_run or '-'} {data.last_result or ''}",
-        f"last success: {data.last_success_at or '-'} (data {'-' if age is None else f'{age:.0f} s'} old)",
-        f"next run:     {data.next_run or '-'}",
+        f"last run:     {last_run}",
+        f"last success: {'never (no data yet)' if age is None else f'{data.last_success_at} (data {age:.0f} s old)'}",
+        f"next run:     {data.next_run or '-'}{_nobody_runs_it(data.state, data.next_run)}",
         f"heartbeat:    {data.heartbeat_at or 'never'}",
     ]
     if data.current_run:
@@ -257,6 +258,13 @@ def status(obj: Context, job: str | None) -> None:
     if data.last_error:
         lines.append(f"last error:   {data.last_error}")
     obj.emit(data, "\n".join(lines))
+
+
+def _nobody_runs_it(state: str, next_run: str | None) -> str:
+    """A due time with no scheduler process to act on it would read as a promise."""
+    if next_run and state in {"stopped", "silent"}:
+        return " (no scheduler is running to start it)"
+    return ""
 
 
 @main.command()
@@ -544,7 +552,9 @@ def worker(obj: Context, grace: float) -> None:
     Web processes with SCHEDULER_ROLE=web record Sync now in the database; a worker hears of it at once
     (LISTEN/NOTIFY on PostgreSQL, a 1-second poll elsewhere). Several workers may share one database: the
     claim gives each slot to one of them. Logs go to stderr. Exit 0 after a clean stop."""
-    logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(  # the offset: `status` shows SCHEDULER_TIMEZONE's times, this clock may differ
+        stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z"
+    )
     logging.getLogger("app").setLevel(logging.INFO)  # a worker says what it does (its runs, its stop)
     if not obj.settings.scheduler_enabled:
         _exit_with("SCHEDULER_ENABLED=false: a worker is a scheduler; unset it for worker processes", EXIT_CONFIG)

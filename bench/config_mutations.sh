@@ -23,3 +23,14 @@ mutate dataset-token-not-declared-secret app/dataset_config.py 'token: str = set
 # fixes, item 6: a catalogue problem under a headline in the UI's language, its detail as the core wrote it
 mutate catalogue-problem-without-headline app/ui/components/jobs.py "st.warning(f\"{t(lang, 'catalogue.problems', count=len(problems))}\\n\\n{details}\"" \
   'st.warning(details' tests/test_ui_jobs.py -k portuguese
+# qa2 review (2026-12): the Settings datasets table one row per key, Syncing… said once, no lone dash, CLI words
+mutate settings-datasets-side-by-side pages/2_Settings.py 'settings_rows(lang, settings.datasets),' \
+  '[{"dataset": d.name, "job": d.job, **d.shown()} for d in settings.datasets],' tests/test_ui_review.py -k datasets_table
+mutate sidebar-syncing-twice app/ui/components/scheduler_status.py 'elif status.state != "running" or len(pairs) <= 1:' \
+  'if True:' tests/test_ui_review.py -k syncing_once
+mutate lone-dash-under-last-run app/ui/components/scheduler_status.py '    if status.last_result:  # beside' \
+  '    if True:  # beside' tests/test_ui_review.py -k lone_dash
+mutate cli-status-dashes app/cli.py "'never (no data yet)' if age is None" "'-' if age is None" tests/test_cli.py -k reads_as_words
+mutate cli-next-run-a-promise app/cli.py 'if next_run and state in {"stopped", "silent"}:' 'if False:' \
+  tests/test_cli.py -k reads_as_words
+mutate worker-log-without-offset app/__main__.py ', datefmt="%Y-%m-%dT%H:%M:%S%z"' '' tests/test_cli.py -k utc_offset

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -292,3 +293,40 @@ def test_run_wait_that_nobody_starts_says_so_and_fails(tmp_path: Path) -> None:
     assert again.exit_code == 1 and json.loads(again.stdout)["started"] is False
     asked = invoke(tmp_path, "run", SCHEDULER_ROLE="web")  # without --wait: asking is the whole job
     assert asked.exit_code == 0 and "joined the run requested or in progress of incremental_sync" in asked.output
+
+
+def test_status_reads_as_words_before_any_run_and_no_due_time_reads_as_a_promise(tmp_path: Path) -> None:
+    """'last success: - (data - old)' and a next run that no scheduler process would start (2026-12 review)."""
+    first = invoke(tmp_path, "status").stdout
+    assert "last run:     never\n" in first and "last success: never (no data yet)\n" in first, first
+    next_line = first.split("next run:")[1].splitlines()[0]
+    assert ISO.search(next_line) and next_line.endswith("(no scheduler is running to start it)"), first
+    engine = create_engine(f"sqlite:///{tmp_path / 'fd.db'}")
+    InstanceStore(engine).beat("worker-1", SystemClock().now(), "running", 0)
+    engine.dispose()
+    running = invoke(tmp_path, "status").stdout
+    assert "no scheduler is running" not in running, running  # a worker beats: the due time holds
+
+
+def test_the_workers_log_lines_carry_their_utc_offset(tmp_path: Path) -> None:
+    """`status` shows SCHEDULER_TIMEZONE's times (-03:00); a log line without its offset read as three hours off."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'fd.db'}",
+        "DEMO_SOURCE_PATH": str(tmp_path / "demo.db"),
+    }
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "worker", "--grace", "5"], cwd=ROOT, env=env, stdout=out, stderr=out
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "SIGTERM or SIGINT stops it" not in log.read_text(errors="replace"):
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.1)
+    finally:
+        process.terminate()
+        assert process.wait(timeout=30) == 0, log.read_text(errors="replace")
+    lines = log.read_text(errors="replace").splitlines()
+    assert lines and all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} ", line) for line in lines), lines
