@@ -498,8 +498,10 @@ def health(obj: Context, job: str | None) -> None:
             problems.append(problem)
         for name in jobs:
             data = scheduler.get_status(name, seen_by="cli")
-            if data.stale and not data.paused:
-                problems.append(f"data of {name} is stale (last success {data.last_success_at or 'never'})")
+            if data.stale and not data.paused and data.last_success_at is None:
+                problems.append(f"{name} has no data yet (it never synced)")
+            elif data.stale and not data.paused:
+                problems.append(f"data of {name} is stale (last success {data.last_success_at})")
     except SchedulerError as exc:
         _fail(exc)  # an unknown job is a usage error, not an unhealthy system
     except AppError as exc:

@@ -34,3 +34,5 @@ mutate cli-status-dashes app/cli.py "'never (no data yet)' if age is None" "'-' 
 mutate cli-next-run-a-promise app/cli.py 'if next_run and state in {"stopped", "silent"}:' 'if False:' \
   tests/test_cli.py -k reads_as_words
 mutate worker-log-without-offset app/__main__.py ', datefmt="%Y-%m-%dT%H:%M:%S%z"' '' tests/test_cli.py -k utc_offset
+mutate cli-health-never-as-stale app/cli.py 'problems.append(f"{name} has no data yet (it never synced)")' \
+  'problems.append(f"data of {name} is stale (last success never)")' tests/test_cli.py -k reads_as_words

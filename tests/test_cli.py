@@ -299,6 +299,8 @@ def test_status_reads_as_words_before_any_run_and_no_due_time_reads_as_a_promise
     """'last success: - (data - old)' and a next run that no scheduler process would start (2026-12 review)."""
     first = invoke(tmp_path, "status").stdout
     assert "last run:     never\n" in first and "last success: never (no data yet)\n" in first, first
+    health = invoke(tmp_path, "health").stdout
+    assert "incremental_sync has no data yet (it never synced)" in health and "stale" not in health, health
     next_line = first.split("next run:")[1].splitlines()[0]
     assert ISO.search(next_line) and next_line.endswith("(no scheduler is running to start it)"), first
     engine = create_engine(f"sqlite:///{tmp_path / 'fd.db'}")
