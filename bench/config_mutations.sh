@@ -36,3 +36,5 @@ mutate cli-next-run-a-promise app/cli.py 'if next_run and state in {"stopped", "
 mutate worker-log-without-offset app/__main__.py ', datefmt="%Y-%m-%dT%H:%M:%S%z"' '' tests/test_cli.py -k utc_offset
 mutate cli-health-never-as-stale app/cli.py 'problems.append(f"{name} has no data yet (it never synced)")' \
   'problems.append(f"data of {name} is stale (last success never)")' tests/test_cli.py -k reads_as_words
+mutate spinner-box-opens-empty app/ui/components/scheduler_status.py '    if detail:  # it opens: never onto nothing' \
+  '    if False:  # it opens: never onto nothing' tests/test_ui_review.py -k syncing_once

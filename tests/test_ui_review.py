@@ -150,3 +150,5 @@ def test_the_sidebar_says_syncing_once_while_a_run_is_in_progress(
     said = [str(e.value) for e in at.sidebar.info] + [str(box.label) for box in at.sidebar.expander]
     assert said.count("Syncing…") == 1, said
     assert [str(box.label) for box in at.sidebar.expander] == ["Syncing…"], said  # the spinner box stays
+    inside = [str(c.value) for c in at.sidebar.expander[0].caption]  # it opens onto which run, why, since when
+    assert inside == ["Run 1 of incremental_sync (manual), started 09:00 UTC-3."], inside
