@@ -38,3 +38,5 @@ mutate cli-health-never-as-stale app/cli.py 'problems.append(f"{name} has no dat
   'problems.append(f"data of {name} is stale (last success never)")' tests/test_cli.py -k reads_as_words
 mutate spinner-box-opens-empty app/ui/components/scheduler_status.py '    if detail:  # it opens: never onto nothing' \
   '    if False:  # it opens: never onto nothing' tests/test_ui_review.py -k syncing_once
+mutate settings-datasets-inner-scroll pages/2_Settings.py '    height=ROW_PX * (len(dataset_rows) + 1) + 3,
+' '' tests/test_ui_review.py -k without_inner_scrolling

@@ -67,11 +67,13 @@ st.dataframe(
     },
 )
 st.subheader(t(lang, "settings.datasets"))  # [datasets.NAME]: each dataset's keys, secrets masked
-st.dataframe(
-    settings_rows(lang, settings.datasets),
+dataset_rows = settings_rows(lang, settings.datasets)
+st.dataframe(  # every key at once; the key column fits max_age_minutes, leaving a 390 px phone the rest
+    dataset_rows,
     hide_index=True,
     width="stretch",
-    column_config={"key": st.column_config.TextColumn(t(lang, "col.key"), width=250)},
+    height=ROW_PX * (len(dataset_rows) + 1) + 3,
+    column_config={"key": st.column_config.TextColumn(t(lang, "col.key"), width=140)},
 )
 if settings.reports:
     st.subheader(t(lang, "settings.reports"))

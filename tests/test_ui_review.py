@@ -118,6 +118,26 @@ def test_the_settings_datasets_table_has_one_row_per_key_in_the_readers_language
     assert all(shown.values()), shown
 
 
+def test_the_settings_datasets_table_shows_every_key_without_inner_scrolling(
+    configure: Configure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its default height (ten rows) hid soft_delete and token below an inner scroll bar."""
+    import streamlit as st
+
+    heights: dict[str, tuple[int, object]] = {}
+    real = st.dataframe
+
+    def recording(data: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(data, list) and data and "orders" in data[0]:
+            heights["datasets"] = (len(data), kwargs.get("height"))
+        return real(data, *args, **kwargs)
+
+    monkeypatch.setattr(st, "dataframe", recording)
+    render("settings")
+    rows, height = heights["datasets"]
+    assert isinstance(height, int) and height >= 35 * (rows + 1), (rows, height)  # 35 px: st.dataframe's row
+
+
 def test_the_scheduler_page_in_portuguese_names_its_columns_as_they_are_shown(configure: Configure) -> None:
     configure(UI_LANGUAGE="pt-BR", SCHEDULER_ENABLED="false")
     at = render("scheduler")
