@@ -414,7 +414,7 @@ def history(obj: Context, job: str | None, limit: int, status_filter: str | None
     except AppError as exc:
         _fail(exc)
     table = shapes.table(
-        ("RUN", "JOB", "STATUS", "TRIGGER", "STARTED", "SECONDS", "ROWS", "ERROR"),
+        ("RUN", "JOB", "STATUS", "REASON", "STARTED", "SECONDS", "ROWS", "ERROR"),  # TRIGGER is `jobs`' "every 15m"
         [
             (
                 r.id, r.job_name, r.status, r.reason, _local(r.started_at, obj),

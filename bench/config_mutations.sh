@@ -40,3 +40,5 @@ mutate spinner-box-opens-empty app/ui/components/scheduler_status.py '    if det
   '    if False:  # it opens: never onto nothing' tests/test_ui_review.py -k syncing_once
 mutate settings-datasets-inner-scroll pages/2_Settings.py '    height=ROW_PX * (len(dataset_rows) + 1) + 3,
 ' '' tests/test_ui_review.py -k without_inner_scrolling
+mutate cli-history-reason-as-trigger app/cli.py '"STATUS", "REASON", "STARTED"' '"STATUS", "TRIGGER", "STARTED"' \
+  tests/test_cli.py -k iso_8601
