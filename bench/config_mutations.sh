@@ -42,3 +42,5 @@ mutate settings-datasets-inner-scroll pages/2_Settings.py '    height=ROW_PX * (
 ' '' tests/test_ui_review.py -k without_inner_scrolling
 mutate cli-history-reason-as-trigger app/cli.py '"STATUS", "REASON", "STARTED"' '"STATUS", "TRIGGER", "STARTED"' \
   tests/test_cli.py -k iso_8601
+mutate pace-holds-another-databases-version app/ui/data.py 'kept is not None and kept[0] < committed:' \
+  'kept is not None and kept[0] != committed:' tests/test_ui_review.py -k another_database

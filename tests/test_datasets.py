@@ -727,7 +727,9 @@ def test_the_settings_page_lists_every_dataset_with_its_secrets_masked(
     at = AppTest.from_file(str(ROOT / "pages" / "2_Settings.py"), default_timeout=30)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    table = at.dataframe[-1].value
-    assert list(table["dataset"]) == ["events", "rates"] and list(table["job"]) == ["sync_events", "sync_rates"]
+    table = at.dataframe[-1].value  # one row per key, one column per dataset
+    assert list(table.columns) == ["key", "events", "rates"]
+    jobs = table.set_index("key").loc["job"]
+    assert list(jobs) == ["sync_events", "sync_rates"]
     shown = table.to_csv()
     assert "t0ken-value" not in shown and "k3y" not in shown and "••••••" in shown

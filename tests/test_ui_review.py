@@ -13,6 +13,7 @@ import pytest
 from app.config import effective_rows, load_settings
 from app.core.models import RunReason
 from app.core.scheduler import SyncScheduler
+from app.ui import data
 from app.ui.components.datasets import DOTS, LEVEL_ORDER
 from app.ui.components.scheduler_status import badge_state
 from app.ui.text import STRINGS, origin_word, reason_word, t
@@ -172,3 +173,12 @@ def test_the_sidebar_says_syncing_once_while_a_run_is_in_progress(
     assert [str(box.label) for box in at.sidebar.expander] == ["Syncing…"], said  # the spinner box stays
     inside = [str(c.value) for c in at.sidebar.expander[0].caption]  # it opens onto which run, why, since when
     assert inside == ["Run 1 of incremental_sync (manual), started 09:00 UTC-3."], inside
+
+
+def test_a_version_kept_from_another_database_is_never_held_over_this_ones() -> None:
+    """A page read during the first sync kept the previous database's version 1 while this one had 0: its caches
+    were keyed on 1, so after the sync committed version 1 they served what was read before it (Rows: —)."""
+    pace = data.Pace()
+    assert pace.version(status_of(data_version=1, current_run={"rows": 40}), 5.0, now=10.0) == 1
+    assert pace.version(status_of(data_version=0, current_run={"rows": 0}), 5.0, now=11.0) == 0
+    assert pace.version(status_of(data_version=1, current_run=None), 5.0, now=11.5) == 1
