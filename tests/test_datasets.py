@@ -678,7 +678,7 @@ def test_the_cli_knows_datasets_by_name_and_judges_every_one(tmp_path: Path) -> 
     assert "DATASET" in cli("datasets").stdout.splitlines()[0]
     health = cli("health", "--json")
     problems = json.loads(health.stdout)["problems"]
-    assert health.returncode == 1 and any("data of sync_broken is stale" in p for p in problems), problems
+    assert health.returncode == 1 and any("sync_broken has no data yet" in p for p in problems), problems
     assert not any("sync_events" in p or "sync_products" in p for p in problems), problems
     assert cli("run", "--wait").stdout.startswith("run "), "no JOB: the first dataset's sync job"
     config = cli("config", "--json")
