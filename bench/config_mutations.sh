@@ -24,8 +24,9 @@ mutate dataset-token-not-declared-secret app/dataset_config.py 'token: str = set
 mutate catalogue-problem-without-headline app/ui/components/jobs.py "st.warning(f\"{t(lang, 'catalogue.problems', count=len(problems))}\\n\\n{details}\"" \
   'st.warning(details' tests/test_ui_jobs.py -k portuguese
 # qa2 review (2026-12): the Settings datasets table one row per key, Syncing… said once, no lone dash, CLI words
-mutate settings-datasets-side-by-side pages/2_Settings.py 'settings_rows(lang, settings.datasets),' \
-  '[{"dataset": d.name, "job": d.job, **d.shown()} for d in settings.datasets],' tests/test_ui_review.py -k datasets_table
+mutate settings-datasets-side-by-side pages/2_Settings.py 'dataset_rows = settings_rows(lang, settings.datasets)' \
+  'dataset_rows = [{"dataset": d.name, "job": d.job, **d.shown()} for d in settings.datasets]' \
+  tests/test_ui_review.py -k datasets_table
 mutate sidebar-syncing-twice app/ui/components/scheduler_status.py 'elif status.state != "running" or len(pairs) <= 1:' \
   'if True:' tests/test_ui_review.py -k syncing_once
 mutate lone-dash-under-last-run app/ui/components/scheduler_status.py '    if status.last_result:  # beside' \
