@@ -28,3 +28,25 @@ mutate dataset-token-not-declared-secret app/dataset_config.py 'token: str = set
 # fixes, item 6: a catalogue problem under a headline in the UI's language, its detail as the core wrote it
 mutate catalogue-problem-without-headline app/ui/components/jobs.py "st.warning(f\"{t(lang, 'catalogue.problems', count=len(problems))}\\n\\n{details}\"" \
   'st.warning(details' tests/test_ui_jobs.py -k portuguese
+# qa2 review (2026-12): the Settings datasets table one row per key, Syncing… said once, no lone dash, CLI words
+mutate settings-datasets-side-by-side pages/2_Settings.py 'dataset_rows = settings_rows(lang, settings.datasets)' \
+  'dataset_rows = [{"dataset": d.name, "job": d.job, **d.shown()} for d in settings.datasets]' \
+  tests/test_ui_review.py -k datasets_table
+mutate sidebar-syncing-twice app/ui/components/scheduler_status.py 'elif status.state != "running" or len(pairs) <= 1:' \
+  'if True:' tests/test_ui_review.py -k syncing_once
+mutate lone-dash-under-last-run app/ui/components/scheduler_status.py '    if status.last_result:  # beside' \
+  '    if True:  # beside' tests/test_ui_review.py -k lone_dash
+mutate cli-status-dashes app/cli/reports.py "'never (no data yet)' if age is None" "'-' if age is None" tests/test_cli.py -k reads_as_words
+mutate cli-next-run-a-promise app/cli/reports.py 'if next_run and state in {"stopped", "silent"}:' 'if False:' \
+  tests/test_cli.py -k reads_as_words
+mutate worker-log-without-offset app/__main__.py ', datefmt="%Y-%m-%dT%H:%M:%S%z"' '' tests/test_cli.py -k utc_offset
+mutate cli-health-never-as-stale app/cli/reports.py 'problems.append(f"{name} has no data yet (it never synced)")' \
+  'problems.append(f"data of {name} is stale (last success never)")' tests/test_cli.py -k reads_as_words
+mutate spinner-box-opens-empty app/ui/components/scheduler_status.py '    if detail:  # it opens: never onto nothing' \
+  '    if False:  # it opens: never onto nothing' tests/test_ui_review.py -k syncing_once
+mutate settings-datasets-inner-scroll pages/2_Settings.py '    height=ROW_PX * (len(dataset_rows) + 1) + 3,
+' '' tests/test_ui_review.py -k without_inner_scrolling
+mutate cli-history-reason-as-trigger app/cli/reports.py '"STATUS", "REASON", "STARTED"' '"STATUS", "TRIGGER", "STARTED"' \
+  tests/test_cli.py -k iso_8601
+mutate pace-holds-another-databases-version app/ui/data.py 'kept is not None and kept[0] < committed:' \
+  'kept is not None and kept[0] != committed:' tests/test_ui_review.py -k another_database

@@ -5,6 +5,7 @@ import streamlit as st
 from app.config import effective_rows
 from app.core.catalogue import catalogue
 from app.ui import resources
+from app.ui.components.datasets import settings_rows
 from app.ui.components.jobs import render_catalogue_problems
 from app.ui.components.navigation import render_navigation
 from app.ui.components.scheduler_status import render_freshness, render_scheduler_badge
@@ -66,10 +67,13 @@ st.dataframe(
     },
 )
 st.subheader(t(lang, "settings.datasets"))  # [datasets.NAME]: each dataset's keys, secrets masked
-st.dataframe(
-    [{"dataset": d.name, "job": d.job, **d.shown()} for d in settings.datasets],
+dataset_rows = settings_rows(lang, settings.datasets)
+st.dataframe(  # every key at once; the key column fits max_age_minutes, leaving a 390 px phone the rest
+    dataset_rows,
     hide_index=True,
     width="stretch",
+    height=ROW_PX * (len(dataset_rows) + 1) + 3,
+    column_config={"key": st.column_config.TextColumn(t(lang, "col.key"), width=140)},
 )
 if settings.reports:
     st.subheader(t(lang, "settings.reports"))

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -232,7 +233,9 @@ def test_tables_have_headers_and_every_time_is_iso_8601_with_its_offset(tmp_path
     assert jobs[0].split() == ["JOB", "TRIGGER", "PRIO", "STATE", "NEXT", "RUN", "AFTER"]
     assert all(ISO.search(line) for line in jobs[1:])
     history = invoke(tmp_path, "history").stdout.splitlines()
-    assert history[0].split() == ["RUN", "JOB", "STATUS", "TRIGGER", "STARTED", "SECONDS", "ROWS", "ERROR"]
+    # why a run ran is its REASON (schedule, manual ...), as on the Scheduler page and in --json: `jobs`' TRIGGER
+    # column is "every 15m", and one word for two things read as a trigger named "schedule"
+    assert history[0].split() == ["RUN", "JOB", "STATUS", "REASON", "STARTED", "SECONDS", "ROWS", "ERROR"]
     assert ISO.search(history[1])
     queue = invoke(tmp_path, "queue").stdout.splitlines()
     assert queue[1].split()[:2] == ["PLANNED", "FOR"] and ISO.search(queue[2])
@@ -292,3 +295,42 @@ def test_run_wait_that_nobody_starts_says_so_and_fails(tmp_path: Path) -> None:
     assert again.exit_code == 1 and json.loads(again.stdout)["started"] is False
     asked = invoke(tmp_path, "run", SCHEDULER_ROLE="web")  # without --wait: asking is the whole job
     assert asked.exit_code == 0 and "joined the run requested or in progress of incremental_sync" in asked.output
+
+
+def test_status_reads_as_words_before_any_run_and_no_due_time_reads_as_a_promise(tmp_path: Path) -> None:
+    """'last success: - (data - old)' and a next run that no scheduler process would start (2026-12 review)."""
+    first = invoke(tmp_path, "status").stdout
+    assert "last run:     never\n" in first and "last success: never (no data yet)\n" in first, first
+    health = invoke(tmp_path, "health").stdout
+    assert "incremental_sync has no data yet (it never synced)" in health and "stale" not in health, health
+    next_line = first.split("next run:")[1].splitlines()[0]
+    assert ISO.search(next_line) and next_line.endswith("(no scheduler is running to start it)"), first
+    engine = create_engine(f"sqlite:///{tmp_path / 'fd.db'}")
+    InstanceStore(engine).beat("worker-1", SystemClock().now(), "running", 0)
+    engine.dispose()
+    running = invoke(tmp_path, "status").stdout
+    assert "no scheduler is running" not in running, running  # a worker beats: the due time holds
+
+
+def test_the_workers_log_lines_carry_their_utc_offset(tmp_path: Path) -> None:
+    """`status` shows SCHEDULER_TIMEZONE's times (-03:00); a log line without its offset read as three hours off."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'fd.db'}",
+        "DEMO_SOURCE_PATH": str(tmp_path / "demo.db"),
+    }
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "worker", "--grace", "5"], cwd=ROOT, env=env, stdout=out, stderr=out
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "SIGTERM or SIGINT stops it" not in log.read_text(errors="replace"):
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.1)
+    finally:
+        process.terminate()
+        assert process.wait(timeout=30) == 0, log.read_text(errors="replace")
+    lines = log.read_text(errors="replace").splitlines()
+    assert lines and all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} ", line) for line in lines), lines

@@ -4,15 +4,19 @@ dots that need no emoji font."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from app.config import effective_rows, load_settings
 from app.core.models import RunReason
+from app.core.scheduler import SyncScheduler
+from app.ui import data
 from app.ui.components.datasets import DOTS, LEVEL_ORDER
 from app.ui.components.scheduler_status import badge_state
-from app.ui.text import STRINGS, origin_word, reason_word
+from app.ui.text import STRINGS, origin_word, reason_word, t
 from tests.support import status_of
 from tests.test_ui import Configure, configure, render, wait_for_first_sync
 
@@ -94,3 +98,87 @@ def test_an_empty_dashboard_with_no_scheduler_running_does_not_promise_a_sync_by
     at = render("dashboard")
     shown = " ".join(str(i.value) for i in at.info)
     assert "no scheduler is running to sync them" in shown and "starts by itself" not in shown, shown
+
+
+# -- 2026-12 second look (screenshots of a real server, both languages, 1280 and 390 px) ---------------------
+
+
+def test_the_settings_datasets_table_has_one_row_per_key_in_the_readers_language(configure: Configure) -> None:
+    """A dozen keys side by side ran past a 1280 px page and explained their defaults in English."""
+    configure(UI_LANGUAGE="pt-BR")
+    at = render("settings")
+    rows = [df.value for df in at.dataframe if "orders" in df.value.columns]
+    assert len(rows) == 1, [list(df.value.columns) for df in at.dataframe]
+    table = rows[0]
+    assert list(table.columns) == ["key", "orders"]
+    shown = dict(zip(table["key"], table["orders"], strict=True))
+    assert shown["job"] == "incremental_sync" and shown["key"] == "id" and shown["cursor"] == "updated_at"
+    assert shown["trigger"] == "a cada SYNC_INTERVAL_MINUTES"
+    assert shown["max_age_minutes"] == "(um período)"
+    assert shown["table"] == "—"  # a demo source has no table: a dash, not a blank cell
+    assert all(shown.values()), shown
+
+
+def test_the_settings_datasets_table_shows_every_key_without_inner_scrolling(
+    configure: Configure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its default height (ten rows) hid soft_delete and token below an inner scroll bar."""
+    import streamlit as st
+
+    heights: dict[str, tuple[int, object]] = {}
+    real = st.dataframe
+
+    def recording(data: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(data, list) and data and "orders" in data[0]:
+            heights["datasets"] = (len(data), kwargs.get("height"))
+        return real(data, *args, **kwargs)
+
+    monkeypatch.setattr(st, "dataframe", recording)
+    render("settings")
+    rows, height = heights["datasets"]
+    assert isinstance(height, int) and height >= 35 * (rows + 1), (rows, height)  # 35 px: st.dataframe's row
+
+
+def test_the_scheduler_page_in_portuguese_names_its_columns_as_they_are_shown(configure: Configure) -> None:
+    configure(UI_LANGUAGE="pt-BR", SCHEDULER_ENABLED="false")
+    at = render("scheduler")
+    captions = [str(c.value) for c in at.caption]
+    assert "Execuções por job e situação" in captions, captions
+    priority = next(c for c in captions if "maior prioridade" in c)
+    assert "'depois de'" in priority and "'after'" not in priority, priority  # the column says "depois de"
+    assert "página Agendador" in t("pt-BR", "dash.empty") and "Scheduler" not in t("pt-BR", "dash.empty")
+
+
+def test_no_lone_dash_under_the_last_run_before_any_run(configure: Configure) -> None:
+    configure(SCHEDULER_ENABLED="false")  # nothing runs: no last run, no result
+    at = render("scheduler")
+    assert "—" not in [str(c.value) for c in at.caption], [str(c.value) for c in at.caption]
+
+
+def test_the_sidebar_says_syncing_once_while_a_run_is_in_progress(
+    configure: Configure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The badge and the spinner box said "Syncing…" one above the other."""
+    configure(SCHEDULER_ENABLED="false")
+    real = SyncScheduler.get_status
+    running = status_of(current_run={"rows": 0}).current_run
+
+    def in_progress(self: SyncScheduler, job: str, *args: Any, **kwargs: Any) -> Any:
+        return dataclasses.replace(real(self, job, *args, **kwargs), current_run=running)
+
+    monkeypatch.setattr(SyncScheduler, "get_status", in_progress)
+    at = render("dashboard")
+    said = [str(e.value) for e in at.sidebar.info] + [str(box.label) for box in at.sidebar.expander]
+    assert said.count("Syncing…") == 1, said
+    assert [str(box.label) for box in at.sidebar.expander] == ["Syncing…"], said  # the spinner box stays
+    inside = [str(c.value) for c in at.sidebar.expander[0].caption]  # it opens onto which run, why, since when
+    assert inside == ["Run 1 of incremental_sync (manual), started 09:00 UTC-3."], inside
+
+
+def test_a_version_kept_from_another_database_is_never_held_over_this_ones() -> None:
+    """A page read during the first sync kept the previous database's version 1 while this one had 0: its caches
+    were keyed on 1, so after the sync committed version 1 they served what was read before it (Rows: —)."""
+    pace = data.Pace()
+    assert pace.version(status_of(data_version=1, current_run={"rows": 40}), 5.0, now=10.0) == 1
+    assert pace.version(status_of(data_version=0, current_run={"rows": 0}), 5.0, now=11.0) == 0
+    assert pace.version(status_of(data_version=1, current_run=None), 5.0, now=11.5) == 1

@@ -112,13 +112,14 @@ def status(obj: Context, job: str | None) -> None:
         state += f" since {data.silent_since}"
     elif state == "silent":
         state += " (no scheduler has ever run)"
+    last_run = " ".join(part for part in (data.last_run, data.last_result) if part) if data.last_run else "never"
     lines = [
         f"job:          {data.job} ({', '.join(paused) if paused else 'active'})",
         f"state:        {state}",
         f"trigger:      {data.trigger or str(data.interval_minutes) + ' min'}",
-        f"last run:     {data.last_run or '-'} {data.last_result or ''}",
-        f"last success: {data.last_success_at or '-'} (data {'-' if age is None else f'{age:.0f} s'} old)",
-        f"next run:     {data.next_run or '-'}",
+        f"last run:     {last_run}",
+        f"last success: {'never (no data yet)' if age is None else f'{data.last_success_at} (data {age:.0f} s old)'}",
+        f"next run:     {data.next_run or '-'}{_nobody_runs_it(data.state, data.next_run)}",
         f"heartbeat:    {data.heartbeat_at or 'never'}",
     ]
     if data.current_run:
@@ -126,6 +127,13 @@ def status(obj: Context, job: str | None) -> None:
     if data.last_error:
         lines.append(f"last error:   {data.last_error}")
     obj.emit(data, "\n".join(lines))
+
+
+def _nobody_runs_it(state: str, next_run: str | None) -> str:
+    """A due time with no scheduler process to act on it would read as a promise."""
+    if next_run and state in {"stopped", "silent"}:
+        return " (no scheduler is running to start it)"
+    return ""
 
 
 @click.command()
@@ -203,7 +211,7 @@ def history(obj: Context, job: str | None, limit: int, status_filter: str | None
     except AppError as exc:
         fail(exc)
     table = shapes.table(
-        ("RUN", "JOB", "STATUS", "TRIGGER", "STARTED", "SECONDS", "ROWS", "ERROR"),
+        ("RUN", "JOB", "STATUS", "REASON", "STARTED", "SECONDS", "ROWS", "ERROR"),  # TRIGGER is `jobs`' "every 15m"
         [
             (
                 r.id, r.job_name, r.status, r.reason, obj.local(r.started_at),
@@ -239,8 +247,10 @@ def health(obj: Context, job: str | None) -> None:
             problems.append(problem)
         for name in jobs:
             data = scheduler.get_status(name, seen_by="cli")
-            if data.stale and not data.paused:
-                problems.append(f"data of {name} is stale (last success {data.last_success_at or 'never'})")
+            if data.stale and not data.paused and data.last_success_at is None:
+                problems.append(f"{name} has no data yet (it never synced)")
+            elif data.stale and not data.paused:
+                problems.append(f"data of {name} is stale (last success {data.last_success_at})")
     except SchedulerError as exc:
         fail(exc)  # an unknown job is a usage error, not an unhealthy system
     except AppError as exc:

@@ -31,7 +31,9 @@ def worker(obj: Context, grace: float) -> None:
     Web processes with SCHEDULER_ROLE=web record Sync now in the database; a worker hears of it at once
     (LISTEN/NOTIFY on PostgreSQL, a 1-second poll elsewhere). Several workers may share one database: the
     claim gives each slot to one of them. Logs go to stderr. Exit 0 after a clean stop."""
-    logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(  # the offset: `status` shows SCHEDULER_TIMEZONE's times, this clock may differ
+        stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z"
+    )
     logging.getLogger("app").setLevel(logging.INFO)  # a worker says what it does (its runs, its stop)
     if not obj.settings.scheduler_enabled:
         exit_with("SCHEDULER_ENABLED=false: a worker is a scheduler; unset it for worker processes", EXIT_CONFIG)

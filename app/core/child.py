@@ -258,7 +258,9 @@ class ChildContext(RunContext):
 def child_main(pipe: Connection, spec: ChildSpec) -> None:
     """The child process: run the job, send its result or its failure, end."""
     logging.basicConfig(
-        level=spec.log_level, format="%(asctime)s %(levelname)s %(name)s [run %(process)d]: %(message)s"
+        level=spec.log_level,
+        format="%(asctime)s %(levelname)s %(name)s [run %(process)d]: %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%S%z",  # as the worker's own lines (app/__main__.py)
     )
     from app.core.database import get_engine
 

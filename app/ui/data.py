@@ -123,7 +123,9 @@ class Pace:
         job, committed = str(status.job), int(status.data_version)
         with self._lock:
             kept = self._kept.get(job)
-            if status.current_run is not None and every > 0 and kept is not None and kept[0] != committed:
+            # only an older version is held: a newer one kept is another database's (DATABASE_URL changed, a
+            # test's own) and would key the caches on a version whose data is not this one's
+            if status.current_run is not None and every > 0 and kept is not None and kept[0] < committed:
                 if now - kept[1] < every:
                     return kept[0]  # a run goes on: the last version read, until `every` seconds passed
             if kept is None or kept[0] != committed:

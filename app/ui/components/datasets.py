@@ -16,7 +16,7 @@ from app.core.slots import cooldown_left
 from app.dataset_config import DatasetConfig
 from app.errors import AppError
 from app.ui import data, resources
-from app.ui.text import human_age, local_time, number, status_word, t, zone_label, zone_name
+from app.ui.text import DASH, human_age, local_time, number, status_word, t, zone_label, zone_name
 
 SIDEBAR_REQUESTS_KEY = "fd_sidebar_requests"
 NOTICES_KEY = "fd_sync_notices"
@@ -31,6 +31,24 @@ DOTS = {
     "error": ":red[●]",
     "info": ":blue[●]",
 }
+
+
+def settings_rows(lang: str, chosen: tuple[DatasetConfig, ...]) -> list[dict[str, str]]:
+    """The Settings page's dataset table: one row per key as typed in `[datasets.NAME]`, one column per dataset
+    (a dozen keys side by side ran past a 1280 px page), defaults explained in the UI's language, "—" for
+    nothing."""
+    columns = {}
+    for ds in chosen:
+        values = {"job": ds.job, **ds.shown()}
+        if not ds.cursor:
+            values["cursor"] = t(lang, "settings.ds_none_cursor")
+        if not ds.trigger:
+            values["trigger"] = t(lang, "settings.ds_default_trigger")
+        if not ds.max_age_minutes:
+            values["max_age_minutes"] = t(lang, "settings.ds_one_period")
+        columns[ds.name] = values
+    keys = next(iter(columns.values()), {})
+    return [{"key": key, **{name: values[key] or DASH for name, values in columns.items()}} for key in keys]
 
 
 def statuses(chosen: tuple[DatasetConfig, ...]) -> list[tuple[DatasetConfig, Any]]:

@@ -10,14 +10,14 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from app.config import Settings
-from app.core.records import JobStatus
+from app.core.records import JobStatus, RunRecord
 from app.core.scheduler import SyncScheduler
 from app.core.slots import cooldown_left
 from app.errors import AppError, ConfigError
 from app.ui import data, resources
 from app.ui.components import datasets as datasets_ui
 from app.ui.components import freshness
-from app.ui.text import human_age, local_time, number, percent, status_word, t, zone_label
+from app.ui.text import human_age, local_time, number, percent, reason_word, status_word, t, zone_label
 
 BADGE_REFRESH_SECONDS = 10
 PROGRESS_REFRESH_SECONDS = 1.0
@@ -84,10 +84,10 @@ def _badge() -> None:
         st.session_state[VERSION_KEY] = {**shown, **{j: v for j, v in current.items() if j in shown}}
         st.rerun()
     shown_view = freshness.view(status, lang, requested=waiting)
-    if status.state != "running" or len(pairs) <= 1 or shown_view.syncing:
+    if shown_view.progress:  # the spinner box alone: the badge would say the same words right above it
+        running_box(shown_view.progress, _run_detail(status.current_run, lang, status.timezone))  # never a ✓
+    elif status.state != "running" or len(pairs) <= 1:
         getattr(st, shown_view.kind)(shown_view.badge, icon=BADGE_ICONS[shown_view.phase])
-    if shown_view.progress:
-        running_box(shown_view.progress)  # never a ✓ while the run goes on
     if len(pairs) > 1 or status.state != "running":
         pressed = datasets_ui.render_sidebar_datasets(scheduler, lang, pairs)
     elif pressed := st.button(t(lang, "sync_now"), icon=":material/sync:", key="fd_sidebar_sync", width="stretch"):
@@ -97,12 +97,24 @@ def _badge() -> None:
         st.rerun()  # the badge beats every second while the run goes on
 
 
-def running_box(label: str) -> DeltaGenerator:
+def running_box(label: str, detail: str = "") -> DeltaGenerator:
     """A collapsed box with a spinner for a run in progress: what `st.status(state="running")` draws, without
     the 50 ms `st.status` sleeps on every call (so that an `update()` right after it reaches the browser;
     these boxes are never updated, they are drawn anew on the next beat). That sleep was most of what the badge
     and every page cost while a run went on (bench/pages_during_sync.py)."""
-    return st.expander(label, icon="spinner")
+    box = st.expander(label, icon="spinner")
+    if detail:  # it opens: never onto nothing
+        box.caption(detail)
+    return box
+
+
+def _run_detail(run: RunRecord | None, lang: str, zone: str) -> str:
+    """What the spinner box holds: which run, why, since when ('Run 12 of sync_orders (manual), started 10:42
+    BRT.'); before a scheduler started this session's request, that it waits for one."""
+    if run is None:
+        return t(lang, "progress.waiting")
+    at = local_time(run.started_at, zone, False, lang)
+    return t(lang, "progress.detail", id=run.id, job=run.job_name, reason=reason_word(lang, run.reason), at=at)
 
 
 def _fragment_rerun() -> bool:
@@ -202,7 +214,8 @@ def render_scheduler_status(show_controls: bool = True) -> bool:
     cols[0].metric(
         f"{t(lang, 'last_run')} ({zone_label(status.timezone, now, lang)})", last, help=_last_help(status, lang)
     )
-    cols[0].caption(status_word(lang, status.last_result))  # beside, not inside: a metric must not be cut
+    if status.last_result:  # beside, not inside: a metric must not be cut; no lone "—" under a "—"
+        cols[0].caption(status_word(lang, status.last_result))
     cols[1].metric(
         f"{t(lang, 'next_run')} ({zone_label(status.timezone, now, lang)})",
         local_time(status.next_run, status.timezone, True, lang, now, show_zone=False),
@@ -360,7 +373,8 @@ def _progress_body(lang: str) -> None:
         return
     if run.status == "running":
         # the same words as the badge
-        box = running_box(freshness.view(dataclasses.replace(status, current_run=run), lang).progress or "")
+        label = freshness.view(dataclasses.replace(status, current_run=run), lang).progress or ""
+        box = running_box(label, _run_detail(run, lang, status.timezone))
         if run.progress:
             box.write(str(run.progress))
         return
