@@ -536,6 +536,8 @@ def test_during_a_run_pages_move_on_to_new_data_at_most_every_few_seconds() -> N
     assert pace.version(running(11), 5.0, now=106.5) == 10
     assert pace.version(running(11, run=False), 5.0, now=106.6) == 11  # the run ended: the committed version
     assert pace.version(running(12), 0.0, now=106.7) == 12  # 0: every commit
+    assert pace.version(running(13), 5.0, now=107.0, store="b") == 13  # another store's job of the same name
+    assert pace.version(running(14), 5.0, now=107.5) == 12 and pace.version(running(2), 5.0, now=107.6) == 2
 
 
 def test_versions_are_paced_while_a_run_is_in_progress(monkeypatch: pytest.MonkeyPatch) -> None:

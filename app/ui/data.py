@@ -105,26 +105,26 @@ def versions(names: Iterable[str] | None = None) -> tuple[int, ...]:
     exactly what changed."""
     chosen = [dataset(n) for n in names] if names is not None else list(datasets())
     found = [status_this_run(d.job) for d in chosen]
-    every = resources.get_settings().reread_during_sync_seconds
-    used = {str(s.job): paced(s, every) for s in found}
+    settings = resources.get_settings()
+    used = {str(s.job): paced(s, settings.reread_during_sync_seconds, settings.database_url) for s in found}
     shown(found, used)
     return tuple(used[str(s.job)] for s in found)
 
 
 class Pace:
-    """Per process (every session reads the same caches): the version pages read for each job while its run
-    is in progress, and when they moved on to it (monotonic seconds)."""
+    """Per process (every session reads the same caches): the version pages read for each job of each store
+    while its run is in progress, and when they moved on to it (monotonic seconds)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._kept: dict[str, tuple[int, float]] = {}
+        self._kept: dict[tuple[str, str], tuple[int, float]] = {}
 
-    def version(self, status: JobStatus, every: float, now: float) -> int:
-        job, committed = str(status.job), int(status.data_version)
+    def version(self, status: JobStatus, every: float, now: float, store: str = "") -> int:
+        job, committed = (store, str(status.job)), int(status.data_version)
         with self._lock:
             kept = self._kept.get(job)
-            # only an older version is held: a newer one kept is another database's (DATABASE_URL changed, a
-            # test's own) and would key the caches on a version whose data is not this one's
+            # kept per store and job (the caches are keyed on the store too); only an older version is held (a
+            # reset cursor starts again lower: holding a higher one would key the caches on another data set)
             if status.current_run is not None and every > 0 and kept is not None and kept[0] < committed:
                 if now - kept[1] < every:
                     return kept[0]  # a run goes on: the last version read, until `every` seconds passed
@@ -136,9 +136,9 @@ class Pace:
 PACE = Pace()
 
 
-def paced(status: JobStatus, every: float) -> int:
+def paced(status: JobStatus, every: float, store: str) -> int:
     """The version a page reads for this status: the committed one, except while a run is in progress."""
-    return PACE.version(status, every, time.monotonic())
+    return PACE.version(status, every, time.monotonic(), store)
 
 
 def status_this_run(job: str) -> JobStatus:
