@@ -10,17 +10,21 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app.config import Settings, load_settings  # noqa: E402
+if TYPE_CHECKING:
+    from app.config import Settings
 
 
 def settings_for(db_path: Path, **overrides: Any) -> Settings:
     """Settings as a deployment would build them, on a temporary SQLite file."""
+    # Imported here: the throughput benchmarks' baseline children import this module and must not load the app.
+    from app.config import load_settings
+
     env = {"DATABASE_URL": f"sqlite:///{db_path}", "DEMO_SOURCE_PATH": str(db_path.parent / "demo_source.db")}
     env.update({key.upper(): str(value) for key, value in overrides.items()})
     settings = load_settings(env=env, secrets={})

@@ -21,26 +21,14 @@ Usage: python bench/mariadb_throughput.py [--rows N] [--repeats R] [--batch B] [
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import resource
-import sqlite3
-import subprocess
-import sys
-import tempfile
-import time
-import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from _loaders import pg_copy_upsert, sqlite_store, sqlite_upsert, store_url, syncer
+from _throughput import Phase, Source, against, fetch_one, main, peak_rss, pg_url, versus
 
-PG_ADMIN = os.environ.get("FRESHDASH_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 MARIADB = os.environ.get("FRESHDASH_BENCH_MARIADB", "mysql+pymysql://root@127.0.0.1:3306")
 SOURCE_TIMEOUT_SECONDS = 30.0  # the setting's default: a sync job's source engine has these limits
 GOAL = 0.8
@@ -69,25 +57,7 @@ SQLITE_DDL = """CREATE TABLE IF NOT EXISTS orders (
     customer VARCHAR(60) NOT NULL, region VARCHAR(30) NOT NULL, product VARCHAR(60) NOT NULL,
     quantity INTEGER NOT NULL, amount FLOAT NOT NULL, status VARCHAR(20) NOT NULL, deleted SMALLINT NOT NULL,
     price NUMERIC(12, 2) NOT NULL, note TEXT)"""
-UPDATES = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:])
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM src_orders"
-
-
-def progress(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def pg_url(database: str, driver: str = "") -> str:
-    base = PG_ADMIN.rsplit("/", 1)[0]
-    scheme = "postgresql+psycopg" if driver else "postgresql"
-    return f"{scheme}{base.removeprefix('postgresql')}/{database}"
-
-
-def pg_admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(sql)
 
 
 def maria(database: str | None = None, **kwargs: Any) -> Any:
@@ -104,6 +74,15 @@ def maria(database: str | None = None, **kwargs: Any) -> Any:
         autocommit=True,
         **kwargs,
     )
+
+
+def maria_admin(sql: str) -> None:
+    conn = maria()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
 
 
 def maria_url(database: str) -> str:
@@ -167,6 +146,10 @@ def settle(conn: Any) -> None:
         cur.execute("FLUSH TABLES src_orders")
 
 
+CREATE = "CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+SOURCE = Source("mariadb", maria_admin, CREATE, "DROP DATABASE IF EXISTS {name}", build_source, change_source)
+
+
 # -- the methods (each runs in a child process) -----------------------------------------------------------
 
 
@@ -197,97 +180,42 @@ def pg_baseline(source: str, store: str, batch: int) -> Callable[[], None]:
     def run() -> None:
         last = dst.execute("SELECT max(updated_at) FROM base_orders").fetchone()[0]  # type: ignore[index]
         src, blocks = _read_source(source, last, batch)
-        with dst.transaction():
-            dst.execute("CREATE TEMPORARY TABLE staging (LIKE base_orders) ON COMMIT DROP")
-            with dst.cursor().copy(f"COPY staging ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(PG_TYPES)
-                for rows in blocks():
-                    for row in rows:
-                        copy.write_row(row)
-            dst.execute(f"INSERT INTO base_orders SELECT * FROM staging ON CONFLICT (id) DO UPDATE SET {UPDATES}")
+        pg_copy_upsert(dst, COLUMNS, PG_TYPES, blocks())
         src.close()
 
     return run
 
 
 def sqlite_baseline(source: str, store: str, batch: int) -> Callable[[], None]:
-    dst = sqlite3.connect(store, isolation_level=None)
-    dst.execute("PRAGMA journal_mode=WAL")
-    dst.execute("PRAGMA synchronous=NORMAL")
-    dst.execute(SQLITE_DDL)
-    upsert = f"INSERT INTO orders VALUES ({', '.join('?' * len(COLUMNS))}) ON CONFLICT(id) DO UPDATE SET {UPDATES}"
+    dst = sqlite_store(store, SQLITE_DDL)
 
     def run() -> None:
         last = dst.execute("SELECT max(updated_at) FROM orders").fetchone()[0]
         src, blocks = _read_source(source, last, batch)
-        dst.execute("BEGIN IMMEDIATE")
         # Datetimes as text (sqlite3's own adapter is deprecated), the DECIMAL(12,2) as a float (what a NUMERIC
         # column of SQLite holds).
-        for rows in blocks():
-            dst.executemany(upsert, ((r[0], str(r[1]), str(r[2]), *r[3:10], float(r[10]), r[11]) for r in rows))
-        dst.execute("COMMIT")
+        sqlite_upsert(
+            dst,
+            COLUMNS,
+            (((r[0], str(r[1]), str(r[2]), *r[3:10], float(r[10]), r[11]) for r in rows) for rows in blocks()),
+        )
         src.close()
 
     return run
 
 
-def _freshdash(source: str, store_url: str, batch: int) -> Callable[[], None]:
-    from app.clock import SystemClock
-    from app.core.database import create_schema, get_engine
-    from app.sync.engine import Syncer
-    from app.sync.source import SqlTableSource
-
-    engine = get_engine(store_url)
-    create_schema(engine)
-    src = get_engine(maria_url(source), SOURCE_TIMEOUT_SECONDS)
-
-    def run() -> None:
-        # A new source per run, as each run of a sync job builds one.
-        Syncer(engine, SqlTableSource(src, "src_orders"), "orders", SystemClock(), "bench").run(batch)
-
-    return run
-
-
 def freshdash(source: str, store: str, batch: int) -> Callable[[], None]:
-    return _freshdash(source, pg_url(store, "psycopg"), batch)
-
-
-def freshdash_sqlite(source: str, store: str, batch: int) -> Callable[[], None]:
-    return _freshdash(source, f"sqlite:///{store}", batch)
+    """Into a PostgreSQL or a SQLite store (freshdash, freshdash_sqlite); the source engine as a sync job builds
+    it, with SOURCE_TIMEOUT_SECONDS' statement limits."""
+    return syncer(maria_url(source), store_url(store), batch, SOURCE_TIMEOUT_SECONDS)
 
 
 METHODS = {
     "pg_baseline": pg_baseline,
     "freshdash": freshdash,
     "sqlite_baseline": sqlite_baseline,
-    "freshdash_sqlite": freshdash_sqlite,
+    "freshdash_sqlite": freshdash,
 }
-
-
-def child(method: str, source: str, store: str, batch: int, profile: str | None) -> None:
-    run = METHODS[method](source, store, batch)
-    started = time.perf_counter()
-    if profile:
-        import cProfile
-
-        cProfile.runctx("run()", globals(), {"run": run}, profile)
-    else:
-        run()
-    seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_rss_mib": peak}))
-
-
-def spawn(method: str, source: str, store: str, batch: int) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", method, source, store, "--batch", str(batch)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    found: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    found["load"] = os.getloadavg()[0]
-    return found
 
 
 # -- one repeat ---------------------------------------------------------------------------------------------
@@ -304,114 +232,28 @@ def summary(kind: str, where: str, table: str) -> tuple[Any, ...]:
     """Count, sums and text lengths of a table, comparable between MariaDB, PostgreSQL and SQLite."""
     length = {"mariadb": "sum(char_length", "pg": "sum(char_length", "sqlite": "sum(length"}[kind]
     sql = SUMMARY.format(length=length, table=table)
-    if kind == "sqlite":
-        con = sqlite3.connect(where)
-        try:
-            found = con.execute(sql).fetchone()
-        finally:
-            con.close()
-    elif kind == "pg":
-        import psycopg
-
-        with psycopg.connect(pg_url(where)) as conn:
-            found = conn.execute(sql).fetchone()  # type: ignore[assignment]
-    else:
+    if kind == "mariadb":
         conn = maria(where)
         with conn.cursor() as cur:
             cur.execute(sql)
             found = cur.fetchone()
         conn.close()
+    else:
+        found = fetch_one(kind, where, sql)
     count, quantity, amount, deleted, cancelled, top, price, notes, lengths = found
     sums = (int(quantity), round(float(amount), 2), int(deleted), int(cancelled), round(float(price), 2))
     return (count, *sums, top, notes, int(lengths))
 
 
-def repeat(rows: int, batch: int, work: Path, turn: int) -> dict[str, dict[str, dict[str, float]]]:
-    tag = uuid.uuid4().hex[:8]
-    source, stores = f"fd_bench_src_{tag}", {m: f"fd_bench_{m}_{tag}" for m in METHODS if "sqlite" not in m}
-    files = {m: str(work / f"{m}_{tag}.db") for m in METHODS if "sqlite" in m}
-    results: dict[str, dict[str, dict[str, float]]] = {"initial": {}, "incremental": {}}
-    conn = maria()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE {source} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        for name in stores.values():
-            pg_admin(f"CREATE DATABASE {name}")
-        progress(f"building {rows:,} source rows")
-        build_source(source, rows)
-        for phase in ("initial", "incremental"):
-            if phase == "incremental":
-                progress(f"changed {change_source(source, 1):,} source rows")
-            # Each repeat starts with another method (the PostgreSQL pair and the SQLite pair each turn), and
-            # every child starts after a CHECKPOINT: none pays for the one before it.
-            pg = [m for m in METHODS if "sqlite" not in m]
-            lite = [m for m in METHODS if "sqlite" in m]
-            order = pg[turn % 2 :] + pg[: turn % 2] + lite[turn % 2 :] + lite[: turn % 2]
-            for method in order:
-                pg_admin("CHECKPOINT")
-                results[phase][method] = spawn(method, source, stores.get(method) or files[method], batch)
-                progress(f"{phase} {method}: {results[phase][method]['seconds']:.2f} s")
-        want = summary("mariadb", source, "src_orders")
-        for method in METHODS:
-            kind = "sqlite" if "sqlite" in method else "pg"
-            table = "base_orders" if method == "pg_baseline" else "orders"
-            got = summary(kind, stores.get(method) or files[method], table)
-            if got != want:
-                raise SystemExit(f"{method}'s store differs from the source: {got} != {want}")
-    finally:
-        with conn.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {source}")
-        conn.close()
-        for name in stores.values():
-            pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    return results
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=BATCH)
-    parser.add_argument("--quick", action="store_true", help="200,000 rows, one repeat")
-    parser.add_argument("--child", nargs=3, metavar=("METHOD", "SOURCE", "STORE"))
-    parser.add_argument("--profile", help="(with --child) write the run's cProfile stats to this file")
-    args = parser.parse_args()
-    if args.child:
-        child(*args.child, args.batch, args.profile)
-        return
-    if args.quick:
-        args.rows, args.repeats = 200_000, 1
-    lines = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for n in range(args.repeats):
-            progress(f"repeat {n + 1}/{args.repeats}")
-            r = repeat(args.rows, args.batch, Path(tmp), n)
-            lines.append(describe(r, args.rows))
-            progress(lines[-1])
-    for line in lines:
-        print(f"mariadb_throughput rows={args.rows:,} batch={args.batch} | {line}")
-
-
-def describe(r: dict[str, dict[str, dict[str, float]]], rows: int) -> str:
-    ini, inc = r["initial"], r["incremental"]
-
-    def ratio(phase: dict[str, dict[str, float]], method: str, base: str) -> str:
-        return f"{phase[base]['seconds'] / phase[method]['seconds']:.2f}x"
-
-    def at(phase: dict[str, dict[str, float]], method: str) -> str:
-        return f"{rows / phase[method]['seconds']:,.0f} rows/s (load {phase[method]['load']:.2f})"
-
-    rss = ", ".join(f"{m} {ini[m]['peak_rss_mib']:.0f}" for m in METHODS)
+def describe(ini: Phase, inc: Phase, rows: int) -> str:
     return (
-        f"MariaDB->PG initial: baseline {at(ini, 'pg_baseline')}, freshdash {at(ini, 'freshdash')} = "
-        f"{ratio(ini, 'freshdash', 'pg_baseline')}; incremental {inc['pg_baseline']['seconds']:.2f} s vs "
-        f"{inc['freshdash']['seconds']:.2f} s = {ratio(inc, 'freshdash', 'pg_baseline')} | MariaDB->SQLite "
-        f"initial: sqlite3 {at(ini, 'sqlite_baseline')}, freshdash {at(ini, 'freshdash_sqlite')} = "
-        f"{ratio(ini, 'freshdash_sqlite', 'sqlite_baseline')}; incremental {inc['sqlite_baseline']['seconds']:.2f} s "
-        f"vs {inc['freshdash_sqlite']['seconds']:.2f} s = {ratio(inc, 'freshdash_sqlite', 'sqlite_baseline')} "
-        f"(load {inc['freshdash_sqlite']['load']:.2f}) | goal >= {GOAL}x | peak RSS MiB: {rss}"
+        f"MariaDB->PG initial: {against(ini, 'freshdash', 'pg_baseline', rows, 'baseline')}; "
+        f"incremental {versus(inc, 'freshdash', 'pg_baseline')} | "
+        f"MariaDB->SQLite initial: {against(ini, 'freshdash_sqlite', 'sqlite_baseline', rows, 'sqlite3')}; "
+        f"incremental {versus(inc, 'freshdash_sqlite', 'sqlite_baseline')} "
+        f"(load {inc['freshdash_sqlite']['load']:.2f}) | goal >= {GOAL}x | peak RSS MiB: {peak_rss(ini, METHODS)}"
     )
 
 
 if __name__ == "__main__":
-    main()
+    main("mariadb_throughput", __file__, METHODS, SOURCE, summary, describe, BATCH, quick=(200_000, 1))

@@ -18,25 +18,12 @@ Usage: python bench/pg_throughput.py [--rows N] [--repeats R] [--batch B]
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import resource
-import sqlite3
-import subprocess
-import sys
-import tempfile
-import time
-import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from _loaders import pg_copy_upsert, sqlite_store, sqlite_upsert, store_url, syncer
+from _throughput import Phase, Source, against, fetch_one, main, peak_rss, pg_admin, pg_url, rate, ratio, versus
 
-ADMIN = os.environ.get("FRESHDASH_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 GOAL = 0.8
 BATCH = 5000
 COLUMNS = (
@@ -51,24 +38,7 @@ SQLITE_DDL = """CREATE TABLE IF NOT EXISTS orders (
     id INTEGER PRIMARY KEY, created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL,
     customer VARCHAR(60) NOT NULL, region VARCHAR(30) NOT NULL, product VARCHAR(60) NOT NULL,
     quantity INTEGER NOT NULL, amount FLOAT NOT NULL, status VARCHAR(20) NOT NULL, deleted BOOLEAN NOT NULL)"""
-UPDATES = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:])
-
-
-def progress(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def pg_url(database: str, driver: str = "") -> str:
-    base = ADMIN.rsplit("/", 1)[0]
-    scheme = "postgresql+psycopg" if driver else "postgresql"
-    return f"{scheme}{base.removeprefix('postgresql')}/{database}"
-
-
-def admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(sql)
+PG_TYPES = ["int8", "timestamp", "timestamp", "text", "text", "text", "int4", "float8", "text", "bool"]
 
 
 # -- the source -------------------------------------------------------------------------------------------
@@ -127,6 +97,11 @@ def settle(database: str) -> None:
         conn.execute("CHECKPOINT")
 
 
+SOURCE = Source(
+    "pg", pg_admin, "CREATE DATABASE {name}", "DROP DATABASE IF EXISTS {name} WITH (FORCE)", build_source, change_source
+)
+
+
 # -- the methods (each runs in a child process) -----------------------------------------------------------
 
 
@@ -154,68 +129,35 @@ def pg_baseline(source: str, store: str, batch: int) -> Callable[[], None]:
     def run() -> None:
         last = dst.execute("SELECT max(updated_at) FROM base_orders").fetchone()[0]  # type: ignore[index]
         src, rows = _read_source(source, last, batch)
-        with dst.transaction():
-            dst.execute("CREATE TEMPORARY TABLE staging (LIKE base_orders) ON COMMIT DROP")
-            with dst.cursor().copy(f"COPY staging ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(
-                    ["int8", "timestamp", "timestamp", "text", "text", "text", "int4", "float8", "text", "bool"]
-                )
-                for row in rows:
-                    copy.write_row(row)
-            dst.execute(f"INSERT INTO base_orders SELECT * FROM staging ON CONFLICT (id) DO UPDATE SET {UPDATES}")
+        pg_copy_upsert(dst, COLUMNS, PG_TYPES, (rows,))
         src.close()
 
     return run
 
 
-def _freshdash(source: str, store_url: str, batch: int, late_index: bool = False) -> Callable[[], None]:
-    from app.clock import SystemClock
-    from app.core.database import create_schema, get_engine
+def freshdash(source: str, store: str, batch: int, late_index: bool = False) -> Callable[[], None]:
+    """Into a PostgreSQL or a SQLite store (freshdash, freshdash_sqlite)."""
     from app.sync import destination
-    from app.sync.engine import Syncer
-    from app.sync.source import SqlTableSource
 
     destination.INDEX_DURING_FIRST_LOAD = not late_index
-    engine = get_engine(store_url)
-    create_schema(engine)
-    src = get_engine(pg_url(source, "psycopg"))
-
-    def run() -> None:
-        # A new engine per run, as each run of a sync job builds one.
-        Syncer(engine, SqlTableSource(src, "src_orders"), "orders", SystemClock(), "bench").run(batch)
-
-    return run
-
-
-def freshdash(source: str, store: str, batch: int) -> Callable[[], None]:
-    return _freshdash(source, pg_url(store, "psycopg"), batch)
+    return syncer(pg_url(source, "psycopg"), store_url(store), batch)
 
 
 def freshdash_late_index(source: str, store: str, batch: int) -> Callable[[], None]:
-    return _freshdash(source, pg_url(store, "psycopg"), batch, late_index=True)
+    return freshdash(source, store, batch, late_index=True)
 
 
 def sqlite_baseline(source: str, store: str, batch: int) -> Callable[[], None]:
-    dst = sqlite3.connect(store, isolation_level=None)
-    dst.execute("PRAGMA journal_mode=WAL")
-    dst.execute("PRAGMA synchronous=NORMAL")
-    dst.execute(SQLITE_DDL)
-    upsert = f"INSERT INTO orders VALUES ({', '.join('?' * len(COLUMNS))}) ON CONFLICT(id) DO UPDATE SET {UPDATES}"
+    dst = sqlite_store(store, SQLITE_DDL)
 
     def run() -> None:
         last = dst.execute("SELECT max(updated_at) FROM orders").fetchone()[0]
         src, rows = _read_source(source, last, batch)
-        dst.execute("BEGIN IMMEDIATE")
         # The text sqlite3's own datetime adapter writes (deprecated in Python 3.12, so done here).
-        dst.executemany(upsert, ((*r[:1], str(r[1]), str(r[2]), *r[3:]) for r in rows))
-        dst.execute("COMMIT")
+        sqlite_upsert(dst, COLUMNS, [((*r[:1], str(r[1]), str(r[2]), *r[3:]) for r in rows)])
         src.close()
 
     return run
-
-
-def freshdash_sqlite(source: str, store: str, batch: int) -> Callable[[], None]:
-    return _freshdash(source, f"sqlite:///{store}", batch)
 
 
 METHODS = {
@@ -223,29 +165,9 @@ METHODS = {
     "freshdash": freshdash,
     "freshdash_late_index": freshdash_late_index,
     "sqlite_baseline": sqlite_baseline,
-    "freshdash_sqlite": freshdash_sqlite,
+    "freshdash_sqlite": freshdash,
 }
-
-
-def child(method: str, source: str, store: str, batch: int) -> None:
-    run = METHODS[method](source, store, batch)
-    started = time.perf_counter()
-    run()
-    seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_rss_mib": peak}))
-
-
-def spawn(method: str, source: str, store: str, batch: int) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", method, source, store, "--batch", str(batch)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    found: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    found["load"] = os.getloadavg()[0]
-    return found
+ONCE = ("freshdash_late_index",)  # loaded once, not refreshed
 
 
 # -- one repeat ---------------------------------------------------------------------------------------------
@@ -257,101 +179,23 @@ def store_summary(kind: str, where: str, table: str) -> tuple[Any, ...]:
         f"sum(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END), max(id) FROM {table}"
     )
     if kind == "sqlite":
-        con = sqlite3.connect(where)
-        try:
-            found = con.execute(sql.replace("::numeric", "")).fetchone()
-            return (found[0], found[1], round(found[2], 2), *found[3:])
-        finally:
-            con.close()
-    import psycopg
-
-    with psycopg.connect(pg_url(where)) as conn:
-        found = conn.execute(sql).fetchone()  # type: ignore[assignment]
-        return (found[0], found[1], None if found[2] is None else float(found[2]), *found[3:])
+        found = fetch_one(kind, where, sql.replace("::numeric", ""))
+        return (found[0], found[1], round(found[2], 2), *found[3:])
+    found = fetch_one(kind, where, sql)
+    return (found[0], found[1], None if found[2] is None else float(found[2]), *found[3:])
 
 
-def repeat(rows: int, batch: int, work: Path, turn: int) -> dict[str, dict[str, dict[str, float]]]:
-    tag = uuid.uuid4().hex[:8]
-    source, stores = f"fd_bench_src_{tag}", {m: f"fd_bench_{m}_{tag}" for m in METHODS if "sqlite" not in m}
-    files = {m: str(work / f"{m}_{tag}.db") for m in METHODS if "sqlite" in m}
-    results: dict[str, dict[str, dict[str, float]]] = {"initial": {}, "incremental": {}}
-    try:
-        for name in (source, *stores.values()):
-            admin(f"CREATE DATABASE {name}")
-        progress(f"building {rows:,} source rows")
-        build_source(source, rows)
-        for phase in ("initial", "incremental"):
-            if phase == "incremental":
-                progress(f"changed {change_source(source, 1):,} source rows")
-            # Each repeat starts with another method (the order of the PostgreSQL ones and of the SQLite ones
-            # turns), and every child starts after a CHECKPOINT: none pays for the one before it.
-            pg = [m for m in METHODS if "sqlite" not in m]
-            lite = [m for m in METHODS if "sqlite" in m]
-            order = pg[turn % len(pg) :] + pg[: turn % len(pg)] + lite[turn % 2 :] + lite[: turn % 2]
-            for method in order:
-                if phase == "incremental" and method == "freshdash_late_index":
-                    continue
-                store = stores.get(method) or files[method]
-                admin("CHECKPOINT")
-                results[phase][method] = spawn(method, source, store, batch)
-                progress(f"{phase} {method}: {results[phase][method]['seconds']:.2f} s")
-        want = store_summary("pg", source, "src_orders")
-        for method in METHODS:
-            kind = "sqlite" if "sqlite" in method else "pg"
-            table = "base_orders" if method == "pg_baseline" else "orders"
-            if method == "freshdash_late_index":
-                continue  # loaded once, not refreshed
-            got = store_summary(kind, stores.get(method) or files[method], table)
-            if got != want:
-                raise SystemExit(f"{method}'s store differs from the source: {got} != {want}")
-    finally:
-        for name in (source, *stores.values()):
-            admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    return results
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=BATCH)
-    parser.add_argument("--child", nargs=3, metavar=("METHOD", "SOURCE", "STORE"))
-    args = parser.parse_args()
-    if args.child:
-        child(*args.child, args.batch)
-        return
-    lines = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for n in range(args.repeats):
-            progress(f"repeat {n + 1}/{args.repeats}")
-            r = repeat(args.rows, args.batch, Path(tmp), n)
-            lines.append(describe(r, args.rows))
-            progress(lines[-1])
-    for line in lines:
-        print(f"pg_throughput rows={args.rows:,} batch={args.batch} | {line}")
-
-
-def describe(r: dict[str, dict[str, dict[str, float]]], rows: int) -> str:
-    ini, inc = r["initial"], r["incremental"]
-
-    def ratio(phase: dict[str, dict[str, float]], method: str, base: str) -> str:
-        return f"{phase[base]['seconds'] / phase[method]['seconds']:.2f}x"
-
-    def at(phase: dict[str, dict[str, float]], method: str) -> str:
-        return f"{rows / phase[method]['seconds']:,.0f} rows/s (load {phase[method]['load']:.2f})"
-
-    rss = ", ".join(f"{m} {ini[m]['peak_rss_mib']:.0f}" for m in METHODS)
+def describe(ini: Phase, inc: Phase, rows: int) -> str:
     return (
-        f"PG->PG initial: baseline {at(ini, 'pg_baseline')}, freshdash {at(ini, 'freshdash')} = "
-        f"{ratio(ini, 'freshdash', 'pg_baseline')} (index after the load "
+        f"PG->PG initial: {against(ini, 'freshdash', 'pg_baseline', rows, 'baseline')} (index after the load "
         f"{ratio(ini, 'freshdash_late_index', 'pg_baseline')}); "
-        f"incremental {inc['pg_baseline']['seconds']:.2f} s vs {inc['freshdash']['seconds']:.2f} s = "
-        f"{ratio(inc, 'freshdash', 'pg_baseline')} | PG->SQLite initial: sqlite3 {at(ini, 'sqlite_baseline')}, "
+        f"incremental {versus(inc, 'freshdash', 'pg_baseline')} | "
+        f"PG->SQLite initial: sqlite3 {rate(ini, 'sqlite_baseline', rows)}, "
         f"freshdash {ratio(ini, 'freshdash_sqlite', 'sqlite_baseline')}; incremental "
         f"{ratio(inc, 'freshdash_sqlite', 'sqlite_baseline')} (load {inc['freshdash_sqlite']['load']:.2f}) | "
-        f"goal >= {GOAL}x | peak RSS MiB: {rss}"
+        f"goal >= {GOAL}x | peak RSS MiB: {peak_rss(ini, METHODS)}"
     )
 
 
 if __name__ == "__main__":
-    main()
+    main("pg_throughput", __file__, METHODS, SOURCE, store_summary, describe, BATCH, once=ONCE)
