@@ -14,9 +14,9 @@ from sqlalchemy import Engine, create_engine, event, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.clock import FrozenClock
-from app.core.models import Instance, Run, RunStatus
+from app.core.models import Instance, Job, Run, RunStatus
 from app.core.runner import RunContext, Runner
-from app.core.store import JobStore
+from app.core.store import JobSpec, JobStore
 from app.errors import CursorMovedError, LeaseLostError, LeaseTakenOverError, RunCancelledError
 from tests.support import ScriptedJob, job, scheduler
 
@@ -512,3 +512,18 @@ def test_a_lease_write_survives_a_connection_lost_once(pg_url: str, make_setting
         assert s.store.get_job("j").lease_owner is None
     else:
         assert (run["status"], run["rows"], run["heartbeat_at"]) == ("running", 3, clock.now())
+
+
+def test_replicas_starting_together_register_a_new_job_once(db_url: str, make_settings: Any) -> None:
+    """Two workers started together on a fresh database both found no row for a job and both inserted it;
+    the second died on the primary key (CI, two workers on PostgreSQL). The first insert wins; the other
+    process keeps going."""
+    clock = FrozenClock()
+    s = scheduler(make_settings(db_url), clock, job("j", ScriptedJob()))
+    s.prepare()
+    names = [c.name for c in Job.__table__.columns if c.name != "name"]
+    other = f"INSERT INTO jobs (name, {', '.join(names)}) SELECT 'late', {', '.join(names)} FROM jobs WHERE name = 'j'"
+    with concurrent_write_before(s.engine, "INSERT INTO jobs", other) as fired:
+        s.store.ensure_job(JobSpec("late", 60.0, 30.0, description="late"), clock.now())
+    assert fired
+    assert s.store.get_job("late").name == "late"

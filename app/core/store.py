@@ -100,7 +100,8 @@ class JobStore:
     # -- definitions ---------------------------------------------------------------------------------
 
     def ensure_job(self, spec: JobSpec, now: datetime) -> None:
-        """Insert a new job due now (first run at once); an existing one keeps its live state."""
+        """Insert a new job due now (first run at once); an existing one keeps its live state. Replicas that start
+        together on a fresh database each see no row: the first insert wins, the others change nothing."""
         with self.write() as conn:
             row = conn.execute(select(jobs.c.name).where(jobs.c.name == spec.name)).first()
             fields = {
@@ -115,7 +116,8 @@ class JobStore:
             if row is None:
                 trigger = self._trigger(spec.trigger, spec.interval_seconds)
                 conn.execute(
-                    insert(jobs).values(
+                    dialect_insert(conn, jobs)
+                    .values(
                         name=spec.name,
                         period_seconds=trigger.period(now, self.tz).total_seconds(),
                         trigger=trigger.text,
@@ -126,6 +128,7 @@ class JobStore:
                         updated_at=now,
                         **fields,
                     )
+                    .on_conflict_do_nothing(index_elements=["name"])
                 )
             else:
                 conn.execute(update(jobs).where(jobs.c.name == spec.name).values(**fields))
