@@ -115,3 +115,5 @@ mutate pace-shared-across-stores app/ui/data.py '        job, committed = (store
 # replicas starting together on a fresh database register a job once (CI: a worker died on the primary key)
 mutate job-insert-races app/core/store.py '                    .on_conflict_do_nothing(index_elements=["name"])
 ' '' tests/test_core.py -k register_a_new_job_once
+mutate exit-hook-before-the-pools-module app/core/process_registry.py '    import concurrent.futures.thread  # noqa: F401
+' '' tests/test_timer.py -k before_the_thread_pools_close

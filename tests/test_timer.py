@@ -124,6 +124,33 @@ atexit.register(threading.Event().wait, 0.5)  # runs after Python shut its threa
 """
 
 
+EXIT_HOOKS_IN_ORDER = """
+import sys, threading
+from app.config import load_settings
+from app.core import process_registry
+from app.core.scheduler import SyncScheduler
+scheduler = SyncScheduler(settings=load_settings(env={"DATABASE_URL": sys.argv[1]}, secrets={}), jobs=[])
+process_registry.register(scheduler)  # before any timer started: APScheduler has not made a pool yet
+for hook in threading._threading_atexits:
+    hook = getattr(hook, "func", hook)
+    print(f"{hook.__module__}.{hook.__qualname__}")
+"""
+
+
+def test_the_schedulers_exit_hook_runs_before_the_thread_pools_close(sqlite_url: str) -> None:
+    """Exit hooks run newest first: ours must be registered after concurrent.futures' own, whose module
+    APScheduler imports only when a timer starts (the exit test below lost that race now and then in CI)."""
+    out = subprocess.run(
+        [sys.executable, "-c", EXIT_HOOKS_IN_ORDER, sqlite_url], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    hooks = out.stdout.split()
+    assert "concurrent.futures.thread._python_exit" in hooks, hooks
+    assert hooks.index("concurrent.futures.thread._python_exit") < hooks.index(
+        "app.core.process_registry.shutdown_live"
+    ), hooks
+
+
 def test_a_process_that_exits_with_its_scheduler_running_logs_no_traceback(sqlite_url: str) -> None:
     out = subprocess.run(
         [sys.executable, "-c", EXITS_WITH_A_RUNNING_SCHEDULER, sqlite_url],

@@ -66,6 +66,11 @@ def _before_thread_pools_close(hook: Callable[[], None]) -> None:
     concurrent.futures registers its own exit hook; hooks run newest first, so ours runs before it. A plain
     atexit hook runs after the pools closed: the fallback, should that private function go away.
     """
+    # concurrent.futures registers its hook when its thread module is first imported, which APScheduler does
+    # only when a timer starts: import it now, so that ours is the newer hook and runs first (else the
+    # pools close first and the race above is lost now and then: seen in CI).
+    import concurrent.futures.thread  # noqa: F401
+
     register_hook = getattr(threading, "_register_atexit", None)
     try:
         if register_hook is not None:
