@@ -71,7 +71,7 @@ mutate ui-run-reason-untranslated app/ui/components/history.py 'frame["reason"].
 mutate ui-job-origin-untranslated app/ui/components/jobs.py '                values["origin"] = _origin(values["origin"], lang)' '                pass' tests/test_ui_review.py
 mutate ui-setting-origin-untranslated pages/2_Settings.py '{name: origin_word(lang, value) if name == "origin" else plain(value)' '{name: plain(value)' tests/test_ui_review.py
 mutate settings-booleans-as-python app/config.py '        return "true" if value else "false"' '        return str(value)' tests/test_ui_review.py
-mutate badge-progress-sleeps app/ui/components/scheduler_status.py '        running_box(shown_view.progress)' '        st.status(shown_view.progress, state="running")' tests/test_layers.py -k sleeps
+mutate badge-progress-sleeps app/ui/components/scheduler_status.py '        running_box(shown_view.progress, _run_detail(status.current_run, lang, status.timezone))' '        st.status(shown_view.progress, state="running")' tests/test_layers.py -k sleeps
 mutate ui-emoji-dot app/ui/components/datasets.py '"info": ":blue[●]",' '"info": "🔵",' tests/test_ui_review.py -k sidebar
 mutate run-log-line-hides-the-process app/core/child.py '        return f"in process {self.pid}" if self.pid is not None' '        return "in a thread" if self.pid is not None' tests/test_child_runs.py -k "progress_log_lines and sqlite"
 mutate run-wait-timeout-exits-0 app/cli/actions.py '        sys.exit(EXIT_FAILED)
@@ -90,7 +90,7 @@ mutate cli-run-shape-drops-the-trigger-key app/shapes.py ', "trigger": run.reaso
 mutate pages-read-status-per-call app/ui/data.py '    if run is None:
         return scheduler.get_status(job)' '    if True:
         return scheduler.get_status(job)' tests/test_ui.py -k reads_each_status
-mutate pages-requery-every-commit app/ui/data.py '    used = {str(s.job): paced(s, every) for s in found}' '    used = {str(s.job): int(s.data_version) for s in found}' tests/test_ui.py -k versions_are_paced
+mutate pages-requery-every-commit app/ui/data.py '    used = {str(s.job): paced(s, settings.reread_during_sync_seconds, settings.database_url) for s in found}' '    used = {str(s.job): int(s.data_version) for s in found}' tests/test_ui.py -k versions_are_paced
 mutate pace-never-holds app/ui/data.py '                    return kept[0]  # a run goes on' '                    pass  # a run goes on' tests/test_ui.py -k pages_move_on
 mutate pace-holds-after-the-run app/ui/data.py '            if status.current_run is not None and every > 0' '            if every > 0' tests/test_ui.py -k pages_move_on
 # Health and status from the heartbeats (fixes, items 1-2): a clean stop counts at once; a CLI is no scheduler.
