@@ -87,9 +87,9 @@ mutate a-rename-left-out app/core/migrations/versions/0002_one_word_per_concept.
 ' '' tests/test_migrations.py -k baseline_revision
 mutate cli-run-shape-drops-the-trigger-key app/shapes.py ', "trigger": run.reason}' '}' tests/test_cli.py -k json_shapes
 # pages while a sync runs (issue 14 item 2): one status read per script run, versions paced during a run
-mutate pages-read-status-per-call app/ui/data.py '    if run is None:
-        return scheduler.get_status(job)' '    if True:
-        return scheduler.get_status(job)' tests/test_ui.py -k reads_each_status
+mutate pages-read-status-per-call app/ui/resources.py '    if ctx is None:
+        return make()' '    if True:
+        return make()' tests/test_ui.py -k reads_each_status
 mutate pages-requery-every-commit app/ui/data.py '    used = {str(s.job): paced(s, settings.reread_during_sync_seconds, settings.database_url) for s in found}' '    used = {str(s.job): int(s.data_version) for s in found}' tests/test_ui.py -k versions_are_paced
 mutate pace-never-holds app/ui/data.py '                    return kept[0]  # a run goes on' '                    pass  # a run goes on' tests/test_ui.py -k pages_move_on
 mutate pace-holds-after-the-run app/ui/data.py '            if status.current_run is not None and every > 0' '            if every > 0' tests/test_ui.py -k pages_move_on
@@ -117,3 +117,4 @@ mutate job-insert-races app/core/store.py '                    .on_conflict_do_n
 ' '' tests/test_core.py -k register_a_new_job_once
 mutate exit-hook-before-the-pools-module app/core/process_registry.py '    import concurrent.futures.thread  # noqa: F401
 ' '' tests/test_timer.py -k before_the_thread_pools_close
+mutate settings-loaded-per-call app/ui/resources.py '    return per_run("settings", _load_settings)' '    return _load_settings()' tests/test_ui.py -k reads_each_status

@@ -25,7 +25,7 @@ from app.config import PARSERS, SECRET_KEYS, load_settings
 from app.core import process_registry
 from app.core.records import JobStatus
 from app.core.scheduler import SyncScheduler
-from app.ui import data
+from app.ui import data, resources
 from app.ui.components.autorefresh import refresh_minutes
 from app.ui.components.scheduler_status import badge_state
 from tests.support import status_of, wait_until
@@ -514,12 +514,16 @@ def test_a_page_run_reads_each_status_once_and_the_next_run_reads_again(
         return original(self, job, **kwargs)
 
     monkeypatch.setattr(kind, "get_status", counted)
+    loads: list[int] = []
+    load = resources._load_settings
+    monkeypatch.setattr(resources, "_load_settings", lambda: loads.append(1) or load())
     at.run()
     assert not at.exception
     assert {m.label for m in at.metric} >= {"Orders", "Revenue (R$)"}
     assert reads == ["incremental_sync"], reads
+    assert len(loads) == 1  # the settings too: 34 loads a run were 16 ms of a 39 ms page
     at.run()
-    assert reads == ["incremental_sync"] * 2, reads
+    assert reads == ["incremental_sync"] * 2 and len(loads) == 2, reads
 
 
 def running(version: int, run: bool = True) -> JobStatus:

@@ -5,7 +5,6 @@ cursor of each dataset's sync): a finished sync refreshes exactly the caches tha
 nothing else re-queries. A page in 20 lines::
 
     import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
     from app.ui import data
 
     data.page("Events", datasets=["events"])           # title, navigation, live badge, Sync now
@@ -32,7 +31,6 @@ from typing import Any, TypeVar
 
 import pandas as pd
 import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from app.config import Settings
 from app.core.database import get_engine
@@ -45,7 +43,6 @@ from app.ui.text import human_age, local_time, t
 
 T = TypeVar("T")
 PAGE_DATASETS_KEY = "fd_page_datasets"
-STATUS_MEMO_KEY = "fd_statuses_this_run"
 __all__ = [
     "Freshness",
     "compute",
@@ -143,25 +140,8 @@ def paced(status: JobStatus, every: float, store: str) -> int:
 
 def status_this_run(job: str) -> JobStatus:
     """The job's status, read once per script run (a page's cached reads each ask for the versions: the
-    dashboard's five asked five times, six queries each). A fragment's own rerun is a run of its own."""
-    scheduler = resources.get_scheduler()
-    run = _script_run()
-    if run is None:
-        return scheduler.get_status(job)
-    memo: tuple[object, dict[str, JobStatus]] | None = st.session_state.get(STATUS_MEMO_KEY)
-    if memo is None or memo[0] is not run:
-        memo = (run, {})
-        st.session_state[STATUS_MEMO_KEY] = memo
-    if job not in memo[1]:
-        memo[1][job] = scheduler.get_status(job)
-    return memo[1][job]
-
-
-def _script_run() -> object | None:
-    """An object that is new for every script run (full or fragment) of this session, or None outside one:
-    Streamlit gives each run a new `cursors` dict when it resets the run's context."""
-    ctx = get_script_run_ctx(suppress_warning=True)
-    return None if ctx is None else ctx.cursors
+    dashboard's five asked five times). A fragment's own rerun is a run of its own."""
+    return resources.per_run(f"status:{job}", lambda: resources.get_scheduler().get_status(job))
 
 
 def shown(found: Sequence[JobStatus], used: Mapping[str, int] | None = None) -> None:

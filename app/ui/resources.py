@@ -8,10 +8,12 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 import app.jobs.builtin  # noqa: F401  # the composition root: built-in and dataset jobs join the catalogue
 from app.config import Settings, environment_without_promoted_secrets, load_settings, startup_environment
@@ -20,6 +22,8 @@ from app.core.scheduler import SyncScheduler
 from app.errors import ConfigError
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+RUN_MEMO_KEY = "fd_this_run"
 # Bundled, served by this server: a Material or emoji page icon makes the browser fetch it from outside.
 PAGE_ICON = str(Path(__file__).resolve().parent / "static" / "freshdash.png")
 
@@ -34,12 +38,35 @@ def _secrets() -> tuple[dict[str, Any] | None, str]:
         return None, f"st.secrets cannot be read: {exc}"
 
 
+def per_run(key: str, make: Callable[[], T]) -> T:
+    """`make()` once per script run of this session (a full run or a fragment's), or at every call outside one.
+
+    A page run asks for the settings, the scheduler and a job's status many times (34, 12 and 6 times for the
+    dashboard); each answer holds for the run. Streamlit gives each run a new `cursors` dict when it resets
+    the run's context: the memo lives as long as that dict is the run's."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    if ctx is None:
+        return make()
+    memo: tuple[object, dict[str, Any]] | None = st.session_state.get(RUN_MEMO_KEY)
+    if memo is None or memo[0] is not ctx.cursors:
+        memo = (ctx.cursors, {})
+        st.session_state[RUN_MEMO_KEY] = memo
+    if key not in memo[1]:
+        memo[1][key] = make()
+    found: T = memo[1][key]
+    return found
+
+
 def get_settings() -> Settings:
-    """The same loader and precedence as the CLI: environment > st.secrets > defaults.
+    """The same loader and precedence as the CLI: environment > st.secrets > defaults (read once a run).
 
     Streamlit copies top-level secrets into os.environ (overwriting the user's variables); reading
     os.environ as it is would let secrets win, so what Streamlit promoted is taken out first.
     """
+    return per_run("settings", _load_settings)
+
+
+def _load_settings() -> Settings:
     secrets, problem = _secrets()
     env = environment_without_promoted_secrets(secrets or {}, os.environ, startup_environment())
     return load_settings(env=env, secrets=secrets, secrets_problem=problem)
@@ -77,6 +104,10 @@ def get_scheduler() -> SyncScheduler:
 
     Raises ConfigError when a placement key is invalid, StoreError when the database is unusable.
     """
+    return per_run("scheduler", _scheduler_of_this_run)
+
+
+def _scheduler_of_this_run() -> SyncScheduler:
     settings = get_settings()
     fatal = unusable_settings(settings)
     if fatal is not None:
