@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Select, Table, bindparam, case, func, select
+from sqlalchemy import Engine, Select, Table, bindparam, case, func, select
 
 from app.config import Settings
 from app.core.models import Instance, Job, Run, RunLog, RunStatus, SchedulerState, SyncCursor
@@ -63,27 +63,33 @@ def scheduling(
     return Scheduling("silent", last_at, last_id)
 
 
+# The heartbeats' two questions, asked on their own (`scheduling`) and inside a job's status (STATUS_QUERY).
+RUNNING_AT = select(func.max(instances.c.heartbeat_at)).where(instances.c.state == "running")
+
+
+def _newest_beat(*columns: Any) -> Select[Any]:
+    """Columns of the newest beat; the id breaks a tie, so separate subqueries all read the same row."""
+    return select(*columns).order_by(instances.c.heartbeat_at.desc(), instances.c.id.desc()).limit(1)
+
+
+def _beat(beat_id: Any, at: datetime | None, state: Any) -> tuple[str, datetime, str] | None:
+    return None if beat_id is None or at is None else (str(beat_id), at, str(state))
+
+
 def _status_query() -> Select[Any]:
     """Everything `job_status` reads, as ONE statement (a page reads it on every run, and while a sync keeps
     the database busy each round trip costs more): the job's row, its last and current run (primary-key joins),
     the newest heartbeat and the newest "running" one, its data version and the scheduler switch (scalar
     subqueries, each served by a key or an index)."""
     last, current = runs.alias("last_run"), runs.alias("current_run")
-
-    def newest(column: Any) -> Any:  # of the newest beat; the id breaks a tie, so all three read one row
-        return select(column).order_by(instances.c.heartbeat_at.desc(), instances.c.id.desc()).limit(1)
-
     columns = [
         *jobs.c,
         *(last.c[c.name].label(f"last__{c.name}") for c in RUN_FIELDS),
         *(current.c[c.name].label(f"current__{c.name}") for c in RUN_FIELDS),
-        newest(instances.c.id).scalar_subquery().label("beat__id"),
-        newest(instances.c.heartbeat_at).scalar_subquery().label("beat__at"),
-        newest(instances.c.state).scalar_subquery().label("beat__state"),
-        select(func.max(instances.c.heartbeat_at))
-        .where(instances.c.state == "running")
-        .scalar_subquery()
-        .label("beat__running_at"),
+        _newest_beat(instances.c.id).scalar_subquery().label("beat__id"),
+        _newest_beat(instances.c.heartbeat_at).scalar_subquery().label("beat__at"),
+        _newest_beat(instances.c.state).scalar_subquery().label("beat__state"),
+        RUNNING_AT.scalar_subquery().label("beat__running_at"),
         select(cursors.c.version).where(cursors.c.name == jobs.c.name).scalar_subquery().label("cursor__version"),
         select(switches.c.paused).where(switches.c.name == "scheduler").scalar_subquery().label("switch__paused"),
     ]
@@ -116,7 +122,7 @@ class StatusReader:
         return None if row is None else RunRecord.from_row(row)
 
     def job_status(self, name: str, now: datetime, local_state: str | None) -> JobStatus:
-        """Everything a status panel needs, in a few primary-key or index lookups.
+        """Everything a status panel needs, in one statement (STATUS_QUERY).
 
         `local_state`: this process's scheduler state; "web" or None (a caller without a timer, the CLI) read
         the scheduler processes' heartbeats instead."""
@@ -126,7 +132,7 @@ class StatusReader:
             raise UnknownJobError(name)
         job = JobState.from_row(row)
         last, current = _run_of(row, "last__"), _run_of(row, "current__")
-        newest = None if row["beat__id"] is None else (str(row["beat__id"]), row["beat__at"], str(row["beat__state"]))
+        newest = _beat(row["beat__id"], row["beat__at"], row["beat__state"])
         found = scheduling(row["beat__running_at"], newest, now, silent_after(self.settings))
         version, stopped = int(row["cursor__version"] or 0), bool(row["switch__paused"])
         return self._compose(job, stopped, last, current, found, version, now, local_state)
@@ -224,18 +230,9 @@ class StatusReader:
     def scheduling(self, now: datetime) -> Scheduling:
         """What the scheduler processes' heartbeats say about scheduling now (two index lookups)."""
         with self.engine.connect() as conn:
-            return self._scheduling_in(conn, now)
-
-    def _scheduling_in(self, conn: Connection, now: datetime) -> Scheduling:
-        running_at = conn.execute(
-            select(func.max(instances.c.heartbeat_at)).where(instances.c.state == "running")
-        ).scalar()
-        newest = conn.execute(
-            select(instances.c.id, instances.c.heartbeat_at, instances.c.state)
-            .order_by(instances.c.heartbeat_at.desc())
-            .limit(1)
-        ).first()
-        beat = None if newest is None else (str(newest.id), newest.heartbeat_at, str(newest.state))
+            running_at = conn.execute(RUNNING_AT).scalar()
+            newest = conn.execute(_newest_beat(instances.c.id, instances.c.heartbeat_at, instances.c.state)).first()
+        beat = None if newest is None else _beat(*newest)
         return scheduling(running_at, beat, now, silent_after(self.settings))
 
     def instances(self, limit: int = 20) -> list[InstanceBeat]:
