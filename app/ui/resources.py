@@ -128,8 +128,6 @@ def primary_job() -> str:
 
 def session_id() -> str:
     try:
-        from streamlit.runtime.scriptrunner import get_script_run_ctx
-
         ctx = get_script_run_ctx()
         if ctx is not None:
             return str(ctx.session_id)
