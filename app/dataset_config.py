@@ -20,7 +20,7 @@ from sqlalchemy.exc import ArgumentError
 
 from app.config import declared_settings, setting
 from app.redaction import MASK, Secrecy, secrets_in, shown
-from app.setting_values import addresses, http_url
+from app.setting_values import addresses, http_url, normalize_url
 
 if TYPE_CHECKING:
     from app.config import ConfigIssue, Settings
@@ -44,11 +44,7 @@ def _kind(raw: Any) -> str:
 
 
 def _sql_url(raw: Any) -> str:
-    text = str(raw).strip()
-    if text.startswith("postgres://"):
-        text = "postgresql+psycopg://" + text[len("postgres://") :]
-    elif text.startswith("postgresql://"):
-        text = "postgresql+psycopg://" + text[len("postgresql://") :]
+    text = normalize_url(str(raw).strip())  # the bundled drivers, as for SOURCE_URL
     try:
         make_url(text)
     except (ArgumentError, ValueError):

@@ -734,3 +734,21 @@ def test_the_settings_page_lists_every_dataset_with_its_secrets_masked(
     assert list(jobs) == ["sync_events", "sync_rates"]
     shown = table.to_csv()
     assert "t0ken-value" not in shown and "k3y" not in shown and "••••••" in shown
+
+
+@pytest.mark.parametrize(
+    ("given", "meant"),
+    [
+        ("postgres://r@db:5432/app", "postgresql+psycopg://r@db:5432/app"),
+        ("postgresql://r@db:5432/app", "postgresql+psycopg://r@db:5432/app"),
+        ("mysql://r@db:3306/shop", "mysql+pymysql://r@db:3306/shop"),
+        ("mariadb://r@db:3306/shop", "mysql+pymysql://r@db:3306/shop"),
+        ("mysql+pymysql://r@db:3306/shop", "mysql+pymysql://r@db:3306/shop"),
+    ],
+)
+def test_a_datasets_url_names_the_bundled_drivers_as_source_url_does(given: str, meant: str) -> None:
+    """One normalisation for every source URL: a dataset's mysql:// meant MySQLdb (not installed) before."""
+    secrets = {"datasets": {"shop": {"source": "sql", "url": given, "table": "orders"}}}
+    settings = load_settings(env={}, secrets=secrets)
+    assert not settings.issues, settings.issues
+    assert settings.datasets[0].url == meant
