@@ -111,7 +111,7 @@ mutate status-reads-the-last-run-apart app/core/status.py '        last, current
 mutate status-swaps-last-and-current app/core/status.py '        last, current = _run_of(row, "last__"), _run_of(row, "current__")' '        current, last = _run_of(row, "last__"), _run_of(row, "current__")' tests/test_records.py tests/test_core.py
 # the orders table: the zone's wall clock as naive values (pyarrow imports pytz for every aware column)
 mutate orders-table-zone-aware app/ui/components/dashboard.py '.dt.tz_convert(tz_name).dt.tz_localize(None)' '.dt.tz_convert(tz_name)' tests/test_ui.py -k wall_clock
-mutate pace-shared-across-stores app/ui/data.py '        job, committed = (store, str(status.job)), int(status.data_version)' '        job, committed = ("", str(status.job)), int(status.data_version)' tests/test_ui.py -k pages_move_on
+mutate pace-shared-across-stores app/ui/data.py '        key, committed = (store, str(status.job)), int(status.data_version)' '        key, committed = ("", str(status.job)), int(status.data_version)' tests/test_ui.py -k pages_move_on
 # replicas starting together on a fresh database register a job once (CI: a worker died on the primary key)
 mutate job-insert-races app/core/store.py '                    .on_conflict_do_nothing(index_elements=["name"])
 ' '' tests/test_core.py -k register_a_new_job_once

@@ -117,16 +117,16 @@ class Pace:
         self._kept: dict[tuple[str, str], tuple[int, float]] = {}
 
     def version(self, status: JobStatus, every: float, now: float, store: str = "") -> int:
-        job, committed = (store, str(status.job)), int(status.data_version)
+        key, committed = (store, str(status.job)), int(status.data_version)
         with self._lock:
-            kept = self._kept.get(job)
+            kept = self._kept.get(key)
             # kept per store and job (the caches are keyed on the store too); only an older version is held (a
             # reset cursor starts again lower: holding a higher one would key the caches on another data set)
             if status.current_run is not None and every > 0 and kept is not None and kept[0] < committed:
                 if now - kept[1] < every:
                     return kept[0]  # a run goes on: the last version read, until `every` seconds passed
             if kept is None or kept[0] != committed:
-                self._kept[job] = (committed, now)
+                self._kept[key] = (committed, now)
             return committed
 
 
@@ -145,11 +145,12 @@ def status_this_run(job: str) -> JobStatus:
 
 
 def shown(found: Sequence[JobStatus], used: Mapping[str, int] | None = None) -> None:
-    """What this page run draws: the data versions (and whether a run was in progress), so that the badge's
-    beat redraws the page once a sync commits or ends instead of leaving old numbers beside a new badge."""
+    """What this page run draws: the data versions (`used` by job when they were paced, else the committed
+    ones) and whether a run was in progress, so that the badge's beat redraws the page once a sync commits or
+    ends instead of leaving old numbers beside a new badge."""
     from app.ui.components.scheduler_status import SYNCING_KEY, remember_versions
 
-    remember_versions({str(s.job): int(s.data_version) for s in found} | dict(used or {}))
+    remember_versions(dict(used) if used is not None else {str(s.job): int(s.data_version) for s in found})
     if any(s.current_run for s in found):
         st.session_state[SYNCING_KEY] = True
 
