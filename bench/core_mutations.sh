@@ -118,3 +118,5 @@ mutate job-insert-races app/core/store.py '                    .on_conflict_do_n
 mutate exit-hook-before-the-pools-module app/core/process_registry.py '    import concurrent.futures.thread  # noqa: F401
 ' '' tests/test_timer.py -k before_the_thread_pools_close
 mutate settings-loaded-per-call app/ui/resources.py '    return per_run("settings", _load_settings)' '    return _load_settings()' tests/test_ui.py -k reads_each_status
+# replicas creating one fresh SQLite file together (CI: "database is locked" from the switch to WAL)
+mutate wal-switch-not-retried app/core/database.py '        retry=retry_if_exception(_locked),' '        retry=retry_if_exception(lambda _exc: False),' tests/test_migrations.py -k fresh_sqlite_file_locked

@@ -230,3 +230,33 @@ def test_replicas_migrating_together_all_succeed_with_one_schema(db_url: str, le
     assert schema_drift(engines[0]) == []
     for engine in engines:
         engine.dispose()
+
+
+def test_a_fresh_sqlite_file_locked_by_another_replica_waits_for_its_switch_to_wal(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by CI: replicas creating one fresh SQLite file together. Switching a file to WAL while another
+    connection holds its write lock fails at once ("database is locked"), without the busy timeout: the switch
+    is tried again until the lock is gone, instead of failing the replica's start."""
+    import sqlite3
+
+    from app.core import database
+
+    path = tmp_path / "fresh.db"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another replica, mid-write, before the file is in WAL
+    other.execute("CREATE TABLE started (x INTEGER)")
+    pauses: list[float] = []
+
+    def pause(seconds: float) -> None:  # the other replica commits while this one waits
+        pauses.append(seconds)
+        if other.in_transaction:
+            other.execute("COMMIT")
+
+    monkeypatch.setattr(database, "_pause", pause)
+    engine = create_database_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    assert len(pauses) == 1, "the first switch should have met the lock and waited once"
+    engine.dispose()
+    other.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from app.core.failures import describe, store_role
 from app.errors import StoreError
@@ -175,11 +177,39 @@ def _mysql_limits(dbapi_conn: Any, timeouts: Timeouts) -> None:
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see create_database_engine)
     cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    _use_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the file to WAL (it stays so; a file already in WAL is only read). The switch needs the file to
+    itself, and SQLite answers "database is locked" at once, without waiting out the busy timeout, when
+    another connection holds a write lock meanwhile (replicas creating one fresh file together): the switch is
+    retried for up to the busy timeout."""
+    if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    retrying = Retrying(
+        stop=stop_after_delay(SQLITE_BUSY_TIMEOUT_MS / 1000),
+        wait=wait_random_exponential(multiplier=0.005, max=0.1),
+        retry=retry_if_exception(_locked),
+        sleep=_wait,
+        reraise=True,
+    )
+    retrying(cursor.execute, "PRAGMA journal_mode=WAL")
+
+
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc).lower()
+
+
+_pause = threading.Event().wait  # the wait between two tries of the WAL switch: never set (tests replace it)
+
+
+def _wait(seconds: float) -> None:
+    _pause(seconds)
 
 
 def _sqlite_begin(conn: Any) -> None:
