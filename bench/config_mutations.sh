@@ -48,6 +48,6 @@ mutate settings-datasets-inner-scroll pages/2_Settings.py '    height=ROW_PX * (
 ' '' tests/test_ui_review.py -k without_inner_scrolling
 mutate cli-history-reason-as-trigger app/cli/reports.py '"STATUS", "REASON", "STARTED"' '"STATUS", "TRIGGER", "STARTED"' \
   tests/test_cli.py -k iso_8601
-mutate pace-holds-another-databases-version app/ui/data.py 'kept is not None and kept[0] < committed:' \
-  'kept is not None and kept[0] != committed:' tests/test_ui_review.py -k another_database
+mutate pace-holds-another-databases-version app/ui/pace.py 'held is not None and held.version < committed:' \
+  'held is not None and held.version != committed:' tests/test_ui_review.py -k another_database
 mutate dataset-url-own-normalisation app/dataset_config.py '    text = normalize_url(str(raw).strip())  # the bundled drivers, as for SOURCE_URL' '    text = str(raw).strip().replace("postgres://", "postgresql+psycopg://", 1)' tests/test_datasets.py -k bundled_drivers

@@ -90,9 +90,8 @@ mutate cli-run-shape-drops-the-trigger-key app/shapes.py ', "trigger": run.reaso
 mutate pages-read-status-per-call app/ui/resources.py '    if ctx is None:
         return make()' '    if True:
         return make()' tests/test_ui.py -k reads_each_status
-mutate pages-requery-every-commit app/ui/data.py '    used = {str(s.job): paced(s, settings.reread_during_sync_seconds, settings.database_url) for s in found}' '    used = {str(s.job): int(s.data_version) for s in found}' tests/test_ui.py -k versions_are_paced
-mutate pace-never-holds app/ui/data.py '                    return kept[0]  # a run goes on' '                    pass  # a run goes on' tests/test_ui.py -k pages_move_on
-mutate pace-holds-after-the-run app/ui/data.py '            if status.current_run is not None and every > 0' '            if every > 0' tests/test_ui.py -k pages_move_on
+mutate pages-requery-every-commit app/ui/data.py '    used = {str(s.job): paced(s, settings.reread_during_sync_seconds, settings.database_url) for s in found}' '    used = {str(s.job): int(s.data_version) for s in found}' tests/test_pace.py -k page_rerun_during_a_sync
+mutate pace-never-holds app/ui/pace.py '                version = held.version' '                version = committed' tests/test_pace.py -k pages_move_on
 # Health and status from the heartbeats (fixes, items 1-2): a clean stop counts at once; a CLI is no scheduler.
 mutate a-stopped-beat-counts-as-running app/core/status.py 'RUNNING_AT = select(func.max(instances.c.heartbeat_at)).where(instances.c.state == "running")' 'RUNNING_AT = select(func.max(instances.c.heartbeat_at))' tests/test_cli.py -k health
 mutate a-stopped-beat-reads-as-silent app/core/status.py '    if newest is not None and newest[2] in ("stopped", "hibernating"):' '    if newest is not None and newest[2] in ("hibernating",):' tests/test_cli.py -k health
@@ -111,7 +110,7 @@ mutate status-reads-the-last-run-apart app/core/status.py '        last, current
 mutate status-swaps-last-and-current app/core/status.py '        last, current = _run_of(row, "last__"), _run_of(row, "current__")' '        current, last = _run_of(row, "last__"), _run_of(row, "current__")' tests/test_records.py tests/test_core.py
 # the orders table: the zone's wall clock as naive values (pyarrow imports pytz for every aware column)
 mutate orders-table-zone-aware app/ui/components/dashboard.py '.dt.tz_convert(tz_name).dt.tz_localize(None)' '.dt.tz_convert(tz_name)' tests/test_ui.py -k wall_clock
-mutate pace-shared-across-stores app/ui/data.py '        key, committed = (store, str(status.job)), int(status.data_version)' '        key, committed = ("", str(status.job)), int(status.data_version)' tests/test_ui.py -k pages_move_on
+mutate pace-shared-across-stores app/ui/pace.py '        key, committed = (store, str(status.job)), int(status.data_version)' '        key, committed = ("", str(status.job)), int(status.data_version)' tests/test_pace.py -k pages_move_on
 # replicas starting together on a fresh database register a job once (CI: a worker died on the primary key)
 mutate job-insert-races app/core/store.py '                    .on_conflict_do_nothing(index_elements=["name"])
 ' '' tests/test_core.py -k register_a_new_job_once
@@ -120,3 +119,11 @@ mutate exit-hook-before-the-pools-module app/core/process_registry.py '    impor
 mutate settings-loaded-per-call app/ui/resources.py '    return per_run("settings", _load_settings)' '    return _load_settings()' tests/test_ui.py -k reads_each_status
 # replicas creating one fresh SQLite file together (CI: "database is locked" from the switch to WAL)
 mutate wal-switch-not-retried app/core/database.py '        retry=retry_if_exception(_locked),' '        retry=retry_if_exception(lambda _exc: False),' tests/test_migrations.py -k fresh_sqlite_file_locked
+# pages move on to a newer version during a run only once its reads were made ahead of them (app/ui/pace.py)
+mutate pages-wait-for-the-newer-version app/ui/pace.py '                    held.warming = committed
+' '                    self._held[key] = _Held(committed, now)
+                    return committed
+' tests/test_pace.py
+mutate read-ahead-keyed-on-the-held-version app/ui/pace.py '        self.function(tuple(version if j == job else v for j, v in versions), *self.args)' '        self.function(tuple(v for j, v in versions), *self.args)' tests/test_pace.py
+mutate read-ahead-never-adopted app/ui/pace.py '                    held.warming, held.warmed = None, version' '                    held.warming = None' tests/test_pace.py
+mutate finished-run-waits-for-the-pace app/ui/pace.py '            if status.current_run is not None and every > 0 and held is not None and held.version < committed:' '            if every > 0 and held is not None and held.version < committed:' tests/test_pace.py

@@ -25,7 +25,7 @@ from app.config import PARSERS, SECRET_KEYS, load_settings
 from app.core import process_registry
 from app.core.records import JobStatus
 from app.core.scheduler import SyncScheduler
-from app.ui import data, resources
+from app.ui import resources
 from app.ui.components.autorefresh import refresh_minutes
 from app.ui.components.scheduler_status import badge_state
 from tests.support import status_of, wait_until
@@ -524,45 +524,6 @@ def test_a_page_run_reads_each_status_once_and_the_next_run_reads_again(
     assert len(loads) == 1  # the settings too: 34 loads a run were 16 ms of a 39 ms page
     at.run()
     assert reads == ["incremental_sync"] * 2 and len(loads) == 2, reads
-
-
-def running(version: int, run: bool = True) -> JobStatus:
-    return status(data_version=version, current_run={"rows": 5000 * version} if run else None)
-
-
-def test_during_a_run_pages_move_on_to_new_data_at_most_every_few_seconds() -> None:
-    pace = data.Pace()
-    assert pace.version(running(3, run=False), 5.0, now=90.0) == 3
-    assert pace.version(running(4), 5.0, now=101.0) == 4  # read 11 s after the last move: at once ...
-    assert pace.version(running(5), 5.0, now=102.0) == 4  # ... then the same version for 5 s
-    assert pace.version(running(9), 5.0, now=105.9) == 4
-    assert pace.version(running(10), 5.0, now=106.0) == 10
-    assert pace.version(running(11), 5.0, now=106.5) == 10
-    assert pace.version(running(11, run=False), 5.0, now=106.6) == 11  # the run ended: the committed version
-    assert pace.version(running(12), 0.0, now=106.7) == 12  # 0: every commit
-    assert pace.version(running(13), 5.0, now=107.0, store="b") == 13  # another store's job of the same name
-    assert pace.version(running(14), 5.0, now=107.5) == 12 and pace.version(running(2), 5.0, now=107.6) == 2
-
-
-def test_versions_are_paced_while_a_run_is_in_progress(monkeypatch: pytest.MonkeyPatch) -> None:
-    """What the caches are keyed on (`data.versions`) goes through the pace: a page rerun during a long sync
-    reads its caches instead of querying again on every committed batch."""
-    now = [50.0]
-    current = [running(1)]
-    settings = load_settings({"REREAD_DURING_SYNC_SECONDS": 5})
-    monkeypatch.setattr(data, "PACE", data.Pace())
-    monkeypatch.setattr(data.time, "monotonic", lambda: now[0])
-    monkeypatch.setattr(data, "status_this_run", lambda job: current[0])
-    monkeypatch.setattr(data, "shown", lambda found, used=None: None)
-    monkeypatch.setattr(data.resources, "get_settings", lambda: settings)
-    name = settings.datasets[0].name
-    assert data.versions([name]) == (1,)
-    current[0], now[0] = running(2), 52.0
-    assert data.versions([name]) == (1,)
-    current[0], now[0] = running(3), 55.5
-    assert data.versions([name]) == (3,)
-    current[0], now[0] = running(4, run=False), 56.0
-    assert data.versions([name]) == (4,)
 
 
 def test_the_orders_table_shows_the_zones_wall_clock_without_zone_aware_values() -> None:

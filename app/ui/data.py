@@ -23,7 +23,6 @@ same name).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from app.dataset_config import DatasetConfig
 from app.errors import AppError, ConfigError
 from app.sync import reader
 from app.ui import resources
+from app.ui.pace import Pace, Read
 from app.ui.text import human_age, local_time, t
 
 T = TypeVar("T")
@@ -108,34 +108,21 @@ def versions(names: Iterable[str] | None = None) -> tuple[int, ...]:
     return tuple(used[str(s.job)] for s in found)
 
 
-class Pace:
-    """Per process (every session reads the same caches): the version pages read for each job of each store
-    while its run is in progress, and when they moved on to it (monotonic seconds)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._kept: dict[tuple[str, str], tuple[int, float]] = {}
-
-    def version(self, status: JobStatus, every: float, now: float, store: str = "") -> int:
-        key, committed = (store, str(status.job)), int(status.data_version)
-        with self._lock:
-            kept = self._kept.get(key)
-            # kept per store and job (the caches are keyed on the store too); only an older version is held (a
-            # reset cursor starts again lower: holding a higher one would key the caches on another data set)
-            if status.current_run is not None and every > 0 and kept is not None and kept[0] < committed:
-                if now - kept[1] < every:
-                    return kept[0]  # a run goes on: the last version read, until `every` seconds passed
-            if kept is None or kept[0] != committed:
-                self._kept[key] = (committed, now)
-            return committed
-
-
 PACE = Pace()
 
 
 def paced(status: JobStatus, every: float, store: str) -> int:
     """The version a page reads for this status: the committed one, except while a run is in progress."""
     return PACE.version(status, every, time.monotonic(), store)
+
+
+def _cached(function: Callable[..., T], names: Sequence[str] | None, *args: Any) -> T:
+    """`function(versions, *args)`: a cached read keyed on the versions of the datasets `names` (all when
+    None), remembered so that the next version's copy is made ahead of the pages during a sync (app.ui.pace)."""
+    chosen = [dataset(n) for n in names] if names is not None else list(datasets())
+    used = versions(names)
+    PACE.remember(resources.get_settings().database_url, Read(function, args, tuple(d.job for d in chosen), used))
+    return function(used, *args)
 
 
 def status_this_run(job: str) -> JobStatus:
@@ -209,7 +196,7 @@ def info(name: str) -> reader.TableInfo:
     """Row count, columns and types of the dataset's table (cached on its data version)."""
     ds = dataset(name)
     settings = resources.get_settings()
-    return _info(settings.database_url, ds.target, versions([name]))
+    return _cached(_info, [name], settings.database_url, ds.target)
 
 
 def read(
@@ -228,10 +215,11 @@ def read(
     settings = resources.get_settings()
     marked = "" if include_deleted else ds.soft_delete
     frozen_where = tuple(sorted((k, _freeze(v)) for k, v in (where or {}).items()))
-    return _read(
+    return _cached(
+        _read,
+        [name],
         settings.database_url,
         ds.target,
-        versions([name]),
         tuple(columns or ()),
         frozen_where,
         contains,
@@ -243,14 +231,14 @@ def read(
 def query(sql: str, datasets: Sequence[str] | None = None, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """A SELECT over the datasets' tables; cached on the versions of `datasets` (all datasets when None)."""
     settings = resources.get_settings()
-    return _query(settings.database_url, sql, versions(datasets), tuple(sorted((params or {}).items())))
+    return _cached(_query, datasets, settings.database_url, sql, tuple(sorted((params or {}).items())))
 
 
 def compute(func: Callable[..., T], *args: Any, datasets: Sequence[str]) -> T:
     """`func(engine, *args)` over the store, cached on the versions of `datasets` (e.g. a page's own queries)."""
     settings = resources.get_settings()
     name = f"{func.__module__}.{func.__qualname__}"  # the cache key names the function (it is not hashed)
-    return _compute(func, name, settings.database_url, versions(datasets), args)  # type: ignore[no-any-return]
+    return _cached(_compute, datasets, func, name, settings.database_url, args)  # type: ignore[no-any-return]
 
 
 def page(title: str, datasets: Sequence[str] | None = None, icon: str | None = None) -> Settings:
@@ -285,15 +273,15 @@ def _freeze(value: Any) -> Any:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _info(database_url: str, table: str, data_versions: tuple[int, ...]) -> reader.TableInfo:
+def _info(data_versions: tuple[int, ...], database_url: str, table: str) -> reader.TableInfo:
     return reader.describe(get_engine(database_url), table)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _read(
+    data_versions: tuple[int, ...],
     database_url: str,
     table: str,
-    data_versions: tuple[int, ...],
     columns: tuple[str, ...],
     where: tuple[tuple[str, Any], ...],
     contains: str,
@@ -314,7 +302,7 @@ def _read(
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _query(
-    database_url: str, sql: str, data_versions: tuple[int, ...], params: tuple[tuple[str, Any], ...]
+    data_versions: tuple[int, ...], database_url: str, sql: str, params: tuple[tuple[str, Any], ...]
 ) -> pd.DataFrame:
     names, rows = reader.run_query(get_engine(database_url), sql, dict(params))
     return pd.DataFrame.from_records(rows, columns=names)
@@ -322,7 +310,7 @@ def _query(
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _compute(
-    _func: Callable[..., Any], name: str, database_url: str, data_versions: tuple[int, ...], args: tuple[Any, ...]
+    data_versions: tuple[int, ...], _func: Callable[..., Any], name: str, database_url: str, args: tuple[Any, ...]
 ) -> Any:
     return _func(get_engine(database_url), *args)
 
