@@ -30,4 +30,4 @@ except AppError as exc:
     st.stop()
 render_data_as_of(status, settings.ui_language)
 render_smart_refresh("dashboard", high_traffic=True)
-render_dashboard(demo.name, status.data_version, settings.ui_language, settings.scheduler_timezone, status)
+render_dashboard(demo.name, settings.ui_language, settings.scheduler_timezone, status)

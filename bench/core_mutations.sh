@@ -127,3 +127,6 @@ mutate pages-wait-for-the-newer-version app/ui/pace.py '                    held
 mutate read-ahead-keyed-on-the-held-version app/ui/pace.py '        self.function(tuple(version if j == job else v for j, v in versions), *self.args)' '        self.function(tuple(v for j, v in versions), *self.args)' tests/test_pace.py
 mutate read-ahead-never-adopted app/ui/pace.py '                    held.warming, held.warmed = None, version' '                    held.warming = None' tests/test_pace.py
 mutate finished-run-waits-for-the-pace app/ui/pace.py '            if status.current_run is not None and every > 0 and held is not None and held.version < committed:' '            if every > 0 and held is not None and held.version < committed:' tests/test_pace.py
+mutate first-data-waits-for-the-pace app/ui/pace.py '(held.version == 0 or now - held.since >= every)' '(now - held.since >= every)' tests/test_pace.py -k first_data
+mutate dashboard-reads-nothing-on-no-data app/ui/components/dashboard.py '        data.compute(_numbers, (), (), tz_name, lang, datasets=on)
+' '' tests/test_pace.py -k first_rows

@@ -45,6 +45,17 @@ def test_during_a_run_pages_move_on_once_a_newer_version_is_read_ahead_at_most_e
     assert warms == []
 
 
+def test_the_first_data_is_read_ahead_at_once() -> None:
+    """Pages that hold no data yet (version 0) do not wait REREAD_DURING_SYNC_SECONDS for the first rows."""
+    warms: list[Callable[[], None]] = []
+    pace = Pace(start=warms.append)
+    assert pace.version(running(0), 5.0, now=10.0) == 0
+    assert pace.version(running(1), 5.0, now=10.5) == 0 and len(warms) == 1
+    warms.pop()()
+    assert pace.version(running(2), 5.0, now=10.6) == 1
+    assert pace.version(running(3), 5.0, now=11.0) == 1 and warms == []  # then at the usual pace
+
+
 def test_reading_ahead_makes_the_reads_pages_made_keyed_on_the_newer_version() -> None:
     made: list[tuple[tuple[int, ...], tuple[Any, ...]]] = []
 
@@ -135,3 +146,66 @@ def test_a_page_rerun_during_a_sync_reads_its_cache_while_the_next_version_is_re
     assert page() == 2 and len(CALLS) == 2  # the page moved on without making the read
     current[0], now[0] = running(4, run=False), 56.2
     assert page() == 3 and len(CALLS) == 3  # the run ended: its data is read at once
+
+
+def dashboard_page() -> None:
+    from app.ui.components.dashboard import render_dashboard
+
+    render_dashboard("orders", "en", "UTC")
+
+
+def test_the_dashboard_moves_on_to_its_first_rows_without_a_query_on_the_page_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The orders dashboard during a first load, on a real SQLite store: on no data it makes its reads too, so
+    that the first rows' copies are made ahead of it; the page run that then shows the first rows sends no
+    statement to the store."""
+    from sqlalchemy import event, text
+    from streamlit.testing.v1 import AppTest
+
+    from app.core.database import get_engine
+
+    warms: list[Callable[[], None]] = []
+    current = [running(0)]
+    url = f"sqlite:///{tmp_path / 'fd.db'}"
+    settings = load_settings({"REREAD_DURING_SYNC_SECONDS": 5, "DATABASE_URL": url})
+    monkeypatch.setattr(data, "PACE", Pace(start=warms.append))
+    monkeypatch.setattr(data, "status_this_run", lambda job: current[0])
+    monkeypatch.setattr(data, "shown", lambda found, used=None: None)
+    monkeypatch.setattr(data.resources, "get_settings", lambda: settings)
+    engine = get_engine(url)
+    sent: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    at = AppTest.from_function(dashboard_page, default_timeout=30)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.info and not at.metric  # no data yet
+    with engine.begin() as conn:  # the run's first batch commits
+        conn.execute(
+            text(
+                "CREATE TABLE orders (id INTEGER PRIMARY KEY, created_at TIMESTAMP, updated_at TIMESTAMP, "
+                "customer TEXT, region TEXT, channel TEXT, product TEXT, quantity INTEGER, amount NUMERIC, "
+                "status TEXT, deleted INTEGER)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO orders VALUES (1, '2026-12-06 10:00:00', '2026-12-06 10:05:00', 'Ana', 'Sul', 'web', "
+                "'Café', 2, 19.90, 'paid', 0), (2, '2026-12-05 09:00:00', '2026-12-06 11:00:00', 'Bo', 'Norte', "
+                "'app', 'Chá', 1, 5.50, 'cancelled', 0)"
+            )
+        )
+    current[0] = running(1)
+    sent.clear()
+    at.run()
+    assert at.info and not at.metric and sent == []  # still no data shown; the page read nothing ...
+    assert len(warms) == 1
+    warms.pop()()  # ... while the first rows are read ahead
+    assert sent, "the read-ahead made the dashboard's reads"
+    sent.clear()
+    current[0] = running(2)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert {m.label: m.value for m in at.metric}["Orders"] == "2"
+    assert len(at.dataframe[0].value) == 2
+    assert sent == [], f"the page run that showed the first rows queried the store: {sent}"

@@ -73,7 +73,8 @@ class Pace:
                 if held.warmed is not None and held.version < held.warmed <= committed:
                     self._held[key] = _Held(held.warmed, now)
                     return held.warmed
-                if held.warming is None and now - held.since >= every:
+                # the first data (pages held no data) is read ahead at once; later versions every `every` s
+                if held.warming is None and (held.version == 0 or now - held.since >= every):
                     held.warming = committed
                     warm = self._warm_job(key, held, committed, list(held.reads.values()))
                 version = held.version

@@ -123,18 +123,38 @@ def _chart_spec(lang: str) -> dict[str, Any]:
     }
 
 
-def render_dashboard(
-    dataset: str, data_version: int, language: str, tz_name: str = "UTC", status: JobStatus | None = None
-) -> None:
+def _choices(engine: Engine) -> dict[str, list[str]] | None:
+    """The Region and Status filters' options; None before the first sync created the table."""
+    return orders.choices(engine) if orders.has_orders(engine) else None
+
+
+def _numbers(
+    engine: Engine, regions: tuple[str, ...], statuses: tuple[str, ...], tz_name: str, lang: str
+) -> tuple[dict[str, float], pd.DataFrame, pd.DataFrame] | None:
+    """The KPIs, the chart's days and the latest orders under the filters; None before the table exists."""
+    if not orders.has_orders(engine):
+        return None
+    return (
+        _kpis(engine, regions, statuses),
+        _daily(engine, regions, statuses),
+        _recent(engine, regions, statuses, tz_name, lang),
+    )
+
+
+def render_dashboard(dataset: str, language: str, tz_name: str = "UTC", status: JobStatus | None = None) -> None:
     """KPIs, chart and table of the demo's synced orders, read through the public data API (cached on the
     dataset's data version); times shown in `tz_name` (SCHEDULER_TIMEZONE). Region and Status govern all three."""
     lang = language
     on = [dataset]
-    if data_version == 0 or not data.compute(orders.has_orders, datasets=on):
+    (version,) = data.versions(on)
+    options = data.compute(_choices, datasets=on)
+    if version == 0 or options is None:
+        # Made on no data too, so that the first data's copies are made ahead of the page (app/ui/pace.py): the
+        # page then moves on to the first rows without waiting for its queries.
+        data.compute(_numbers, (), (), tz_name, lang, datasets=on)
         st.info(_empty_message(status, lang), icon=":material/hourglass:")
-        _await_first_data(dataset, data_version)
+        _await_first_data(dataset, version)
         return
-    options = data.compute(orders.choices, datasets=on)
     left, right = st.columns(2)
     regions = left.multiselect(
         t(lang, "dash.region"), options["regions"], key="fd_dash_regions", placeholder=t(lang, "dash.all")
@@ -147,8 +167,11 @@ def render_dashboard(
         format_func=lambda s: _order_status(s, lang),
     )
     st.caption(t(lang, "dash.filters"))
-    chosen = (tuple(regions), tuple(statuses))
-    k = data.compute(_kpis, *chosen, datasets=on)
+    numbers = data.compute(_numbers, tuple(regions), tuple(statuses), tz_name, lang, datasets=on)
+    if numbers is None:  # the table went away since the filters were read (a reset between two reads)
+        st.info(_empty_message(status, lang), icon=":material/hourglass:")
+        return
+    k, daily, table = numbers
     cols = st.columns(4)
     cols[0].metric(
         t(lang, "dash.orders"), number(k["orders"], lang), t(lang, "dash.in_24h", value=number(k["orders_24h"], lang))
@@ -160,10 +183,8 @@ def render_dashboard(
     )
     cols[2].metric(t(lang, "dash.average"), number(k["average"], lang, decimals=2))
     cols[3].metric(t(lang, "dash.orders_24h"), number(k["orders_24h"], lang))
-    daily = data.compute(_daily, *chosen, datasets=on)
     if not daily.empty:
         st.vega_lite_chart(daily, _chart_spec(lang), width="stretch")
-    table = data.compute(_recent, *chosen, tz_name, lang, datasets=on)
     st.caption(t(lang, "dash.latest", count=number(len(table), lang)))
     _orders_table(table, lang, tz_name)
 
@@ -219,9 +240,10 @@ def _local_times(table: pd.DataFrame, tz_name: str) -> pd.DataFrame:
 
 @st.fragment(run_every=FIRST_DATA_POLL_SECONDS)
 def _await_first_data(dataset: str, shown_version: int) -> None:
-    """Before the first sync commits, look every few seconds instead of waiting for the badge's slower beat."""
+    """Before the first sync commits, look every few seconds instead of waiting for the badge's slower beat: for
+    the version pages read (the first data, once it was read ahead of them; app/ui/pace.py)."""
     try:
-        version = data.freshness(dataset).data_version
+        (version,) = data.versions([dataset])
     except AppError:
         return  # the page already said what is wrong
     if version != shown_version:
