@@ -130,3 +130,8 @@ mutate finished-run-waits-for-the-pace app/ui/pace.py '            if status.cur
 mutate first-data-waits-for-the-pace app/ui/pace.py '(held.version == 0 or now - held.since >= every)' '(now - held.since >= every)' tests/test_pace.py -k first_data
 mutate dashboard-reads-nothing-on-no-data app/ui/components/dashboard.py '        data.compute(_numbers, (), (), tz_name, lang, datasets=on)
 ' '' tests/test_pace.py -k first_rows
+# the server's import-time heap is frozen once its first scheduler started (full collections paused pages)
+mutate heap-never-frozen app/ui/resources.py '    gc.freeze()
+' '' tests/test_ui.py -k heap
+mutate heap-frozen-with-its-garbage app/ui/resources.py '    gc.collect()
+' '' tests/test_ui.py -k heap

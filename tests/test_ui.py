@@ -526,6 +526,28 @@ def test_a_page_run_reads_each_status_once_and_the_next_run_reads_again(
     assert reads == ["incremental_sync"] * 2 and len(loads) == 2, reads
 
 
+def test_the_first_scheduler_of_a_process_moves_the_import_time_heap_out_of_the_collectors_way(
+    configure: Configure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python's full collections walked the server's ~200,000 import-time objects again and again: 50-100 ms
+    pauses of every session (bench/pages_during_sync.py caught them in page runs during a sync). Once the
+    first scheduler started, what is alive goes to the permanent generation (gc.freeze), once per process."""
+    import gc
+
+    configure()
+    monkeypatch.setattr(resources, "_heap_settled", False)
+    gc.unfreeze()
+    collections: list[int] = []
+    monkeypatch.setattr(gc, "collect", lambda *args: collections.append(1) or 0)
+    render("dashboard")
+    frozen = gc.get_freeze_count()
+    assert frozen > 50_000, frozen  # this process's modules, classes and functions
+    assert len(gc.get_objects(generation=2)) < frozen / 4, "a full collection still walks most of the heap"
+    assert collections == [1]  # garbage collected first, so none of it is kept for good
+    resources._settle_heap()
+    assert collections == [1] and gc.get_freeze_count() == frozen  # once per process
+
+
 def test_the_orders_table_shows_the_zones_wall_clock_without_zone_aware_values() -> None:
     """The latest orders' times are the wall clock of SCHEDULER_TIMEZONE (the header names the zone), as naive
     values: for a zone-aware column pyarrow tries `import pytz` on every conversion of the table, which, with

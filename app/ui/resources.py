@@ -5,6 +5,7 @@ Pages call these functions and never build engines or schedulers themselves.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import uuid
@@ -96,7 +97,25 @@ def _usable(scheduler: SyncScheduler | None) -> bool:
 def _scheduler_for(settings: Settings) -> SyncScheduler | None:
     scheduler = core.get_scheduler(settings)
     scheduler.presence.probe = active_sessions
-    return core.initialize_scheduler(settings)
+    started = core.initialize_scheduler(settings)
+    _settle_heap()
+    return started
+
+
+def _settle_heap() -> None:
+    """Once per process, after its first scheduler started (by then most of what pages use is imported):
+    collect, then move every object alive to the permanent generation (`gc.freeze`). Python's full collections
+    otherwise walk those ~200,000 import-time objects again and again, each a 50-100 ms pause of every session
+    (bench/pages_during_sync.py caught them in page runs during a sync)."""
+    global _heap_settled
+    if _heap_settled:
+        return
+    _heap_settled = True
+    gc.collect()
+    gc.freeze()
+
+
+_heap_settled = False
 
 
 def get_scheduler() -> SyncScheduler:
