@@ -97,9 +97,9 @@ def versions(names: Iterable[str] | None = None) -> tuple[int, ...]:
     """The data version of each named dataset (all when None): what the caches here are keyed on.
 
     While a run of a dataset is in progress every committed batch is a new version; pages move on to it at
-    most every REREAD_DURING_SYNC_SECONDS (`paced`), so that a page rerun during a long sync reads its caches
-    instead of querying again. Once the run ends the version is the committed one: a finished sync refreshes
-    exactly what changed."""
+    most every REREAD_DURING_SYNC_SECONDS, once their reads were made on it ahead of them (`paced`, see
+    app.ui.pace), so that a page rerun during a long sync reads its caches instead of querying. Once the run
+    ends the version is the committed one: a finished sync refreshes exactly what changed."""
     chosen = [dataset(n) for n in names] if names is not None else list(datasets())
     found = [status_this_run(d.job) for d in chosen]
     settings = resources.get_settings()
