@@ -24,7 +24,8 @@ from app.ui import data
 from app.ui.formats import vega_locale
 from app.ui.text import STRINGS, number, status_word, t, zone_label
 
-FIRST_DATA_POLL_SECONDS = 2
+# Before the first rows: a poll after a commit starts reading them ahead (app/ui/pace.py), the next shows them.
+FIRST_DATA_POLL_SECONDS = 1
 
 
 def _where(days: Any, regions: tuple[str, ...], statuses: tuple[str, ...]) -> list[Any]:
