@@ -103,7 +103,7 @@ def _chart_spec(lang: str) -> dict[str, Any]:
     language's month and day names and number format (Vega's config.locale)."""
     return {
         "mark": {"type": "bar"},
-        "height": 280,
+        "height": 360,  # the plot and, below it, the legend
         "title": t(lang, "dash.chart"),
         "config": {"locale": vega_locale(lang)},
         "encoding": {
@@ -114,7 +114,13 @@ def _chart_spec(lang: str) -> dict[str, Any]:
                 "axis": {"format": "%d %b", "labelAngle": 0, "labelOverlap": True},
             },
             "y": {"field": "revenue", "type": "quantitative", "aggregate": "sum", "title": t(lang, "dash.revenue")},
-            "color": {"field": "region", "type": "nominal", "title": t(lang, "dash.region")},
+            "color": {
+                "field": "region",
+                "type": "nominal",
+                "title": t(lang, "dash.region"),
+                # below the bars: beside them it took a third of a phone's width (390 px)
+                "legend": {"orient": "bottom", "direction": "horizontal", "columns": 3},
+            },
             "tooltip": [
                 {"field": "day", "type": "temporal", "title": t(lang, "dash.day"), "format": "%d %b %Y"},
                 {"field": "region", "type": "nominal", "title": t(lang, "dash.region")},
