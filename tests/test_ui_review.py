@@ -182,3 +182,20 @@ def test_a_version_kept_from_another_database_is_never_held_over_this_ones() -> 
     assert pace.version(status_of(data_version=1, current_run={"rows": 40}), 5.0, now=10.0) == 1
     assert pace.version(status_of(data_version=0, current_run={"rows": 0}), 5.0, now=11.0) == 0
     assert pace.version(status_of(data_version=1, current_run=None), 5.0, now=11.5) == 1
+
+
+def test_the_waiting_box_says_which_job_was_requested_and_when() -> None:
+    """The Scheduler page's box before a scheduler claims a requested run opened onto nothing."""
+    from datetime import datetime, timezone
+
+    from app.core.store import RunRequest
+    from app.ui.components.scheduler_status import _request_detail
+
+    class Handle:
+        job_name = "incremental_sync"
+        request = RunRequest("incremental_sync", None, datetime(2026, 1, 5, 12, 42, tzinfo=timezone.utc), False)
+
+    said = _request_detail(Handle(), "en", "America/Sao_Paulo")  # type: ignore[arg-type]
+    assert said == "incremental_sync: requested at 09:42 UTC-3; a scheduler starts it at its next look at the queue."
+    pt = _request_detail(Handle(), "pt-BR", "America/Sao_Paulo")  # type: ignore[arg-type]
+    assert pt.startswith("incremental_sync: pedida às 09:42 BRT")

@@ -10,6 +10,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from app.config import Settings
+from app.core.handle import RunHandle
 from app.core.records import JobStatus, RunRecord
 from app.core.scheduler import SyncScheduler
 from app.core.slots import cooldown_left
@@ -115,6 +116,15 @@ def _run_detail(run: RunRecord | None, lang: str, zone: str) -> str:
         return t(lang, "progress.waiting")
     at = local_time(run.started_at, zone, False, lang)
     return t(lang, "progress.detail", id=run.id, job=run.job_name, reason=reason_word(lang, run.reason), at=at)
+
+
+def _request_detail(handle: RunHandle | None, lang: str, zone: str) -> str:
+    """What the waiting box holds: which job was requested and when ('incremental_sync: requested at 10:42
+    BRT; ...'), never nothing."""
+    if handle is None or handle.request.requested_at is None:
+        return ""
+    at = local_time(handle.request.requested_at, zone, False, lang)
+    return t(lang, "progress.requested_at", job=handle.job_name, at=at)
 
 
 def _fragment_rerun() -> bool:
@@ -369,7 +379,7 @@ def _progress_body(lang: str) -> None:
     if run is None:
         if handle is None:
             st.rerun()  # the run ended between two polls: refresh the page's data
-        running_box(t(lang, "progress.waiting"))
+        running_box(t(lang, "progress.waiting"), _request_detail(handle, lang, status.timezone))
         return
     if run.status == "running":
         # the same words as the badge
