@@ -96,7 +96,7 @@ mutate pace-never-holds app/ui/pace.py '                version = held.version' 
 mutate a-stopped-beat-counts-as-running app/core/status.py 'RUNNING_AT = select(func.max(instances.c.heartbeat_at)).where(instances.c.state == "running")' 'RUNNING_AT = select(func.max(instances.c.heartbeat_at))' tests/test_cli.py -k health
 mutate a-stopped-beat-reads-as-silent app/core/status.py '    if newest is not None and newest[2] in ("stopped", "hibernating"):' '    if newest is not None and newest[2] in ("hibernating",):' tests/test_cli.py -k health
 mutate a-tick-without-timer-beats app/core/scheduler.py '        state = self.state_name if self.timer_running else None' '        state = self.state_name' tests/test_cli.py -k health
-mutate cli-status-is-its-own-word app/core/scheduler.py 'None if seen_by else self.state_name' 'seen_by or self.state_name' tests/test_web_worker.py -k cli_status_follows
+mutate cli-status-is-its-own-word app/core/queries.py 'None if seen_by else self.state_name' 'seen_by or self.state_name' tests/test_web_worker.py -k cli_status_follows
 mutate cli-stopped-without-since app/core/status.py 'if state == "silent" or (local_state is None and state == "stopped") else None' 'if state == "silent" else None' tests/test_web_worker.py -k cli_status_follows
 # Orderly exit (fixes, item 3): the live schedulers stop before Python closes its thread pools.
 mutate no-scheduler-shutdown-at-exit app/core/process_registry.py '    if hook:

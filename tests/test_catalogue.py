@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import insert, select
 
 from app.clock import FrozenClock
-from app.core.catalogue import Catalogue, JobDefinition, catalogue, check_dependencies
+from app.core.catalogue import Catalogue, JobDefinition, catalogue, check_dependencies, default_jobs
 from app.core.models import Run, RunStatus
-from app.core.scheduler import SyncScheduler, default_jobs
+from app.core.scheduler import SyncScheduler
 from app.core.store import JobSpec
 from app.errors import ConfigError, SchedulerError, TriggerError
 from tests.support import ScriptedJob

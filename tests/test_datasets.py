@@ -17,8 +17,8 @@ from streamlit.testing.v1 import AppTest
 from app.clock import FrozenClock
 from app.config import PARSERS, load_settings
 from app.core import process_registry
-from app.core.catalogue import catalogue
-from app.core.scheduler import SyncScheduler, default_jobs
+from app.core.catalogue import catalogue, default_jobs
+from app.core.scheduler import SyncScheduler
 from app.dataset_config import DatasetConfig
 from app.ui.components.datasets import line
 from tests.support import status_of

@@ -40,4 +40,7 @@ The scheduler's parts, one concept each (the façade in ``scheduler.py`` assembl
 - *hibernation* (``hibernation.py``): the timer paused while no session was seen; waking catches up.
 - *housekeeping* (``housekeeping.py``): each poll's heartbeat and reaping, tallies and alerts every 30 s.
 - *handle* (``handle.py``): ``RunHandle``, what ``run_now()`` returns: it follows the run serving a request.
+- *queries* (``queries.py``): the façade's read-only methods (status, history, runs, heartbeats, metrics).
+- *singleton* (``singleton.py``): the process scheduler (``get_scheduler``) and the seed's module-level
+  functions, re-exported by ``scheduler.py``.
 """

@@ -126,6 +126,11 @@ catalogue = Catalogue()
 job = catalogue.job
 
 
+def default_jobs(settings: Settings) -> list[JobDefinition]:
+    """The job catalogue of a process (see Catalogue.build)."""
+    return catalogue.build(settings)
+
+
 def load_job_modules(paths: Iterable[str]) -> list[str]:
     """Import each user module (its ``@job`` calls register jobs); returns one message per module that failed.
 

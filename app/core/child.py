@@ -28,6 +28,8 @@ from multiprocessing.context import ForkServerContext
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Engine
+
 from app.clock import Clock
 from app.core.context import Failure, JobFunc, RunContext, as_result
 from app.core.store import Claim, JobStore
@@ -56,6 +58,12 @@ def preload(modules: Iterable[str]) -> None:
 def module_of(value: Any) -> str:
     """The module a function (or the function a `functools.partial` wraps) or an object's class is defined in."""
     return str(getattr(getattr(value, "func", value), "__module__", "") or "")
+
+
+def driver_modules(engine: Engine) -> list[str]:
+    """The database driver and its SQLAlchemy dialect (a run's process connects at once: import them once)."""
+    dbapi = getattr(engine.dialect, "dbapi", None)
+    return [type(engine.dialect).__module__, *([dbapi.__name__] if dbapi is not None else [])]
 
 
 def unpicklable(value: Any) -> str | None:

@@ -1,7 +1,8 @@
 """SyncScheduler, the façade: lifecycle and operator actions, delegating to its parts (timer, dispatch,
 hibernation, housekeeping, the stores); the database claim, not the timer, guarantees one run per slot.
 
-Also the process singleton (`get_scheduler`) and the seed's module-level functions that delegate to it.
+Its read-only side is `queries.py`; the process singleton and the seed's functions (`singleton.py`) are
+re-exported here, where the README and the seed's callers import them.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from app.clock import Clock, SystemClock
 from app.config import Settings, load_settings, secret_values
 from app.core import child, process_registry
 from app.core.agenda import Agenda
-from app.core.alerts import Alerter, open_alerts
-from app.core.catalogue import JobDefinition, check_dependencies
+from app.core.alerts import Alerter
+from app.core.catalogue import JobDefinition, check_dependencies, default_jobs
 from app.core.cursors import reset_cursor
 from app.core.database import create_schema, get_engine
 from app.core.dispatch import Dispatcher
@@ -32,20 +33,13 @@ from app.core.hibernation import Hibernation
 from app.core.housekeeping import Housekeeping
 from app.core.instances import InstanceStore
 from app.core.listener import RequestListener
-from app.core.metrics import metrics_snapshot, start_metrics_server
+from app.core.metrics import start_metrics_server
 from app.core.presence import Presence
-from app.core.records import (
-    AgendaEntry,
-    InstanceBeat,
-    JobState,
-    JobStatus,
-    RunLogLine,
-    RunRecord,
-    Scheduling,
-    SuccessRate,
-)
+from app.core.queries import SchedulerQueries
+from app.core.records import JobState
 from app.core.runner import Outcome, Runner
-from app.core.status import StatusReader, silent_after
+from app.core.singleton import get_scheduler, get_scheduler_status, initialize_scheduler, shutdown_scheduler
+from app.core.status import StatusReader
 from app.core.store import JobStore
 from app.core.timer import HOUSEKEEPING_ID, TIMER_LEAD, Timer
 from app.core.triggers import Trigger, parse_trigger
@@ -60,11 +54,13 @@ __all__ = [
     "RunHandle",
     "SyncScheduler",
     "get_scheduler",
+    "get_scheduler_status",
     "initialize_scheduler",
+    "shutdown_scheduler",
 ]
 
 
-class SyncScheduler:
+class SyncScheduler(SchedulerQueries):
     """One per process. `start()`/`stop()`/`restart()`/`run_now()` as the seed named them."""
 
     def __init__(
@@ -107,7 +103,7 @@ class SyncScheduler:
         )
         if self.settings.run_isolation == "process":
             child.preload(
-                [*(child.module_of(d.func) for d in self.definitions.values()), *_driver_modules(self.engine)]
+                [*(child.module_of(d.func) for d in self.definitions.values()), *child.driver_modules(self.engine)]
             )
         check_dependencies(self.definitions.values())
         self._lock = threading.RLock()
@@ -350,7 +346,7 @@ class SyncScheduler:
             return "hibernating"
         return "running" if self.timer_running else "stopped"
 
-    # -- status --------------------------------------------------------------------------------------
+    # -- metrics (the reads are SchedulerQueries') ----------------------------------------------------
 
     def start_metrics(self) -> None:
         """The Prometheus endpoint on METRICS_PORT (once per process); a busy port is logged, not fatal."""
@@ -358,17 +354,6 @@ class SyncScheduler:
             start_metrics_server(self.settings.metrics_port, self.engine, self.clock)
         except AppError as exc:
             logger.error("metrics endpoint not started: %s", exc)
-
-    def running_workers(self) -> int:
-        """Processes whose timer beat "running" recently (what a web process relies on for its runs)."""
-        now = self.clock.now()
-        return self.instances.running_since(now - silent_after(self.settings))
-
-    def get_status(self, job: str = DEFAULT_JOB, seen_by: str | None = None) -> JobStatus:
-        """The job's status; `seen_by` names a caller without a timer (the CLI's "cli"): its state is what the
-        scheduler processes' heartbeats say (running, stopped, hibernating, silent), not this process's."""
-        self.prepare()
-        return self.status_reader.job_status(job, self.clock.now(), None if seen_by else self.state_name)
 
     # -- runtime control of jobs (persisted: every replica follows) ------------------------------------
 
@@ -407,65 +392,6 @@ class SyncScheduler:
         self.prepare()
         return self.store.reset_stuck(name, self.clock.now())
 
-    def history(self, job: str | None = None, limit: int = 50, status: str | None = None) -> list[RunRecord]:
-        """Recent runs, newest first (of one job, with one status)."""
-        self.prepare()
-        return self.status_reader.history(job, limit, status)
-
-    def todays_agenda(self) -> list[AgendaEntry]:
-        self.prepare()
-        return self.agenda.entries(self.clock.now())
-
-    # -- reads for the UI and CLI (they call these, never the stores behind them) ----------------------
-
-    def get_job(self, name: str) -> JobState:
-        """One job's row; raises UnknownJobError."""
-        self.prepare()
-        return self.store.get_job(name)
-
-    def list_jobs(self) -> list[JobState]:
-        """Every job, highest priority first."""
-        self.prepare()
-        return self.store.list_jobs()
-
-    def scheduler_paused(self) -> bool:
-        """Whether Stop paused scheduling (every job, every replica)."""
-        self.prepare()
-        return self.store.scheduler_paused()
-
-    def get_run(self, run_id: int) -> RunRecord | None:
-        self.prepare()
-        return self.status_reader.run(run_id)
-
-    def run_logs(self, run_id: int | None = None, limit: int = 100) -> list[RunLogLine]:
-        """The newest log lines (of one run)."""
-        self.prepare()
-        return self.status_reader.logs(run_id, limit)
-
-    def success_rate(self, job: str = DEFAULT_JOB, window: timedelta = timedelta(hours=24)) -> SuccessRate:
-        self.prepare()
-        return self.status_reader.success_rate(job, self.clock.now(), window)
-
-    def scheduling(self) -> Scheduling:
-        """Whether any scheduler process (every replica and worker) schedules now, from their heartbeats."""
-        self.prepare()
-        return self.status_reader.scheduling(self.clock.now())
-
-    def heartbeats(self, limit: int = 20) -> list[InstanceBeat]:
-        """The scheduler processes (every replica) that beat most recently, newest first."""
-        self.prepare()
-        return self.status_reader.instances(limit)
-
-    def metrics_summary(self) -> dict[str, Any]:
-        """Every number the metrics endpoint exports (app.core.metrics.metrics_snapshot)."""
-        self.prepare()
-        return metrics_snapshot(self.engine, self.clock.now())
-
-    def open_alerts(self) -> list[dict[str, Any]]:
-        """The alert episodes open now, oldest first."""
-        self.prepare()
-        return open_alerts(self.engine)
-
     # -- maintenance ---------------------------------------------------------------------------------
 
     def purge(self, older_than: datetime) -> int:
@@ -482,65 +408,3 @@ class SyncScheduler:
 
 def _replace(settings: Settings, **changes: Any) -> Settings:
     return dataclasses.replace(settings, **changes)
-
-
-def _driver_modules(engine: Engine) -> list[str]:
-    """The database driver and its SQLAlchemy dialect (a run's process connects at once: import them once)."""
-    dbapi = getattr(engine.dialect, "dbapi", None)
-    return [type(engine.dialect).__module__, *([dbapi.__name__] if dbapi is not None else [])]
-
-
-def default_jobs(settings: Settings) -> list[JobDefinition]:
-    """The job catalogue of a process (see Catalogue.build)."""
-    from app.core.catalogue import catalogue
-
-    return catalogue.build(settings)
-
-
-# -- the process singleton and the seed's module-level API ----------------------------------------------
-
-_singleton_lock = threading.Lock()
-
-
-def get_scheduler(settings: Settings | None = None) -> SyncScheduler:
-    """The one scheduler of this process, created on first use (not started)."""
-    with _singleton_lock:
-        current = process_registry.current()
-        if current is not None and not current._stopping.is_set():
-            if settings is None or current.settings == settings:
-                return current  # type: ignore[no-any-return]
-        scheduler = SyncScheduler(settings=settings)
-        process_registry.register(scheduler)
-        return scheduler
-
-
-def initialize_scheduler(settings: Settings | None = None) -> SyncScheduler | None:
-    """Create and start the process scheduler; None (with the reason logged) when it cannot run."""
-    try:
-        scheduler = get_scheduler(settings)
-        if not scheduler.settings.scheduler_enabled:
-            logger.info("scheduler disabled by SCHEDULER_ENABLED=false")
-            scheduler.prepare()
-            return None
-        if not scheduler.executes_runs:
-            logger.info("SCHEDULER_ROLE=web: no timer here; workers (python -m app worker) run the jobs")
-            scheduler.prepare()
-            return None
-        if not scheduler.timer_running:
-            scheduler.start(resume_jobs=False)
-        scheduler.start_metrics()
-        return scheduler
-    except AppError as exc:
-        logger.error("scheduler not started: %s", exc)
-        return None
-
-
-def get_scheduler_status(job: str = DEFAULT_JOB) -> dict[str, Any]:
-    """The seed's status dict: running, interval_minutes, last_run, last_result, next_run (+ more)."""
-    return get_scheduler().get_status(job).as_dict()
-
-
-def shutdown_scheduler(_: Any = None) -> None:
-    """Stop the process scheduler's timer without waiting (Streamlit's cache on_release hook)."""
-    for scheduler in process_registry.live():
-        scheduler.shutdown(wait=False)
