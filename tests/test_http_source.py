@@ -37,7 +37,8 @@ from app.core.database import create_schema, get_engine
 from app.errors import SourceError
 from app.jobs.datasets import build_source, make_syncer
 from app.sync.engine import Syncer, SyncResult
-from app.sync.http_source import HttpJsonSource, MinInterval
+from app.sync.http_source import HttpJsonSource
+from app.sync.http_transport import MinInterval
 from app.sync.source import Cursor
 
 T0 = datetime(2026, 2, 1, 9, 0, tzinfo=timezone.utc)

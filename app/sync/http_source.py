@@ -28,12 +28,8 @@ The contract the API must keep (also in the README, "HTTP JSON API"):
 from __future__ import annotations
 
 import logging
-import re
-import socket
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -46,13 +42,11 @@ from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attem
 from app.clock import Clock, SystemClock
 from app.errors import SourceError
 from app.redaction import MIN_URL_PART, http_url_secrets, redact_http_url, scrub
+from app.sync.http_transport import OWN_PARAMS, MinInterval, RequestDeadline, Wait, hint, retry_after_seconds
+from app.sync.json_values import EXPECTED, json_kind, merge, param, parse_datetime, preview
 from app.sync.source import Batch, Cursor, Row
 
 logger = logging.getLogger(__name__)
-Wait = Callable[[float], object]
-OWN_PARAMS = ("since", "since_key", "limit")
-# What the JSON of a cursor datetime may look like: a date, optional time and fraction, optional offset.
-ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:?\d{2})?")
 SQL_TYPES: dict[str, Callable[[], TypeEngine[Any]]] = {
     "int": BigInteger,
     "float": Float,
@@ -62,105 +56,7 @@ SQL_TYPES: dict[str, Callable[[], TypeEngine[Any]]] = {
     "datetime": DateTime,
     "datetime_tz": lambda: DateTime(timezone=True),
 }
-EXPECTED = {
-    "int": "a whole number",
-    "float": "a number",
-    "bool": "true or false",
-    "text": "a string",
-    "datetime": "an ISO 8601 datetime without offset",
-    "datetime_tz": "an ISO 8601 datetime with an offset",
-}
 _NO_NEXT = object()  # the page had no "next" member: paginate by keyset ourselves
-
-
-class _HttpxLogScrubber(logging.Filter):
-    """httpx logs every request URL at INFO: keep endpoint credentials and query values out of those lines."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any(isinstance(a, httpx.URL) for a in record.args):
-            record.args = tuple(
-                redact_http_url(str(a), keep=OWN_PARAMS) if isinstance(a, httpx.URL) else a for a in record.args
-            )
-        return True
-
-
-_httpx_logger = logging.getLogger("httpx")
-if not any(type(f).__name__ == _HttpxLogScrubber.__name__ for f in _httpx_logger.filters):  # once, even on reload
-    _httpx_logger.addFilter(_HttpxLogScrubber())
-
-
-class MinInterval:
-    """Client-side rate limit: request starts are at least 1/rate seconds apart (0 = no limit)."""
-
-    def __init__(self, per_second: float, clock: Clock, wait: Wait) -> None:
-        self.interval = timedelta(seconds=1.0 / per_second) if per_second > 0 else timedelta(0)
-        self.clock = clock
-        self.wait = wait
-        self._last_at: datetime | None = None
-
-    def acquire(self) -> None:
-        now = self.clock.now()
-        if self._last_at is not None and self.interval:
-            due = self._last_at + self.interval
-            if now < due:
-                self.wait((due - now).total_seconds())
-                now = max(self.clock.now(), due)
-        self._last_at = now
-
-
-class RequestDeadline:
-    """One request's total deadline: when it passes, a timer shuts the request's sockets down, which ends a
-    read blocked on a server that trickles its body (httpx's timeouts bound each read, not the request).
-
-    New connections are seen through httpx's `trace` extension; the source turns keep-alive off so every
-    request has one (a reused connection would be invisible until its headers arrived).
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self.expired = threading.Event()
-        self._streams: list[Any] = []
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-
-    def __enter__(self) -> RequestDeadline:
-        self._timer.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._timer.cancel()
-
-    def trace(self, event: str, info: dict[str, Any]) -> None:
-        """The `trace` extension: keep each new network stream (TCP, then TLS) to cut it at the deadline."""
-        if event.endswith(("connect_tcp.complete", "start_tls.complete")):
-            self.watch(info.get("return_value"))
-
-    def watch(self, stream: Any) -> None:
-        if stream is None:
-            return
-        with self._lock:
-            self._streams.append(stream)
-            late = self.expired.is_set()
-        if late:
-            _shut(stream)
-
-    def _expire(self) -> None:
-        with self._lock:
-            self.expired.set()
-            streams = list(self._streams)
-        for stream in streams:
-            _shut(stream)
-
-
-def _shut(stream: Any) -> None:
-    """Shut a stream's socket down: a recv blocked in another thread returns at once (close() would not)."""
-    sock = stream.get_extra_info("socket")
-    if sock is None:
-        return
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:  # already closed, or detached when TLS wrapped it
-        pass
 
 
 class HttpJsonSource:
@@ -269,8 +165,8 @@ class HttpJsonSource:
             for name, value in item.items():
                 kinds = seen.setdefault(name, set())
                 if value is not None:
-                    kinds.add(_json_kind(value))
-        result = {name: _merge(kinds) for name, kinds in seen.items()}
+                    kinds.add(json_kind(value))
+        result = {name: merge(kinds) for name, kinds in seen.items()}
         if result[self.key] not in {"int", "text"}:
             raise self._error(
                 f"the key {self.key!r} must be a whole number or a string in every item of {self._show(url)}"
@@ -279,9 +175,9 @@ class HttpJsonSource:
         return result
 
     def _cursor_kind(self, values: list[Any], url: str) -> str:
-        kind = _merge({_json_kind(v) for v in values})
+        kind = merge({json_kind(v) for v in values})
         if kind == "text":
-            parsed = [_parse_datetime(v) for v in values]
+            parsed = [parse_datetime(v) for v in values]
             if all(p is not None for p in parsed):
                 aware = {p.tzinfo is not None for p in parsed if p is not None}
                 if len(aware) > 1:
@@ -294,7 +190,7 @@ class HttpJsonSource:
         if kind not in {"int", "float"}:
             raise self._error(
                 f"cursor field {self.cursor_field!r} must hold numbers, strings or ISO datetimes that compare "
-                f"with each other; {self._show(url)} has {_preview(values[:3])}"
+                f"with each other; {self._show(url)} has {preview(values[:3])}"
             )
         return kind
 
@@ -303,9 +199,9 @@ class HttpJsonSource:
     def _check_item(self, n: int, item: Any, url: str) -> None:
         where = f"item {n} of {self._show(url)}"
         if not isinstance(item, dict):
-            raise self._error(f"{where} is not a JSON object: {_preview(item)}")
+            raise self._error(f"{where} is not a JSON object: {preview(item)}")
         if item.get(self.key) is None:
-            raise self._error(f"{where} has no key {self.key!r} (SOURCE_KEY): {_preview(item)}")
+            raise self._error(f"{where} has no key {self.key!r} (SOURCE_KEY): {preview(item)}")
         if item.get(self.cursor_field) is None:
             raise self._error(
                 f"{where} ({self.key}={item[self.key]!r}) has no cursor field {self.cursor_field!r} "
@@ -326,12 +222,12 @@ class HttpJsonSource:
                 in_order = previous is None or position > previous
             except TypeError:
                 raise self._error(
-                    f"{where}: cursor {_preview(position)} does not compare with {_preview(previous)}"
+                    f"{where}: cursor {preview(position)} does not compare with {preview(previous)}"
                 ) from None
             if not in_order:
                 raise self._error(
-                    f"{where}: ({self.cursor_field}, {self.key}) = {_preview(position)} is not after "
-                    f"{_preview(previous)}; the API must return items after since/since_key, ordered by "
+                    f"{where}: ({self.cursor_field}, {self.key}) = {preview(position)} is not after "
+                    f"{preview(previous)}; the API must return items after since/since_key, ordered by "
                     f"({self.cursor_field}, {self.key})"
                 )
             previous = position
@@ -343,7 +239,7 @@ class HttpJsonSource:
         if value is None or kind == "json":
             return value
         if kind in {"datetime", "datetime_tz"}:
-            parsed = _parse_datetime(value)
+            parsed = parse_datetime(value)
             if parsed is not None and (parsed.tzinfo is not None) == (kind == "datetime_tz"):
                 return parsed
         elif kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -354,7 +250,7 @@ class HttpJsonSource:
         elif (kind == "int" and isinstance(value, int)) or (kind == "text" and isinstance(value, str)):
             return value
         raise self._error(
-            f"{where}: field {name!r} is {_preview(value)}, expected {EXPECTED[kind]} "
+            f"{where}: field {name!r} is {preview(value)}, expected {EXPECTED[kind]} "
             "(the column type was inferred from the first page of the API)"
         )
 
@@ -375,8 +271,8 @@ class HttpJsonSource:
     def _page_url(self, after: Cursor | None, limit: int) -> str:
         params: dict[str, str] = {"limit": str(limit)}
         if after is not None:
-            params["since"] = _param(after.value)
-            params["since_key"] = _param(after.key)
+            params["since"] = param(after.value)
+            params["since_key"] = param(after.key)
         return str(httpx.URL(self.endpoint).copy_merge_params(params))
 
     def _next_url(self, current: str, next_url: str) -> str:
@@ -405,10 +301,10 @@ class HttpJsonSource:
         if isinstance(body, dict) and isinstance(body.get("items"), list):
             next_url = body.get("next", _NO_NEXT)
             if next_url is not None and next_url is not _NO_NEXT and not isinstance(next_url, str):
-                raise self._error(f"{self._show(url)}: 'next' must be a URL or null, not {_preview(next_url)}")
+                raise self._error(f"{self._show(url)}: 'next' must be a URL or null, not {preview(next_url)}")
             return body["items"], next_url
         raise self._error(
-            f'{self._show(url)} returned {_preview(body)}; expected a JSON list of items or {{"items": [...], '
+            f'{self._show(url)} returned {preview(body)}; expected a JSON list of items or {{"items": [...], '
             '"next": ...}'
         )
 
@@ -418,31 +314,6 @@ class HttpJsonSource:
         attempts = self.max_retries + 1
         problems: list[str] = []  # what went wrong in each attempt, for the messages
         retry_after: list[float | None] = []  # the server's Retry-After of each attempt, in seconds
-
-        def attempt() -> httpx.Response | None:
-            """One GET: the response, None when it is worth retrying (the problem noted), or an error."""
-            self.limiter.acquire()
-            deadline = RequestDeadline(self.timeout_seconds)
-            try:
-                response = self._get(client, url, deadline)
-            except httpx.TransportError as exc:
-                if isinstance(exc, httpx.TimeoutException) or deadline.expired.is_set():
-                    problems.append(
-                        f"timed out after {self.timeout_seconds:g} s (SOURCE_TIMEOUT_SECONDS, the limit for "
-                        "connecting and reading the whole response)"
-                    )
-                else:
-                    problems.append(f"cannot connect ({type(exc).__name__}: {str(exc)[:200]})")
-                retry_after.append(None)
-                return None
-            if response.is_success:
-                return response
-            problem = f"HTTP {response.status_code} {response.reason_phrase}"
-            if response.status_code != 429 and response.status_code < 500:
-                raise self._error(f"GET {self._show(url)} answered {problem}{_hint(response.status_code)}")
-            problems.append(problem)
-            retry_after.append(self._retry_after(response))
-            return None
 
         def delay(state: RetryCallState) -> float:
             asked = retry_after[-1]
@@ -480,33 +351,36 @@ class HttpJsonSource:
             sleep=pause,
             retry_error_callback=gave_up,
         )
-        response = retrying(attempt)
+        response = retrying(self._attempt, client, url, problems, retry_after)
         assert response is not None  # a None outcome is retried, and the last one raises in gave_up
         return response
 
-    @staticmethod
-    def _get(client: httpx.Client, url: str, deadline: RequestDeadline) -> httpx.Response:
-        """GET with a total deadline: connect, headers and the whole body within SOURCE_TIMEOUT_SECONDS."""
-        with deadline, client.stream("GET", url, extensions={"trace": deadline.trace}) as response:
-            deadline.watch(response.extensions.get("network_stream"))
-            response.read()
-        return response
-
-    def _retry_after(self, response: httpx.Response) -> float | None:
-        header = response.headers.get("retry-after", "").strip()
-        if not header:
-            return None
+    def _attempt(
+        self, client: httpx.Client, url: str, problems: list[str], retry_after: list[float | None]
+    ) -> httpx.Response | None:
+        """One GET: the response, None when it is worth retrying (the problem noted), or an error."""
+        self.limiter.acquire()
+        deadline = RequestDeadline(self.timeout_seconds)
         try:
-            return max(0.0, float(header))
-        except ValueError:
-            pass
-        try:
-            when = parsedate_to_datetime(header)
-        except (TypeError, ValueError, IndexError):
+            response = deadline.get(client, url)
+        except httpx.TransportError as exc:
+            if isinstance(exc, httpx.TimeoutException) or deadline.expired.is_set():
+                problems.append(
+                    f"timed out after {self.timeout_seconds:g} s (SOURCE_TIMEOUT_SECONDS, the limit for "
+                    "connecting and reading the whole response)"
+                )
+            else:
+                problems.append(f"cannot connect ({type(exc).__name__}: {str(exc)[:200]})")
+            retry_after.append(None)
             return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        return max(0.0, (when - self.clock.now()).total_seconds())
+        if response.is_success:
+            return response
+        problem = f"HTTP {response.status_code} {response.reason_phrase}"
+        if response.status_code != 429 and response.status_code < 500:
+            raise self._error(f"GET {self._show(url)} answered {problem}{hint(response.status_code)}")
+        problems.append(problem)
+        retry_after.append(retry_after_seconds(response, self.clock))
+        return None
 
     # -- secrets -------------------------------------------------------------------------------------
 
@@ -525,51 +399,3 @@ def _secrets_of(endpoint: str, token: str) -> list[str]:
     # Longest first, so a secret containing another is replaced whole; tiny values would scrub everything.
     found = [token, *http_url_secrets(endpoint)]
     return sorted({s for s in found if len(s) >= MIN_URL_PART}, key=len, reverse=True)
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        return "text"
-    return "json"
-
-
-def _merge(kinds: set[str]) -> str:
-    """One column kind for the kinds seen in one field (JSON keeps anything when they disagree)."""
-    if kinds == {"int", "float"}:
-        return "float"
-    return kinds.pop() if len(kinds) == 1 else "json"
-
-
-def _parse_datetime(value: Any) -> datetime | None:
-    """An ISO 8601 string as a datetime (aware ones in UTC), or None."""
-    if not isinstance(value, str) or not ISO_DATETIME.fullmatch(value.strip()):
-        return None
-    text = value.strip()
-    try:
-        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-    except ValueError:
-        return None
-    return parsed.astimezone(timezone.utc) if parsed.tzinfo is not None else parsed
-
-
-def _param(value: Any) -> str:
-    return value.isoformat() if isinstance(value, datetime) else str(value)
-
-
-def _hint(status: int) -> str:
-    if status in {401, 403}:
-        return "; check SOURCE_TOKEN"
-    if status in {404, 405}:
-        return "; check SOURCE_ENDPOINT"
-    return ""
-
-
-def _preview(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) < 120 else text[:120] + "…"
