@@ -60,3 +60,8 @@ mutate decimal-column-conversion-unchecked app/sync/types.py '    if not all(map
 mutate converted-column-loses-its-nulls app/sync/keyset.py '    return [None if v is None else next(found) for v in values]' '    return list(found)' tests/test_types_matrix.py -k "every and mariadb"
 mutate mysql-zero-date-passes app/sync/types.py '        raise ValueError(f"{_short(value)} is not a date and time (a MySQL zero date has no Python value)") from None' '        return value' tests/test_types_matrix.py -k would_change
 mutate mariadb-dialect-not-read-as-mysql app/sync/types.py '"mysql" if source.name == "mariadb" else source.name' 'source.name' tests/test_types_matrix.py -k "mariadb_url or duration"
+# the HTTP source (app/sync/http_source.py, http_transport.py): secrets, retries, rate limit
+mutate http-error-not-scrubbed app/sync/http_source.py '        return SourceError(self._scrub(message))' '        return SourceError(message)' tests/test_http_source.py -k "never_appears_in_errors or without_any_secret or echoes_the_token"
+mutate http-429-not-retried app/sync/http_source.py '        if response.status_code != 429 and response.status_code < 500:' '        if response.status_code < 500:' tests/test_http_source.py -k 429
+mutate http-rate-limit-ignored app/sync/http_source.py '        self.limiter.acquire()
+' '' tests/test_http_source.py -k rate_limit

@@ -613,6 +613,18 @@ def test_the_token_is_sent_as_bearer_and_never_appears_in_errors(api: Api, sync:
     assert len(api.seen) == 1  # a 401 is not retried
 
 
+def test_an_item_that_echoes_the_token_is_shown_without_it(api: Api, sync: Sync) -> None:
+    """An error previews the item it refuses; an API that echoes the caller's token (or the endpoint's key)
+    in its items must not carry it into the message."""
+    api.token = "t0ken-secret"
+    (bad,) = api.add(1)
+    api.put(bad, {"updated_at": iso(api.now), "echo": "Bearer t0ken-secret", "key": "k3y-secret-value"})
+    with pytest.raises(SourceError) as caught:
+        sync.engine(token="t0ken-secret", endpoint=f"{api.url}?api_key=k3y-secret-value").run(10)
+    assert "has no key 'id' (SOURCE_KEY)" in str(caught.value)
+    assert "t0ken-secret" not in str(caught.value) and "k3y-secret-value" not in str(caught.value)
+
+
 def test_httpx_request_logs_never_show_endpoint_secrets(api: Api, sync: Sync, caplog: pytest.LogCaptureFixture) -> None:
     api.add(5)
     caplog.set_level(logging.INFO, logger="httpx")
