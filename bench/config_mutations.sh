@@ -10,6 +10,11 @@ mutate setting-values-import-the-core app/setting_values.py '    text = str(raw)
     hours, _, minutes' '    from app.core.scheduler import SyncScheduler  # noqa: F401
     text = str(raw).strip()
     hours, _, minutes' tests/test_datasets.py -k "layer and setting_values"
+# where settings come from (app/config_sources.py) sits below the loader too: reading never parses a value
+mutate config-sources-import-the-loader app/config_sources.py '    if not path.exists():
+        return {}, "", frozenset()' '    from app.config import SETTINGS  # noqa: F401
+    if not path.exists():
+        return {}, "", frozenset()' tests/test_datasets.py -k "layer and config_sources"
 mutate undeclared-field-silently-skipped app/config.py '            raise TypeError(f"{cls.__name__}.{f.name} is not declared with setting(default, parser, ...)")' '            continue' $T -k declared_without
 mutate smtp-password-not-declared-secret app/config.py 'smtp_password: str = setting("", plain_text, secret=Secrecy.VALUE)' \
   'smtp_password: str = setting("", plain_text)' $T -k named_like

@@ -10,17 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from app.config import (
-    DEFAULT,
-    DEFAULT_DATABASE_URL,
-    ENVIRONMENT,
-    SECRETS,
-    Settings,
-    effective_rows,
-    environment_without_promoted_secrets,
-    load_settings,
-    redact_url,
-)
+from app.config import DEFAULT_DATABASE_URL, Settings, effective_rows, load_settings, redact_url
+from app.config_sources import DEFAULT, ENVIRONMENT, SECRETS, environment_without_promoted_secrets
 
 NO_FILE = Path("/nonexistent/secrets.toml")
 BAD_VALUES = [

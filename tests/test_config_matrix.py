@@ -16,7 +16,7 @@ import streamlit.config as st_config
 from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
-import app.config
+import app.config_sources
 from app.cli import EXIT_CONFIG, main
 from app.config import PARSERS, load_settings
 
@@ -90,7 +90,7 @@ def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.Monke
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'fd.db'}")
     monkeypatch.setenv("DEMO_SOURCE_PATH", str(tmp_path / "demo.db"))
     monkeypatch.setenv("SCHEDULER_ENABLED", "false")  # pages render from the database; no background syncs
-    monkeypatch.setattr(app.config, "DEFAULT_SECRETS_PATH", tmp_path / "no-secrets.toml")
+    monkeypatch.setattr(app.config_sources, "DEFAULT_SECRETS_PATH", tmp_path / "no-secrets.toml")
     for key, value in MARKERS.items():
         monkeypatch.setenv(key, value)
     return monkeypatch
@@ -148,7 +148,7 @@ def test_a_broken_secrets_file_locks_the_controls_everywhere(
     caplog.set_level(logging.DEBUG)
     broken = tmp_path / "secrets.toml"
     broken.write_text('ADMIN_PASSWORD = "s3cret-in-broken-file"\nSYNC_INTERVAL_MINUTES = = 7\n')
-    environment.setattr(app.config, "DEFAULT_SECRETS_PATH", broken)
+    environment.setattr(app.config_sources, "DEFAULT_SECRETS_PATH", broken)
     result = CliRunner().invoke(main, ["status"])
     assert result.exit_code == 0 and "is not valid TOML" in result.output and "line 2" in result.output
     _no_secret(result.output)

@@ -417,6 +417,7 @@ LAYERS = {  # a package and what it must never import (issue 11's layering; ARCH
     "app/jobs": ("app.ui", "streamlit", "app.cli"),
     "app/config.py": ("app.core", "app.sync", "app.jobs", "app.ui", "streamlit"),
     "app/setting_values.py": ("app.config", "app.core", "app.sync", "app.jobs", "app.ui", "streamlit"),
+    "app/config_sources.py": ("app.config", "app.core", "app.sync", "app.jobs", "app.ui", "streamlit"),
     "app/dataset_config.py": ("app.core", "app.sync", "app.jobs", "app.ui", "streamlit"),
 }
 

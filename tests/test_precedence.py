@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 from streamlit.runtime.secrets import Secrets
 from streamlit.testing.v1 import AppTest
 
-import app.config
+import app.config_sources
 from app.cli import main
 from app.config import PARSERS
 from tests.browser_support import CHROMIUM_ARGS, VIEWPORT, clean_env, streamlit_process, tail
@@ -54,7 +54,7 @@ def _inputs(tmp_path: Path) -> tuple[dict[str, str], dict[str, Any], Path]:
 
 def _cli_rows(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], secrets_path: Path) -> list[dict[str, str]]:
     """`python -m app --json config` in this process: the CLI's own loader reading that secrets file."""
-    monkeypatch.setattr(app.config, "DEFAULT_SECRETS_PATH", secrets_path)
+    monkeypatch.setattr(app.config_sources, "DEFAULT_SECRETS_PATH", secrets_path)
     for key in PARSERS:
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():

@@ -17,7 +17,8 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 import app.jobs.builtin  # noqa: F401  # the composition root: built-in and dataset jobs join the catalogue
-from app.config import Settings, environment_without_promoted_secrets, load_settings, startup_environment
+from app.config import Settings, load_settings
+from app.config_sources import environment_without_promoted_secrets, startup_environment
 from app.core import scheduler as core
 from app.core.scheduler import SyncScheduler
 from app.errors import ConfigError
