@@ -545,7 +545,8 @@ def test_the_first_scheduler_of_a_process_moves_the_import_time_heap_out_of_the_
     assert len(gc.get_objects(generation=2)) < frozen / 4, "a full collection still walks most of the heap"
     assert collections == [1]  # garbage collected first, so none of it is kept for good
     resources._settle_heap()
-    assert collections == [1] and gc.get_freeze_count() == frozen  # once per process
+    # once per process: nothing collected or frozen again (a frozen object that dies is still freed)
+    assert collections == [1] and gc.get_freeze_count() <= frozen
 
 
 def test_the_orders_table_shows_the_zones_wall_clock_without_zone_aware_values() -> None:
