@@ -100,7 +100,14 @@ def versions(names: Iterable[str] | None = None) -> tuple[int, ...]:
     most every REREAD_DURING_SYNC_SECONDS, once their reads were made on it ahead of them (`paced`, see
     app.ui.pace), so that a page rerun during a long sync reads its caches instead of querying. Once the run
     ends the version is the committed one: a finished sync refreshes exactly what changed."""
-    chosen = [dataset(n) for n in names] if names is not None else list(datasets())
+    return _versions_of(_chosen(names))
+
+
+def _chosen(names: Iterable[str] | None) -> list[DatasetConfig]:
+    return [dataset(n) for n in names] if names is not None else list(datasets())
+
+
+def _versions_of(chosen: Sequence[DatasetConfig]) -> tuple[int, ...]:
     found = [status_this_run(d.job) for d in chosen]
     settings = resources.get_settings()
     used = {str(s.job): paced(s, settings.reread_during_sync_seconds, settings.database_url) for s in found}
@@ -119,8 +126,8 @@ def paced(status: JobStatus, every: float, store: str) -> int:
 def _cached(function: Callable[..., T], names: Sequence[str] | None, *args: Any) -> T:
     """`function(versions, *args)`: a cached read keyed on the versions of the datasets `names` (all when
     None), remembered so that the next version's copy is made ahead of the pages during a sync (app.ui.pace)."""
-    chosen = [dataset(n) for n in names] if names is not None else list(datasets())
-    used = versions(names)
+    chosen = _chosen(names)
+    used = _versions_of(chosen)
     PACE.remember(resources.get_settings().database_url, Read(function, args, tuple(d.job for d in chosen), used))
     return function(used, *args)
 
