@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
-from app.config import load_settings
+from app.config import Settings, load_settings
 from app.core.records import JobStatus
 from app.ui import data
 from app.ui.pace import Pace, Read
@@ -114,22 +115,37 @@ def count_rows(engine: Engine, table: str) -> int:
     return len(CALLS)
 
 
-def test_a_page_rerun_during_a_sync_reads_its_cache_while_the_next_version_is_read_ahead(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+@dataclass
+class Store:
+    """The data API on a real SQLite store, its job's status and the clock set by the test, its read-aheads
+    run when the test runs them (`warms`)."""
+
+    url: str
+    settings: Settings
+    warms: list[Callable[[], None]]
+    current: list[JobStatus]
+    now: list[float]
+
+
+@pytest.fixture
+def store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Store:
+    url = f"sqlite:///{tmp_path / 'fd.db'}"
+    found = Store(url, load_settings({"REREAD_DURING_SYNC_SECONDS": 5, "DATABASE_URL": url}), [], [running(0)], [50.0])
+    monkeypatch.setattr(data, "PACE", Pace(start=found.warms.append))
+    monkeypatch.setattr(data.time, "monotonic", lambda: found.now[0])
+    monkeypatch.setattr(data, "status_this_run", lambda job: found.current[0])
+    monkeypatch.setattr(data, "shown", lambda found, used=None: None)
+    monkeypatch.setattr(data.resources, "get_settings", lambda: found.settings)
+    return found
+
+
+def test_a_page_rerun_during_a_sync_reads_its_cache_while_the_next_version_is_read_ahead(store: Store) -> None:
     """Through the public data API and its st.cache_data caches: while a run commits, `data.compute` answers
     from the cache of the version pages read; the newer version's read is made by the read-ahead (here, when
     the test runs it), and the page's next run finds it cached. A finished run's version is read at once."""
-    warms: list[Callable[[], None]] = []
-    now = [50.0]
-    current = [running(1, run=False)]
-    settings = load_settings({"REREAD_DURING_SYNC_SECONDS": 5, "DATABASE_URL": f"sqlite:///{tmp_path / 'fd.db'}"})
-    monkeypatch.setattr(data, "PACE", Pace(start=warms.append))
-    monkeypatch.setattr(data.time, "monotonic", lambda: now[0])
-    monkeypatch.setattr(data, "status_this_run", lambda job: current[0])
-    monkeypatch.setattr(data, "shown", lambda found, used=None: None)
-    monkeypatch.setattr(data.resources, "get_settings", lambda: settings)
-    name = settings.datasets[0].name
+    warms, now, current = store.warms, store.now, store.current
+    current[0] = running(1, run=False)
+    name = store.settings.datasets[0].name
     CALLS.clear()
 
     def page() -> int:
@@ -154,9 +170,7 @@ def dashboard_page() -> None:
     render_dashboard("orders", "en", "UTC")
 
 
-def test_the_dashboard_moves_on_to_its_first_rows_without_a_query_on_the_page_run(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_the_dashboard_moves_on_to_its_first_rows_without_a_query_on_the_page_run(store: Store) -> None:
     """The orders dashboard during a first load, on a real SQLite store: on no data it makes its reads too, so
     that the first rows' copies are made ahead of it; the page run that then shows the first rows sends no
     statement to the store."""
@@ -165,15 +179,8 @@ def test_the_dashboard_moves_on_to_its_first_rows_without_a_query_on_the_page_ru
 
     from app.core.database import get_engine
 
-    warms: list[Callable[[], None]] = []
-    current = [running(0)]
-    url = f"sqlite:///{tmp_path / 'fd.db'}"
-    settings = load_settings({"REREAD_DURING_SYNC_SECONDS": 5, "DATABASE_URL": url})
-    monkeypatch.setattr(data, "PACE", Pace(start=warms.append))
-    monkeypatch.setattr(data, "status_this_run", lambda job: current[0])
-    monkeypatch.setattr(data, "shown", lambda found, used=None: None)
-    monkeypatch.setattr(data.resources, "get_settings", lambda: settings)
-    engine = get_engine(url)
+    warms, current = store.warms, store.current
+    engine = get_engine(store.url)
     sent: list[str] = []
     event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
     at = AppTest.from_function(dashboard_page, default_timeout=30)
